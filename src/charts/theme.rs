@@ -1,0 +1,91 @@
+//! The look of every chart: the embedded DejaVu Sans font (no system font libraries needed),
+//! a palette safe for colour-blind readers (Okabe-Ito), sizes, and number formatting.
+
+use std::sync::Once;
+
+use plotters::style::{register_font, FontStyle, RGBColor};
+
+/// The font family name charts ask for; registered from embedded bytes.
+pub const FONT: &str = "sans-serif";
+
+/// Okabe & Ito (2008), "Color Universal Design": distinguishable with any colour vision.
+pub const PALETTE: [RGBColor; 7] = [
+    RGBColor(0, 114, 178),   // blue
+    RGBColor(230, 159, 0),   // orange
+    RGBColor(0, 158, 115),   // bluish green
+    RGBColor(204, 121, 167), // reddish purple
+    RGBColor(86, 180, 233),  // sky blue
+    RGBColor(213, 94, 0),    // vermillion
+    RGBColor(240, 228, 66),  // yellow
+];
+pub const TEXT: RGBColor = RGBColor(33, 33, 33);
+pub const MUTED: RGBColor = RGBColor(110, 110, 110);
+pub const GRID: RGBColor = RGBColor(225, 225, 225);
+
+static FONTS: Once = Once::new();
+
+/// Registers the embedded font once per process.
+pub fn init() {
+    FONTS.call_once(|| {
+        // The bytes are DejaVu's own; registration only fails on a corrupt font file.
+        let _ = register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
+        let _ = register_font(FONT, FontStyle::Bold, dejavu::sans::bold());
+    });
+}
+
+/// The colour of the i-th series, cycling through the palette.
+pub fn colour(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+/// A number for a label: thousands separators, and as many decimals as its size needs.
+pub fn number(v: f64) -> String {
+    let decimals = match v.abs() {
+        a if a >= 1000.0 => 0,
+        a if a >= 10.0 => 1,
+        a if a >= 1.0 => 2,
+        _ => 3,
+    };
+    let s = format!("{:.*}", decimals, v.abs());
+    let (int, frac) = s
+        .split_once('.')
+        .map_or((s.as_str(), None), |(i, f)| (i, Some(f)));
+    let mut grouped = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    let sign = if v < 0.0 && s.chars().any(|c| c.is_ascii_digit() && c != '0') {
+        "-"
+    } else {
+        ""
+    };
+    match frac {
+        Some(f) => format!("{sign}{grouped}.{f}"),
+        None => format!("{sign}{grouped}"),
+    }
+}
+
+/// Roughly how wide a label is in pixels at a font size, for reserving space so that nothing
+/// is clipped (DejaVu Sans averages a little under 0.6 em per character).
+pub fn text_width(text: &str, size: f64) -> u32 {
+    (text.chars().count() as f64 * size * 0.62).ceil() as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_have_thousands_separators() {
+        assert_eq!(number(1234567.8), "1,234,568");
+        assert_eq!(number(999.94), "999.9");
+        assert_eq!(number(12.345), "12.3");
+        assert_eq!(number(3.14159), "3.14");
+        assert_eq!(number(0.01234), "0.012");
+        assert_eq!(number(-4500.0), "-4,500");
+        assert_eq!(number(-0.0001), "0.000");
+    }
+}

@@ -1,0 +1,86 @@
+//! Source kinds and the roles each one takes. Roles are part of the pipeline file's language
+//! (a `columns` table maps roles to a file's own column names), so they live with the config;
+//! `contracts` adds the types and checks behind each role.
+
+use serde::Deserialize;
+
+/// What a source holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    Microdata,
+    CityStats,
+    Projects,
+    Procurement,
+    Emissions,
+    Areas,
+}
+
+impl SourceKind {
+    pub const ALL: [SourceKind; 6] = [
+        SourceKind::Microdata,
+        SourceKind::CityStats,
+        SourceKind::Projects,
+        SourceKind::Procurement,
+        SourceKind::Emissions,
+        SourceKind::Areas,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Microdata => "microdata",
+            SourceKind::CityStats => "city_stats",
+            SourceKind::Projects => "projects",
+            SourceKind::Procurement => "procurement",
+            SourceKind::Emissions => "emissions",
+            SourceKind::Areas => "areas",
+        }
+    }
+
+    /// Roles a file of this kind must provide (directly or through `columns`).
+    pub fn required_roles(self) -> &'static [&'static str] {
+        match self {
+            SourceKind::Microdata => &["income", "weight"],
+            SourceKind::CityStats => &["area", "period", "variable", "value"],
+            SourceKind::Projects => &["id", "area", "amount", "start"],
+            SourceKind::Procurement => &["id", "buyer", "supplier", "amount", "date"],
+            SourceKind::Emissions => &["area", "period", "tco2e"],
+            SourceKind::Areas => &["area"],
+        }
+    }
+
+    /// Roles a file of this kind may provide.
+    pub fn optional_roles(self) -> &'static [&'static str] {
+        match self {
+            SourceKind::Microdata => &["area", "household", "age", "sex", "period"],
+            SourceKind::CityStats => &["flag"],
+            SourceKind::Projects => &[
+                "end",
+                "funding_source",
+                "beneficiaries",
+                "co2e_avoided_t",
+                "theme",
+                "currency",
+                "title",
+            ],
+            SourceKind::Procurement => &["supplier_type", "area", "currency"],
+            SourceKind::Emissions => &["sector", "scope"],
+            SourceKind::Areas => &[
+                "name",
+                "level",
+                "parent",
+                "population",
+                "green_space_m2",
+                "treated",
+                "period",
+            ],
+        }
+    }
+
+    pub fn all_roles(self) -> impl Iterator<Item = &'static str> {
+        self.required_roles()
+            .iter()
+            .chain(self.optional_roles())
+            .copied()
+    }
+}

@@ -1,0 +1,902 @@
+//! The pipeline file: what the user wrote (raw serde types) and the one resolved [`Pipeline`]
+//! that every later stage takes. Nothing reads the file again after [`load`].
+//!
+//! Every mistake is reported with the file, line and column, and where a key or value is
+//! misspelt, the nearest valid one.
+
+pub mod kinds;
+mod raw;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use kinds::SourceKind;
+use raw::{RawFile, RawSelection};
+use toml::Spanned;
+
+/// A place in a file, 1-based.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+/// Everything that can be wrong with a pipeline file. All of it is the user's to fix, so the
+/// binary exits with code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read pipeline file {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{location}: {message}")]
+    Invalid {
+        location: Location,
+        message: String,
+        hint: Option<String>,
+    },
+}
+
+impl ConfigError {
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            ConfigError::Read { .. } => {
+                Some("check the path; pipelines usually live under pipelines/")
+            }
+            ConfigError::Invalid { hint, .. } => hint.as_deref(),
+        }
+    }
+}
+
+/// The file formats cityimpact reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Tsv,
+}
+
+impl Format {
+    pub const NAMES: [&'static str; 2] = ["csv", "tsv"];
+
+    fn parse(s: &str) -> Option<Format> {
+        match s {
+            "csv" => Some(Format::Csv),
+            "tsv" => Some(Format::Tsv),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Tsv => "tsv",
+        }
+    }
+}
+
+/// One source, resolved: absolute path, format, and the role → column map filled in.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub name: String,
+    pub kind: SourceKind,
+    /// The path as the pipeline file writes it (used in messages and rejects).
+    pub path: String,
+    /// The path on disk.
+    pub resolved: PathBuf,
+    pub format: Format,
+    /// Field separator; `None` means the format's default.
+    pub separator: Option<u8>,
+    /// A constant reference year for files without a period column.
+    pub period: Option<i32>,
+    /// role → the file's own column name. Roles not listed here are looked up under their own
+    /// name in the file.
+    pub columns: BTreeMap<String, String>,
+    /// city_stats: the source's variable codes → catalogue ids.
+    pub variables: BTreeMap<String, String>,
+    pub description: Option<String>,
+    pub licence: Option<String>,
+    pub url: Option<String>,
+}
+
+impl Source {
+    /// The file's column for a role: mapped, or the role's own name.
+    pub fn column_for<'a>(&'a self, role: &'a str) -> &'a str {
+        self.columns.get(role).map(String::as_str).unwrap_or(role)
+    }
+}
+
+/// The reporting currency and conversion rates.
+#[derive(Debug, Clone)]
+pub struct Currency {
+    pub report: String,
+    /// Units of `report` per unit of each other currency.
+    pub rates: BTreeMap<String, f64>,
+}
+
+impl Currency {
+    /// The factor that converts an amount in `code` to the reporting currency.
+    pub fn factor(&self, code: &str) -> Option<f64> {
+        if code.eq_ignore_ascii_case(&self.report) {
+            Some(1.0)
+        } else {
+            self.rates.get(&code.to_ascii_uppercase()).copied()
+        }
+    }
+}
+
+/// An age band, both ends inclusive; `max = None` is open-ended (`65+`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgeGroup {
+    pub min: u32,
+    pub max: Option<u32>,
+}
+
+impl AgeGroup {
+    pub fn label(&self) -> String {
+        match self.max {
+            Some(max) => format!("{}-{}", self.min, max),
+            None => format!("{}+", self.min),
+        }
+    }
+
+    pub fn contains(&self, age: f64) -> bool {
+        age >= self.min as f64 && self.max.is_none_or(|m| age < (m + 1) as f64)
+    }
+
+    fn parse(s: &str) -> Option<AgeGroup> {
+        let s = s.trim();
+        if let Some(min) = s.strip_suffix('+') {
+            return Some(AgeGroup {
+                min: min.trim().parse().ok()?,
+                max: None,
+            });
+        }
+        let (a, b) = s.split_once('-')?;
+        let (min, max): (u32, u32) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+        (min <= max).then_some(AgeGroup {
+            min,
+            max: Some(max),
+        })
+    }
+}
+
+/// Which indicators to compute, and how to break them down.
+#[derive(Debug, Clone)]
+pub struct IndicatorSelection {
+    /// Selected ids per family, in catalogue order.
+    pub exclusion: Vec<String>,
+    pub spending: Vec<String>,
+    pub climate: Vec<String>,
+    /// Each breakdown is a sorted list of keys from `area`, `sex`, `age_group`.
+    pub breakdowns: Vec<Vec<String>>,
+    pub age_groups: Vec<AgeGroup>,
+    /// Base year for `ghg_change_vs_base`; `None` means the first year of the source.
+    pub base_year: Option<i32>,
+}
+
+impl IndicatorSelection {
+    pub fn wants(&self, id: &str) -> bool {
+        [&self.exclusion, &self.spending, &self.climate]
+            .iter()
+            .any(|ids| ids.iter().any(|i| i == id))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChartFormat {
+    Png,
+    Svg,
+}
+
+impl ChartFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            ChartFormat::Png => "png",
+            ChartFormat::Svg => "svg",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Charts {
+    pub formats: Vec<ChartFormat>,
+    pub width: u32,
+    pub height: u32,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Checks {
+    /// Above this share of rejected rows in any source, the run fails with exit code 3.
+    pub max_reject_share: Option<f64>,
+}
+
+/// The resolved pipeline: what every stage takes.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    pub name: String,
+    pub title: String,
+    /// The pipeline file as given on the command line.
+    pub file: PathBuf,
+    /// BLAKE3 of the pipeline file's bytes, hex.
+    pub file_hash: String,
+    /// Where outputs go (before `--out` overrides it).
+    pub out: PathBuf,
+    /// Inclusive filter on the reference year.
+    pub periods: Option<(i32, i32)>,
+    /// Sorted by name.
+    pub sources: Vec<Source>,
+    pub currency: Currency,
+    pub indicators: IndicatorSelection,
+    pub charts: Charts,
+    pub checks: Checks,
+}
+
+impl Pipeline {
+    pub fn sources_of(&self, kind: SourceKind) -> impl Iterator<Item = &Source> {
+        self.sources.iter().filter(move |s| s.kind == kind)
+    }
+
+    pub fn in_periods(&self, year: i32) -> bool {
+        self.periods
+            .is_none_or(|(from, to)| (from..=to).contains(&year))
+    }
+}
+
+/// Reads, parses, checks and resolves a pipeline file.
+pub fn load(path: &Path) -> Result<Pipeline, ConfigError> {
+    let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let file_hash = blake3::hash(&bytes).to_hex().to_string();
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let ctx = Ctx::new(path, "");
+        ctx.error_at_offset(
+            e.utf8_error().valid_up_to(),
+            "the pipeline file is not valid UTF-8".into(),
+            Some("save it as UTF-8".into()),
+        )
+    })?;
+    let ctx = Ctx::new(path, &text);
+    let raw: RawFile = toml::from_str(&text).map_err(|e| ctx.toml_error(&e))?;
+    resolve(&ctx, raw, file_hash)
+}
+
+/// Turns byte spans into file:line:column and builds errors.
+struct Ctx<'a> {
+    file: &'a Path,
+    text: &'a str,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(file: &'a Path, text: &'a str) -> Self {
+        Ctx { file, text }
+    }
+
+    fn location(&self, offset: usize) -> Location {
+        let offset = offset.min(self.text.len());
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+        Location {
+            file: self.file.to_path_buf(),
+            line,
+            column: before[line_start..].chars().count() + 1,
+        }
+    }
+
+    fn error_at_offset(&self, offset: usize, message: String, hint: Option<String>) -> ConfigError {
+        ConfigError::Invalid {
+            location: self.location(offset),
+            message,
+            hint,
+        }
+    }
+
+    fn error<T>(&self, at: &Spanned<T>, message: String, hint: Option<String>) -> ConfigError {
+        self.error_at_offset(at.span().start, message, hint)
+    }
+
+    /// The location of `key` inside a spanned table, falling back to the table itself.
+    fn key_offset(&self, span: std::ops::Range<usize>, key: &str) -> usize {
+        let region = self.text.get(span.clone()).unwrap_or("");
+        let mut from = 0;
+        while let Some(i) = region[from..].find(key) {
+            let at = from + i;
+            let rest = region[at + key.len()..].trim_start_matches([' ', '\t', '"']);
+            let boundary_before = at == 0
+                || !region[..at]
+                    .chars()
+                    .next_back()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '_');
+            if boundary_before && rest.starts_with('=') {
+                return span.start + at;
+            }
+            from = at + key.len();
+        }
+        span.start
+    }
+
+    fn toml_error(&self, e: &toml::de::Error) -> ConfigError {
+        let offset = e.span().map(|s| s.start).unwrap_or(0);
+        let message = e.message().trim().to_string();
+        let hint = suggestion_from_serde_message(&message)
+            .or_else(|| Some("see docs/pipeline.md for every key".to_string()));
+        self.error_at_offset(offset, message, hint)
+    }
+}
+
+/// serde says "unknown field `nmae`, expected one of `name`, `title`" (or "unknown variant");
+/// turn that into "did you mean `name`?".
+fn suggestion_from_serde_message(message: &str) -> Option<String> {
+    let what = if message.starts_with("unknown field") {
+        "key"
+    } else if message.starts_with("unknown variant") {
+        "value"
+    } else {
+        return None;
+    };
+    let mut ticks = message.split('`').skip(1).step_by(2);
+    let bad = ticks.next()?;
+    let valid: Vec<&str> = ticks.collect();
+    match nearest(bad, valid.iter().copied()) {
+        Some(best) => Some(format!("did you mean the {what} `{best}`?")),
+        None if !valid.is_empty() => Some(format!("valid {what}s: {}", valid.join(", "))),
+        None => None,
+    }
+}
+
+/// The candidate closest to `bad`, if it is close enough to be a plausible typo.
+pub fn nearest<'c>(bad: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
+    let bad_l = bad.to_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(&bad_l, &c.to_lowercase()), c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+fn is_valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+fn resolve(ctx: &Ctx, raw: RawFile, file_hash: String) -> Result<Pipeline, ConfigError> {
+    if let Some(section) = raw.evaluation.as_ref().or(raw.index.as_ref()) {
+        let which = if raw.evaluation.is_some() {
+            "[evaluation]"
+        } else {
+            "[index]"
+        };
+        return Err(ctx.error(
+            section,
+            format!("{which} is not supported by this version of cityimpact"),
+            Some(format!(
+                "remove the {which} section; the indicators themselves are computed without it"
+            )),
+        ));
+    }
+
+    let p = raw.pipeline;
+    let name = p.name.get_ref().clone();
+    if !is_valid_name(&name) {
+        return Err(ctx.error(
+            &p.name,
+            format!("pipeline name `{name}` may only hold a-z, 0-9, `_` and `-`"),
+            Some("the name becomes the output folder's name".into()),
+        ));
+    }
+    let dir = ctx.file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let out = match &p.out {
+        // Paths in the file are relative to the file's folder; the default is relative to
+        // where cityimpact runs, as the output contract says.
+        Some(out) => dir.join(out),
+        None => PathBuf::from("out").join(&name),
+    };
+    let periods = match &p.periods {
+        Some(span) => {
+            let r = span.get_ref();
+            if r.from > r.to {
+                return Err(ctx.error(
+                    span,
+                    format!("periods.from ({}) is after periods.to ({})", r.from, r.to),
+                    None,
+                ));
+            }
+            Some((r.from, r.to))
+        }
+        None => None,
+    };
+
+    if raw.sources.is_empty() {
+        return Err(ctx.error_at_offset(
+            0,
+            "the pipeline has no sources".into(),
+            Some("add at least one [sources.NAME] table with kind and path".into()),
+        ));
+    }
+    let mut sources = Vec::new();
+    for (source_name, spanned) in &raw.sources {
+        sources.push(resolve_source(ctx, &dir, source_name, spanned)?);
+    }
+
+    let currency = match raw.currency {
+        Some(c) => {
+            let report = c
+                .report
+                .unwrap_or_else(|| "EUR".into())
+                .to_ascii_uppercase();
+            let mut rates = BTreeMap::new();
+            for (code, rate) in c.rates {
+                if !(rate.get_ref().is_finite() && *rate.get_ref() > 0.0) {
+                    return Err(ctx.error(
+                        &rate,
+                        format!("the rate for {code} must be a positive number"),
+                        None,
+                    ));
+                }
+                rates.insert(code.to_ascii_uppercase(), *rate.get_ref());
+            }
+            Currency { report, rates }
+        }
+        None => Currency {
+            report: "EUR".into(),
+            rates: BTreeMap::new(),
+        },
+    };
+
+    let indicators = resolve_indicators(ctx, raw.indicators)?;
+    let charts = resolve_charts(ctx, raw.charts)?;
+    let checks = match raw.checks {
+        Some(c) => {
+            if let Some(share) = &c.max_reject_share {
+                let v = *share.get_ref();
+                if !(0.0..=1.0).contains(&v) {
+                    return Err(ctx.error(
+                        share,
+                        format!("max_reject_share is {v}; it must lie between 0 and 1"),
+                        Some(
+                            "0.05 fails the run when more than 5 % of a source's rows are rejected"
+                                .into(),
+                        ),
+                    ));
+                }
+            }
+            Checks {
+                max_reject_share: c.max_reject_share.map(|s| s.into_inner()),
+            }
+        }
+        None => Checks::default(),
+    };
+
+    Ok(Pipeline {
+        title: p.title.unwrap_or_else(|| name.clone()),
+        name,
+        file: ctx.file.to_path_buf(),
+        file_hash,
+        out,
+        periods,
+        sources,
+        currency,
+        indicators,
+        charts,
+        checks,
+    })
+}
+
+fn resolve_source(
+    ctx: &Ctx,
+    dir: &Path,
+    name: &str,
+    spanned: &Spanned<raw::RawSource>,
+) -> Result<Source, ConfigError> {
+    let s = spanned.get_ref();
+    if !is_valid_name(name) {
+        return Err(ctx.error(
+            spanned,
+            format!("source name `{name}` may only hold a-z, 0-9, `_` and `-`"),
+            None,
+        ));
+    }
+    let kind = *s.kind.get_ref();
+    let path = s.path.get_ref().clone();
+    let format = match &s.format {
+        Some(f) => Format::parse(f.get_ref()).ok_or_else(|| {
+            let hint = nearest(f.get_ref(), Format::NAMES)
+                .map(|n| format!("did you mean `{n}`?"))
+                .unwrap_or_else(|| format!("formats: {}", Format::NAMES.join(", ")));
+            ctx.error(
+                f,
+                format!("unknown format `{}` in source `{name}`", f.get_ref()),
+                Some(hint),
+            )
+        })?,
+        None => {
+            let ext = Path::new(&path)
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            match ext.as_str() {
+                "tsv" | "tab" => Format::Tsv,
+                "csv" | "txt" => Format::Csv,
+                _ => {
+                    return Err(ctx.error(
+                        &s.path,
+                        format!("cannot tell the format of `{path}` from its extension"),
+                        Some(format!(
+                            "add format = \"...\" to [sources.{name}] (one of {})",
+                            Format::NAMES.join(", ")
+                        )),
+                    ))
+                }
+            }
+        }
+    };
+    let separator = match &s.separator {
+        Some(sep) => {
+            let v = sep.get_ref();
+            let byte = match v.as_str() {
+                "\\t" | "\t" | "tab" => b'\t',
+                other if other.len() == 1 && other.is_ascii() => other.as_bytes()[0],
+                _ => {
+                    return Err(ctx.error(
+                        sep,
+                        format!("separator `{v}` must be a single ASCII character"),
+                        Some("use \",\", \";\", \"|\" or \"\\t\"".into()),
+                    ))
+                }
+            };
+            Some(byte)
+        }
+        None => None,
+    };
+
+    let mut columns = BTreeMap::new();
+    if let Some(map) = &s.columns {
+        for (role, column) in map.get_ref() {
+            if !kind.all_roles().any(|r| r == role) {
+                let hint = nearest(role, kind.all_roles())
+                    .map(|n| format!("did you mean the role `{n}`?"))
+                    .unwrap_or_else(|| {
+                        format!(
+                            "roles of a {} source: {}",
+                            kind.as_str(),
+                            kind.all_roles().collect::<Vec<_>>().join(", ")
+                        )
+                    });
+                return Err(ctx.error_at_offset(
+                    ctx.key_offset(map.span(), role),
+                    format!(
+                        "`{role}` is not a role of a {} source (in [sources.{name}] columns)",
+                        kind.as_str()
+                    ),
+                    Some(hint),
+                ));
+            }
+            columns.insert(role.clone(), column.clone());
+        }
+    }
+    if let Some(v) = &s.variables {
+        if kind != SourceKind::CityStats {
+            return Err(ctx.error(
+                v,
+                format!(
+                    "`variables` applies to city_stats sources, not to {} ones",
+                    kind.as_str()
+                ),
+                None,
+            ));
+        }
+    }
+
+    Ok(Source {
+        name: name.to_string(),
+        kind,
+        resolved: dir.join(&path),
+        path,
+        format,
+        separator,
+        period: s.period.as_ref().map(|p| *p.get_ref()),
+        columns,
+        variables: s
+            .variables
+            .as_ref()
+            .map(|v| v.get_ref().clone())
+            .unwrap_or_default(),
+        description: s.description.clone(),
+        licence: s.licence.clone(),
+        url: s.url.clone(),
+    })
+}
+
+const BREAKDOWN_KEYS: [&str; 3] = ["age_group", "area", "sex"];
+
+/// Eurostat's standard age groups for EU-SILC tables: 0-17, 18-64, 65+ and 16-24, 25-49,
+/// 50-64, 65+ (65+ once).
+fn default_age_groups() -> Vec<AgeGroup> {
+    ["0-17", "18-64", "65+", "16-24", "25-49", "50-64"]
+        .iter()
+        .filter_map(|s| AgeGroup::parse(s))
+        .collect()
+}
+
+fn resolve_indicators(
+    ctx: &Ctx,
+    raw: Option<raw::RawIndicators>,
+) -> Result<IndicatorSelection, ConfigError> {
+    use crate::catalogue::{self, Family};
+    let raw = raw.unwrap_or_default();
+    let pick = |family: Family,
+                sel: &Option<Spanned<RawSelection>>|
+     -> Result<Vec<String>, ConfigError> {
+        let all: Vec<String> = catalogue::ids(family).map(String::from).collect();
+        let Some(sel) = sel else { return Ok(all) };
+        match sel.get_ref() {
+            RawSelection::Word(w) if w == "all" => Ok(all),
+            RawSelection::Word(w) if w == "none" => Ok(Vec::new()),
+            RawSelection::Word(w) => Err(ctx.error(
+                sel,
+                format!("`{w}` is not a selection for {}", family.as_str()),
+                Some("write \"all\", \"none\", or a list of indicator ids".into()),
+            )),
+            RawSelection::List(ids) => {
+                for id in ids {
+                    if !all.iter().any(|a| a == id.get_ref()) {
+                        let hint = nearest(id.get_ref(), all.iter().map(String::as_str))
+                            .map(|n| format!("did you mean `{n}`?"))
+                            .unwrap_or_else(|| {
+                                "`cityimpact indicators` lists the catalogue".into()
+                            });
+                        return Err(ctx.error(
+                            id,
+                            format!("`{}` is not a {} indicator", id.get_ref(), family.as_str()),
+                            Some(hint),
+                        ));
+                    }
+                }
+                // Catalogue order, each once.
+                Ok(all
+                    .into_iter()
+                    .filter(|a| ids.iter().any(|i| i.get_ref() == a))
+                    .collect())
+            }
+        }
+    };
+    let exclusion = pick(Family::Exclusion, &raw.exclusion)?;
+    let spending = pick(Family::Spending, &raw.spending)?;
+    let climate = pick(Family::Climate, &raw.climate)?;
+
+    let breakdowns = match raw.breakdowns {
+        Some(list) => {
+            let mut out: Vec<Vec<String>> = Vec::new();
+            for b in list {
+                let mut keys: Vec<String> = Vec::new();
+                for k in b.get_ref() {
+                    if !BREAKDOWN_KEYS.contains(&k.as_str()) {
+                        let hint = nearest(k, BREAKDOWN_KEYS)
+                            .map(|n| format!("did you mean `{n}`?"))
+                            .unwrap_or_else(|| {
+                                format!("breakdown keys: {}", BREAKDOWN_KEYS.join(", "))
+                            });
+                        return Err(ctx.error(
+                            &b,
+                            format!("unknown breakdown key `{k}`"),
+                            Some(hint),
+                        ));
+                    }
+                    if !keys.contains(k) {
+                        keys.push(k.clone());
+                    }
+                }
+                keys.sort();
+                if !keys.is_empty() && !out.contains(&keys) {
+                    out.push(keys);
+                }
+            }
+            out
+        }
+        None => vec![
+            vec!["area".to_string()],
+            vec!["sex".to_string()],
+            vec!["age_group".to_string()],
+        ],
+    };
+    let age_groups = match raw.age_groups {
+        Some(list) => {
+            let mut groups = Vec::new();
+            for g in list {
+                match AgeGroup::parse(g.get_ref()) {
+                    Some(a) => groups.push(a),
+                    None => {
+                        return Err(ctx.error(
+                            &g,
+                            format!("`{}` is not an age group", g.get_ref()),
+                            Some(
+                                "write bands like \"18-64\" (both ends included) or \"65+\"".into(),
+                            ),
+                        ))
+                    }
+                }
+            }
+            groups
+        }
+        None => default_age_groups(),
+    };
+    Ok(IndicatorSelection {
+        exclusion,
+        spending,
+        climate,
+        breakdowns,
+        age_groups,
+        base_year: raw.base_year,
+    })
+}
+
+fn resolve_charts(ctx: &Ctx, raw: Option<raw::RawCharts>) -> Result<Charts, ConfigError> {
+    let raw = raw.unwrap_or_default();
+    let mut formats = Vec::new();
+    match raw.formats {
+        Some(list) => {
+            for f in list {
+                let fmt = match f.get_ref().as_str() {
+                    "png" => ChartFormat::Png,
+                    "svg" => ChartFormat::Svg,
+                    other => {
+                        return Err(ctx.error(
+                            &f,
+                            format!("unknown chart format `{other}`"),
+                            Some("chart formats: png, svg".into()),
+                        ))
+                    }
+                };
+                if !formats.contains(&fmt) {
+                    formats.push(fmt);
+                }
+            }
+        }
+        None => formats = vec![ChartFormat::Png, ChartFormat::Svg],
+    }
+    let check_size = |v: Option<Spanned<u32>>, default: u32, what: &str| match v {
+        Some(s) if !(200..=8000).contains(s.get_ref()) => Err(ctx.error(
+            &s,
+            format!("chart {what} {} is outside 200-8000 pixels", s.get_ref()),
+            None,
+        )),
+        Some(s) => Ok(s.into_inner()),
+        None => Ok(default),
+    };
+    Ok(Charts {
+        formats,
+        width: check_size(raw.width, 1200, "width")?,
+        height: check_size(raw.height, 750, "height")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_str(text: &str) -> Result<Pipeline, ConfigError> {
+        let path = Path::new("pipelines/t.toml");
+        let ctx = Ctx::new(path, text);
+        let raw: RawFile = toml::from_str(text).map_err(|e| ctx.toml_error(&e))?;
+        resolve(&ctx, raw, String::new())
+    }
+
+    const MINIMAL: &str =
+        "[pipeline]\nname = \"t\"\n\n[sources.pop]\nkind = \"areas\"\npath = \"a.csv\"\n";
+
+    #[test]
+    fn minimal_pipeline_gets_defaults() {
+        let p = load_str(MINIMAL).unwrap();
+        assert_eq!(p.name, "t");
+        assert_eq!(p.out, PathBuf::from("out/t"));
+        assert_eq!(p.sources[0].resolved, PathBuf::from("pipelines/a.csv"));
+        assert_eq!(p.sources[0].format, Format::Csv);
+        assert_eq!(p.currency.report, "EUR");
+        assert!(p.indicators.exclusion.contains(&"arpr".to_string()));
+        assert_eq!(p.indicators.age_groups.len(), 6);
+    }
+
+    #[test]
+    fn misspelt_key_names_line_column_and_nearest_key() {
+        let text = MINIMAL.replace("path =", "pth =");
+        let err = load_str(&text).unwrap_err();
+        let ConfigError::Invalid {
+            location,
+            message,
+            hint,
+        } = err
+        else {
+            panic!()
+        };
+        assert_eq!((location.line, location.column), (6, 1), "{message}");
+        assert!(message.contains("pth"), "{message}");
+        assert_eq!(hint.as_deref(), Some("did you mean the key `path`?"));
+    }
+
+    #[test]
+    fn misspelt_kind_suggests_nearest_value() {
+        let text = MINIMAL.replace("\"areas\"", "\"area\"");
+        let err = load_str(&text).unwrap_err();
+        let ConfigError::Invalid { location, hint, .. } = err else {
+            panic!()
+        };
+        assert_eq!((location.line, location.column), (5, 8));
+        assert_eq!(hint.as_deref(), Some("did you mean the value `areas`?"));
+    }
+
+    #[test]
+    fn unknown_role_points_at_the_role() {
+        let text = format!("{MINIMAL}columns = {{ area = \"code\", populaton = \"pop\" }}\n");
+        let err = load_str(&text).unwrap_err();
+        let ConfigError::Invalid { location, hint, .. } = err else {
+            panic!()
+        };
+        assert_eq!((location.line, location.column), (7, 29));
+        assert_eq!(hint.as_deref(), Some("did you mean the role `population`?"));
+    }
+
+    #[test]
+    fn unknown_indicator_is_an_error_with_suggestion() {
+        let text = format!("{MINIMAL}\n[indicators]\nexclusion = [\"arpr\", \"gni\"]\n");
+        let err = load_str(&text).unwrap_err();
+        let ConfigError::Invalid { location, hint, .. } = err else {
+            panic!()
+        };
+        assert_eq!(location.line, 9);
+        assert_eq!(hint.as_deref(), Some("did you mean `gini`?"));
+    }
+
+    #[test]
+    fn selection_keeps_catalogue_order() {
+        let text = format!(
+            "{MINIMAL}\n[indicators]\nexclusion = [\"gini\", \"arpr\"]\nclimate = \"none\"\n"
+        );
+        let p = load_str(&text).unwrap();
+        assert_eq!(p.indicators.exclusion, vec!["arpr", "gini"]);
+        assert!(p.indicators.climate.is_empty());
+    }
+
+    #[test]
+    fn bad_values_are_rejected() {
+        for (extra, needle) in [
+            ("\n[checks]\nmax_reject_share = 1.5\n", "between 0 and 1"),
+            ("\n[currency]\nrates = { GBP = -1.0 }\n", "positive"),
+            (
+                "\n[indicators]\nage_groups = [\"65-18\"]\n",
+                "not an age group",
+            ),
+            (
+                "\n[indicators]\nbreakdowns = [[\"sx\"]]\n",
+                "unknown breakdown key",
+            ),
+            ("\n[evaluation]\nmethod = \"did\"\n", "not supported"),
+        ] {
+            let err = load_str(&format!("{MINIMAL}{extra}")).unwrap_err();
+            assert!(err.to_string().contains(needle), "{err}");
+        }
+    }
+
+    #[test]
+    fn age_groups_are_inclusive() {
+        let g = AgeGroup::parse("18-64").unwrap();
+        assert!(g.contains(18.0) && g.contains(64.0) && g.contains(64.9) && !g.contains(65.0));
+        assert!(!g.contains(17.0));
+        assert!(AgeGroup::parse("65+").unwrap().contains(101.0));
+        assert_eq!(g.label(), "18-64");
+    }
+}

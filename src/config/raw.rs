@@ -1,0 +1,96 @@
+//! What the user wrote, as serde reads it. Every table denies unknown keys, so a misspelt key
+//! is an error with its span; spans are kept where a later check needs to point at a value.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::kinds::SourceKind;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFile {
+    pub pipeline: RawPipeline,
+    #[serde(default)]
+    pub sources: BTreeMap<String, Spanned<RawSource>>,
+    pub currency: Option<RawCurrency>,
+    pub indicators: Option<RawIndicators>,
+    pub charts: Option<RawCharts>,
+    pub checks: Option<RawChecks>,
+    // Later stages of the design; named here so that the error says "not supported" rather
+    // than "unknown key".
+    pub evaluation: Option<Spanned<toml::Value>>,
+    pub index: Option<Spanned<toml::Value>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPipeline {
+    pub name: Spanned<String>,
+    pub title: Option<String>,
+    pub out: Option<String>,
+    pub periods: Option<Spanned<RawPeriods>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPeriods {
+    pub from: i32,
+    pub to: i32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSource {
+    pub kind: Spanned<SourceKind>,
+    pub path: Spanned<String>,
+    pub format: Option<Spanned<String>>,
+    pub separator: Option<Spanned<String>>,
+    pub period: Option<Spanned<i32>>,
+    pub columns: Option<Spanned<BTreeMap<String, String>>>,
+    pub variables: Option<Spanned<BTreeMap<String, String>>>,
+    pub description: Option<String>,
+    pub licence: Option<String>,
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCurrency {
+    pub report: Option<String>,
+    #[serde(default)]
+    pub rates: BTreeMap<String, Spanned<f64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawSelection {
+    Word(String),
+    List(Vec<Spanned<String>>),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIndicators {
+    pub exclusion: Option<Spanned<RawSelection>>,
+    pub spending: Option<Spanned<RawSelection>>,
+    pub climate: Option<Spanned<RawSelection>>,
+    pub breakdowns: Option<Vec<Spanned<Vec<String>>>>,
+    pub age_groups: Option<Vec<Spanned<String>>>,
+    pub base_year: Option<i32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCharts {
+    pub formats: Option<Vec<Spanned<String>>>,
+    pub width: Option<Spanned<u32>>,
+    pub height: Option<Spanned<u32>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawChecks {
+    pub max_reject_share: Option<Spanned<f64>>,
+}

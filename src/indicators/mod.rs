@@ -1,0 +1,320 @@
+//! Indicator families. Each family takes contract tables and returns rows in the one long
+//! indicator schema of the output contract, built here by [`long_frame`] and nowhere else.
+//!
+//! A value that cannot be computed (a zero denominator, a missing population) is never written
+//! as NaN or infinity: the row is left out and a [`Skipped`] note says why, and the manifest
+//! carries those notes.
+
+pub mod climate;
+pub mod exclusion;
+pub mod spending;
+pub mod stats;
+
+use std::collections::HashMap;
+
+use polars::prelude::*;
+
+use crate::catalogue::{self, Family};
+use crate::config::{Pipeline, SourceKind};
+use crate::contracts::Table;
+
+/// One indicator value; the fields are the contract's columns less `family` and `unit`, which
+/// come from the catalogue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Value {
+    pub indicator: String,
+    pub area: String,
+    pub level: String,
+    pub period: Option<i32>,
+    pub breakdown: Option<String>,
+    pub value: f64,
+    pub numerator: Option<f64>,
+    pub denominator: Option<f64>,
+    pub n: Option<i64>,
+    pub ci_low: Option<f64>,
+    pub ci_high: Option<f64>,
+    pub flag: Option<String>,
+}
+
+impl Value {
+    pub fn new(indicator: &str, area: &str, level: &str, period: Option<i32>, value: f64) -> Self {
+        Value {
+            indicator: indicator.to_string(),
+            area: area.to_string(),
+            level: level.to_string(),
+            period,
+            breakdown: None,
+            value,
+            numerator: None,
+            denominator: None,
+            n: None,
+            ci_low: None,
+            ci_high: None,
+            flag: None,
+        }
+    }
+
+    pub fn ratio(mut self, numerator: f64, denominator: f64) -> Self {
+        self.numerator = Some(numerator);
+        self.denominator = Some(denominator);
+        self
+    }
+
+    pub fn n(mut self, n: usize) -> Self {
+        self.n = Some(n as i64);
+        self
+    }
+
+    pub fn breakdown(mut self, breakdown: Option<String>) -> Self {
+        self.breakdown = breakdown;
+        self
+    }
+
+    pub fn flag(mut self, flag: Option<String>) -> Self {
+        self.flag = flag;
+        self
+    }
+}
+
+/// A value that was not computed, and why.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Skipped {
+    pub indicator: String,
+    pub area: String,
+    pub period: Option<i32>,
+    pub reason: String,
+}
+
+/// What a family hands back.
+#[derive(Debug, Default)]
+pub struct Output {
+    pub values: Vec<Value>,
+    pub skipped: Vec<Skipped>,
+}
+
+impl Output {
+    /// Adds `value` when it is finite; otherwise records why it is missing.
+    pub fn push_checked(
+        &mut self,
+        v: Option<Value>,
+        id: &str,
+        area: &str,
+        period: Option<i32>,
+        why: &str,
+    ) {
+        match v {
+            Some(v) if v.value.is_finite() => self.values.push(v),
+            _ => self.skipped.push(Skipped {
+                indicator: id.to_string(),
+                area: area.to_string(),
+                period,
+                reason: why.to_string(),
+            }),
+        }
+    }
+}
+
+/// `numerator / denominator`, or `None` where that is not a number (zero, missing).
+pub fn divide(numerator: f64, denominator: f64) -> Option<f64> {
+    let q = numerator / denominator;
+    (denominator != 0.0 && q.is_finite()).then_some(q)
+}
+
+/// The contract tables, grouped for the families.
+pub struct Inputs<'a> {
+    pub pipeline: &'a Pipeline,
+    pub tables: &'a [Table],
+    /// Area → level, from `areas` sources.
+    pub levels: HashMap<String, String>,
+    /// (area, period) → population; period `None` applies to every period.
+    pub population: HashMap<(String, Option<i32>), f64>,
+}
+
+impl<'a> Inputs<'a> {
+    pub fn new(pipeline: &'a Pipeline, tables: &'a [Table]) -> PolarsResult<Self> {
+        let mut levels = HashMap::new();
+        let mut population = HashMap::new();
+        for t in tables.iter().filter(|t| t.kind == SourceKind::Areas) {
+            let area = strings(&t.frame, "area")?;
+            let period = ints(&t.frame, "period")?;
+            if let Some(level) = opt_strings(&t.frame, "level")? {
+                for (a, l) in area.iter().zip(level) {
+                    if let (Some(a), Some(l)) = (a, l) {
+                        levels.insert(a.clone(), l);
+                    }
+                }
+            }
+            if let Some(pop) = opt_floats(&t.frame, "population")? {
+                for ((a, p), pop) in area.iter().zip(period).zip(pop) {
+                    if let (Some(a), Some(pop)) = (a, pop) {
+                        population.insert((a.clone(), p), pop);
+                    }
+                }
+            }
+        }
+        Ok(Inputs {
+            pipeline,
+            tables,
+            levels,
+            population,
+        })
+    }
+
+    pub fn of(&self, kind: SourceKind) -> impl Iterator<Item = &'a Table> {
+        self.tables.iter().filter(move |t| t.kind == kind)
+    }
+
+    /// The area's level from the `areas` source, or the family's default.
+    pub fn level(&self, area: &str, default: &str) -> String {
+        self.levels
+            .get(area)
+            .cloned()
+            .unwrap_or_else(|| default.to_string())
+    }
+
+    /// Population of an area in a period, falling back to a population without a period.
+    pub fn population(&self, area: &str, period: Option<i32>) -> Option<f64> {
+        self.population
+            .get(&(area.to_string(), period))
+            .or_else(|| self.population.get(&(area.to_string(), None)))
+            .copied()
+    }
+}
+
+pub fn strings(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<String>>> {
+    Ok(df
+        .column(name)?
+        .as_materialized_series()
+        .str()?
+        .iter()
+        .map(|s| s.map(String::from))
+        .collect())
+}
+
+pub fn opt_strings(df: &DataFrame, name: &str) -> PolarsResult<Option<Vec<Option<String>>>> {
+    if df.schema().contains(name) {
+        strings(df, name).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+pub fn floats(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<f64>>> {
+    Ok(df
+        .column(name)?
+        .as_materialized_series()
+        .f64()?
+        .iter()
+        .collect())
+}
+
+pub fn opt_floats(df: &DataFrame, name: &str) -> PolarsResult<Option<Vec<Option<f64>>>> {
+    if df.schema().contains(name) {
+        floats(df, name).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+pub fn ints(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<i32>>> {
+    Ok(df
+        .column(name)?
+        .as_materialized_series()
+        .i32()?
+        .iter()
+        .collect())
+}
+
+/// Non-negative integer counts (a `len()` or a boolean `sum()`), nulls as zero.
+pub fn counts(df: &DataFrame, name: &str) -> PolarsResult<Vec<usize>> {
+    let s = df
+        .column(name)?
+        .as_materialized_series()
+        .cast(&DataType::Int64)?;
+    Ok(s.i64()?
+        .iter()
+        .map(|v| v.unwrap_or(0).max(0) as usize)
+        .collect())
+}
+
+/// Runs several lazy queries in one polars call, so they share its thread pool.
+pub fn collect_all(plans: Vec<LazyFrame>) -> PolarsResult<Vec<DataFrame>> {
+    LazyFrame::collect_all_with_engine(
+        plans.into_iter().map(|lf| lf.logical_plan).collect(),
+        Engine::Auto,
+        OptFlags::default(),
+    )
+}
+
+/// The one constructor of the long indicator table: values in, the contract's columns out,
+/// sorted by indicator, area, period, breakdown (nulls first) so that runs are reproducible.
+pub fn long_frame(mut values: Vec<Value>) -> PolarsResult<DataFrame> {
+    values.sort_by(|a, b| {
+        (&a.indicator, &a.area, a.period, &a.breakdown).cmp(&(
+            &b.indicator,
+            &b.area,
+            b.period,
+            &b.breakdown,
+        ))
+    });
+    let n = values.len();
+    let family = |id: &str| {
+        catalogue::get(id)
+            .map(|i| i.family.as_str())
+            .unwrap_or("unknown")
+    };
+    let col_str = |name: &str, f: &dyn Fn(&Value) -> String| {
+        Column::new(name.into(), values.iter().map(f).collect::<Vec<_>>())
+    };
+    let col_opt_str = |name: &str, f: &dyn Fn(&Value) -> Option<String>| {
+        Column::new(name.into(), values.iter().map(f).collect::<Vec<_>>())
+    };
+    let col_opt_f64 = |name: &str, f: &dyn Fn(&Value) -> Option<f64>| {
+        Column::new(name.into(), values.iter().map(f).collect::<Vec<_>>())
+    };
+    DataFrame::new(
+        n,
+        vec![
+            col_str("indicator", &|v| v.indicator.clone()),
+            col_str("family", &|v| family(&v.indicator).to_string()),
+            col_str("area", &|v| v.area.clone()),
+            col_str("level", &|v| v.level.clone()),
+            Column::new(
+                "period".into(),
+                values.iter().map(|v| v.period).collect::<Vec<_>>(),
+            ),
+            col_opt_str("breakdown", &|v| v.breakdown.clone()),
+            Column::new(
+                "value".into(),
+                values.iter().map(|v| v.value).collect::<Vec<_>>(),
+            ),
+            col_str("unit", &|v| catalogue::unit(&v.indicator).to_string()),
+            col_opt_f64("numerator", &|v| v.numerator),
+            col_opt_f64("denominator", &|v| v.denominator),
+            Column::new("n".into(), values.iter().map(|v| v.n).collect::<Vec<_>>()),
+            col_opt_f64("ci_low", &|v| v.ci_low),
+            col_opt_f64("ci_high", &|v| v.ci_high),
+            col_opt_str("flag", &|v| v.flag.clone()),
+        ],
+    )
+}
+
+/// Runs the three families at once and returns their values, with the time each took.
+pub fn compute_all(inputs: &Inputs) -> PolarsResult<Vec<(Family, Output, std::time::Duration)>> {
+    let timed = |family: Family| {
+        let start = std::time::Instant::now();
+        let out = match family {
+            Family::Exclusion => exclusion::compute(inputs),
+            Family::Spending => spending::compute(inputs),
+            Family::Climate => climate::compute(inputs),
+        };
+        out.map(|o| (family, o, start.elapsed()))
+    };
+    // The families do not depend on each other: run them side by side. Exclusion's own
+    // parallelism (groups of persons) runs on rayon; the others' polars queries on polars' pool.
+    let (ex, (sp, cl)) = rayon::join(
+        || timed(Family::Exclusion),
+        || rayon::join(|| timed(Family::Spending), || timed(Family::Climate)),
+    );
+    Ok(vec![ex?, sp?, cl?])
+}

@@ -1,0 +1,254 @@
+//! Weighted income statistics exactly as Eurostat defines them (EU-SILC 131-rev/04): weighted
+//! quantiles without interpolation, the Gini coefficient, the S80/S20 ratio, poverty rates and
+//! the relative median poverty gap. Pure functions over an income distribution, tested by hand.
+
+/// An income distribution: incomes sorted ascending, with their (positive) weights.
+#[derive(Debug, Clone)]
+pub struct Distribution {
+    x: Vec<f64>,
+    w: Vec<f64>,
+    total: f64,
+}
+
+impl Distribution {
+    /// Builds a distribution from (income, weight) pairs. Pairs with a non-finite income or a
+    /// weight that is not positive are the contracts' business and must not reach here.
+    pub fn new(mut pairs: Vec<(f64, f64)>) -> Self {
+        // Stable sort: ties keep input order, so results do not depend on the sort algorithm.
+        pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let (x, w): (Vec<f64>, Vec<f64>) = pairs.into_iter().unzip();
+        let total = w.iter().sum();
+        Distribution { x, w, total }
+    }
+
+    pub fn len(&self) -> usize {
+        self.x.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.x.is_empty()
+    }
+
+    pub fn total_weight(&self) -> f64 {
+        self.total
+    }
+
+    /// Eurostat's weighted quantile: with cumulative weight shares r_j = W_j / W, take the first
+    /// j with r_j ≥ p; if r_j = p exactly, the quantile is (x_j + x_{j+1}) / 2, otherwise x_j.
+    /// The shares are compared as fractions of the total, as laeken's `weightedQuantile` does,
+    /// so that exact ties (e.g. equal weights and an even count at the median) are found.
+    pub fn quantile(&self, p: f64) -> Option<f64> {
+        let n = self.x.len();
+        if n == 0 {
+            return None;
+        }
+        if p <= 0.0 {
+            return Some(self.x[0]);
+        }
+        if p >= 1.0 {
+            return Some(self.x[n - 1]);
+        }
+        let mut cum = 0.0;
+        for j in 0..n {
+            cum += self.w[j];
+            let share = cum / self.total;
+            if share >= p {
+                return Some(if share == p && j + 1 < n {
+                    (self.x[j] + self.x[j + 1]) / 2.0
+                } else {
+                    self.x[j]
+                });
+            }
+        }
+        Some(self.x[n - 1])
+    }
+
+    pub fn median(&self) -> Option<f64> {
+        self.quantile(0.5)
+    }
+
+    /// Total weight of persons with income strictly below `threshold`.
+    pub fn weight_below(&self, threshold: f64) -> f64 {
+        let k = self.x.partition_point(|x| *x < threshold);
+        self.w[..k].iter().sum()
+    }
+
+    /// Weighted share (0-100) of persons with income strictly below `threshold`.
+    pub fn percent_below(&self, threshold: f64) -> f64 {
+        100.0 * self.weight_below(threshold) / self.total
+    }
+
+    /// The sub-distribution of persons with income strictly below `threshold`.
+    pub fn below(&self, threshold: f64) -> Distribution {
+        let k = self.x.partition_point(|x| *x < threshold);
+        Distribution {
+            x: self.x[..k].to_vec(),
+            w: self.w[..k].to_vec(),
+            total: self.w[..k].iter().sum(),
+        }
+    }
+
+    /// Gini coefficient in percent:
+    /// 100 × [(2 Σ w_i x_i W_i − Σ w_i² x_i) / (W Σ w_i x_i) − 1].
+    pub fn gini(&self) -> Option<f64> {
+        if self.is_empty() {
+            return None;
+        }
+        let (mut cum, mut a, mut b, mut wx) = (0.0, 0.0, 0.0, 0.0);
+        for (x, w) in self.x.iter().zip(&self.w) {
+            cum += w;
+            a += w * x * cum;
+            b += w * w * x;
+            wx += w * x;
+        }
+        if wx == 0.0 {
+            return None;
+        }
+        Some(100.0 * ((2.0 * a - b) / (self.total * wx) - 1.0))
+    }
+
+    /// S80/S20: weighted income of persons above the 80th percentile over that of persons at or
+    /// below the 20th percentile. `None` when the bottom quintile's income is not positive,
+    /// where the ratio has no meaning.
+    pub fn qsr(&self) -> Option<f64> {
+        let q20 = self.quantile(0.2)?;
+        let q80 = self.quantile(0.8)?;
+        let (mut top, mut bottom) = (0.0, 0.0);
+        for (x, w) in self.x.iter().zip(&self.w) {
+            if *x > q80 {
+                top += w * x;
+            }
+            if *x <= q20 {
+                bottom += w * x;
+            }
+        }
+        (bottom > 0.0).then_some(top / bottom)
+    }
+
+    /// Relative median at-risk-of-poverty gap in percent, for a given threshold:
+    /// 100 × (threshold − median income of the persons below it) / threshold.
+    pub fn rmpg(&self, threshold: f64) -> Option<f64> {
+        let poor = self.below(threshold);
+        let m = poor.median()?;
+        (threshold > 0.0).then(|| 100.0 * (threshold - m) / threshold)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn equal(xs: &[f64]) -> Distribution {
+        Distribution::new(xs.iter().map(|&x| (x, 1.0)).collect())
+    }
+
+    fn close(a: f64, b: f64) {
+        assert!((a - b).abs() < 1e-9, "{a} != {b}");
+    }
+
+    #[test]
+    fn median_of_an_even_count_averages_the_middle_pair() {
+        // Shares 0.25, 0.5, 0.75, 1: r_2 = 0.5 exactly, so (20 + 30) / 2.
+        close(equal(&[10.0, 20.0, 30.0, 40.0]).median().unwrap(), 25.0);
+    }
+
+    #[test]
+    fn median_of_an_odd_count_is_the_middle_value() {
+        // Shares 1/3, 2/3: first ≥ 0.5 is j = 2.
+        close(equal(&[30.0, 10.0, 20.0]).median().unwrap(), 20.0);
+    }
+
+    #[test]
+    fn weights_move_the_quantile_without_interpolation() {
+        // Weights 1, 1, 2 on 10, 20, 30: shares 0.25, 0.5, 1.
+        let d = Distribution::new(vec![(10.0, 1.0), (20.0, 1.0), (30.0, 2.0)]);
+        close(d.median().unwrap(), 25.0); // r_2 = 0.5 exactly
+        close(d.quantile(0.3).unwrap(), 20.0); // first share ≥ 0.3 is 0.5
+        close(d.quantile(0.2).unwrap(), 10.0);
+        // An interpolating quantile would give 22.5 for the weighted median of 10, 20, 30, 30
+        // at p = 0.5 with type 7; the Eurostat rule gives 25.
+        let d = Distribution::new(vec![(10.0, 3.0), (20.0, 1.0)]);
+        close(d.median().unwrap(), 10.0); // share 0.75 ≥ 0.5 at j = 1
+    }
+
+    #[test]
+    fn ties_at_the_quantile() {
+        // 5, 5, 5, 9: shares 0.25, 0.5 (exact) -> (5 + 5) / 2 = 5.
+        close(equal(&[5.0, 5.0, 9.0, 5.0]).median().unwrap(), 5.0);
+        // Percent below a threshold equal to tied incomes counts none of them ("below").
+        close(equal(&[5.0, 5.0, 9.0, 5.0]).percent_below(5.0), 0.0);
+        close(equal(&[5.0, 5.0, 9.0, 5.0]).percent_below(5.000001), 75.0);
+    }
+
+    #[test]
+    fn single_person() {
+        let d = equal(&[1000.0]);
+        close(d.median().unwrap(), 1000.0);
+        close(d.percent_below(600.0), 0.0);
+        close(d.gini().unwrap(), 0.0); // (2·1000·1 − 1000)/(1·1000) − 1 = 0
+        assert_eq!(d.rmpg(600.0), None); // nobody below the line: no gap to measure
+        assert!(Distribution::new(vec![]).median().is_none());
+    }
+
+    #[test]
+    fn gini_by_hand() {
+        // x = 1, 2, 3, 4 with unit weights: W_i = 1..4, Σ w x W = 1+4+9+16 = 30, Σ w² x = 10,
+        // W = 4, Σ w x = 10: 100 × ((60 − 10)/(40) − 1) = 25.
+        close(equal(&[4.0, 1.0, 3.0, 2.0]).gini().unwrap(), 25.0);
+        // Everyone equal: 0. One person has it all (0, 0, 0, 8): Σ w x W = 32, Σ w² x = 8,
+        // 100 × ((64 − 8)/32 − 1) = 75.
+        close(equal(&[3.0, 3.0, 3.0]).gini().unwrap(), 0.0);
+        close(equal(&[0.0, 0.0, 0.0, 8.0]).gini().unwrap(), 75.0);
+        // A weight of 2 is two persons: (1, w=2), (3, w=1) ≡ 1, 1, 3 with unit weights.
+        // Unit weights: Σ w x W = 1 + 2 + 9 = 12, Σ w² x = 5, W = 3, Σ w x = 5:
+        // 100 × ((24 − 5)/15 − 1) = 26.666… Weighted: Σ w x W = 2·1·2 + 1·3·3 = 13,
+        // Σ w² x = 4 + 3 = 7: 100 × ((26 − 7)/15 − 1) = 26.666…
+        close(
+            Distribution::new(vec![(1.0, 2.0), (3.0, 1.0)])
+                .gini()
+                .unwrap(),
+            equal(&[1.0, 1.0, 3.0]).gini().unwrap(),
+        );
+        close(
+            Distribution::new(vec![(1.0, 2.0), (3.0, 1.0)])
+                .gini()
+                .unwrap(),
+            100.0 * (19.0 / 15.0 - 1.0),
+        );
+    }
+
+    #[test]
+    fn gini_with_negative_and_zero_incomes() {
+        // Eurostat keeps negative incomes in the distribution. x = −2, 0, 2, 6 (unit weights):
+        // Σ x W = −2·1 + 0 + 2·3 + 6·4 = 28, Σ x = 6, W = 4: 100 × ((56 − 6)/24 − 1) = 108.33…
+        close(
+            equal(&[-2.0, 0.0, 2.0, 6.0]).gini().unwrap(),
+            100.0 * (50.0 / 24.0 - 1.0),
+        );
+        assert!(equal(&[0.0, 0.0]).gini().is_none());
+    }
+
+    #[test]
+    fn poverty_rate_and_gap_by_hand() {
+        // Ten persons with incomes 100..1000 step 100, unit weights. Median: share 0.5 at
+        // x_5 = 500 exactly, so (500 + 600)/2 = 550; threshold 0.6 × 550 = 330.
+        let d = equal(&(1..=10).map(|i| 100.0 * i as f64).collect::<Vec<_>>());
+        let t = 0.6 * d.median().unwrap();
+        close(t, 330.0);
+        // Below 330: 100, 200, 300 -> 30 %.
+        close(d.percent_below(t), 30.0);
+        // Median of the poor (100, 200, 300) is 200: gap 100 × (330 − 200)/330.
+        close(d.rmpg(t).unwrap(), 100.0 * 130.0 / 330.0);
+    }
+
+    #[test]
+    fn quintile_share_ratio_by_hand() {
+        // Incomes 1..10, unit weights. q20: share 0.2 exactly at x_2 -> (2 + 3)/2 = 2.5;
+        // q80: share 0.8 exactly at x_8 -> (8 + 9)/2 = 8.5. Top: 9 + 10 = 19; bottom (≤ 2.5):
+        // 1 + 2 = 3. S80/S20 = 19/3.
+        let d = equal(&(1..=10).map(|i| i as f64).collect::<Vec<_>>());
+        close(d.qsr().unwrap(), 19.0 / 3.0);
+        // A bottom quintile with no income has no ratio.
+        assert!(equal(&[0.0, 0.0, 0.0, 5.0, 10.0]).qsr().is_none());
+    }
+}

@@ -1,0 +1,279 @@
+//! CSV and TSV as published: a UTF-8 byte-order mark is skipped, the separator is sniffed from
+//! the header unless the pipeline sets it, quoted fields may hold separators, quotes and
+//! newlines, and each row keeps the line it starts on.
+//!
+//! A `city_stats` file in wide layout (one column per variable code named in `variables`) is
+//! turned long here, so that contracts see one layout.
+
+use std::path::Path;
+
+use csv::{ByteRecord, ReaderBuilder};
+
+use super::{IngestError, RawTable};
+use crate::config::{nearest, Format, Location, Source, SourceKind};
+
+const CANDIDATES: [u8; 4] = [b',', b';', b'\t', b'|'];
+
+/// The separator that occurs most often outside quotes in the first line.
+fn sniff_separator(bytes: &[u8]) -> u8 {
+    let mut counts = [0usize; CANDIDATES.len()];
+    let mut quoted = false;
+    for &b in bytes {
+        match b {
+            b'"' => quoted = !quoted,
+            b'\n' | b'\r' if !quoted => break,
+            _ if !quoted => {
+                if let Some(i) = CANDIDATES.iter().position(|&c| c == b) {
+                    counts[i] += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    let (best, n) = counts
+        .iter()
+        .enumerate()
+        .max_by_key(|(i, n)| (**n, usize::MAX - i))
+        .unwrap_or((0, &0));
+    if *n == 0 {
+        b','
+    } else {
+        CANDIDATES[best]
+    }
+}
+
+fn strip_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
+}
+
+fn load(source: &Source) -> Result<Vec<u8>, IngestError> {
+    std::fs::read(&source.resolved).map_err(|error| {
+        if error.kind() == std::io::ErrorKind::NotFound {
+            IngestError::Missing {
+                source_name: source.name.clone(),
+                path: source.resolved.clone(),
+            }
+        } else {
+            IngestError::Io {
+                source_name: source.name.clone(),
+                path: source.resolved.clone(),
+                error,
+            }
+        }
+    })
+}
+
+fn separator(source: &Source, bytes: &[u8]) -> u8 {
+    source.separator.unwrap_or(match source.format {
+        Format::Tsv => b'\t',
+        Format::Csv => sniff_separator(bytes),
+    })
+}
+
+fn location(path: &Path, line: u64, column: usize) -> Location {
+    Location {
+        file: path.to_path_buf(),
+        line: line as usize,
+        column,
+    }
+}
+
+fn header(source: &Source, bytes: &[u8]) -> Result<Vec<String>, IngestError> {
+    let mut reader = ReaderBuilder::new()
+        .delimiter(separator(source, bytes))
+        .flexible(true)
+        .has_headers(false)
+        .from_reader(bytes);
+    let mut record = ByteRecord::new();
+    let got = reader
+        .read_byte_record(&mut record)
+        .map_err(|e| parse_error(source, &e))?;
+    if !got || record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
+        return Err(IngestError::NoHeader {
+            source_name: source.name.clone(),
+            path: source.resolved.clone(),
+        });
+    }
+    record
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            std::str::from_utf8(f)
+                .map(|s| s.trim().to_string())
+                .map_err(|_| IngestError::Encoding {
+                    source_name: source.name.clone(),
+                    location: location(&source.resolved, 1, i + 1),
+                })
+        })
+        .collect()
+}
+
+fn parse_error(source: &Source, e: &csv::Error) -> IngestError {
+    let line = e.position().map(|p| p.line()).unwrap_or(1);
+    IngestError::Parse {
+        source_name: source.name.clone(),
+        location: location(&source.resolved, line, 1),
+        message: e.to_string(),
+    }
+}
+
+/// The file's column names, for `validate` and for messages.
+pub fn read_header(source: &Source) -> Result<Vec<String>, IngestError> {
+    let bytes = load(source)?;
+    header(source, strip_bom(&bytes))
+}
+
+/// Which file column feeds each role; wide city_stats columns are returned separately.
+struct Plan {
+    roles: Vec<String>,
+    columns: Vec<String>,
+    indices: Vec<usize>,
+    /// Wide layout: (variable code, column index).
+    wide: Vec<(String, usize)>,
+}
+
+fn plan(source: &Source, header: &[String]) -> Result<Plan, IngestError> {
+    let find = |column: &str| header.iter().position(|h| h == column);
+    let missing = |role: &str, column: &str| IngestError::MissingColumn {
+        source_name: source.name.clone(),
+        path: source.resolved.clone(),
+        role: role.to_string(),
+        column: column.to_string(),
+        available: header.to_vec(),
+        nearest: nearest(column, header.iter().map(String::as_str)).map(String::from),
+    };
+    let wide: Vec<(String, usize)> =
+        if source.kind == SourceKind::CityStats && find(source.column_for("variable")).is_none() {
+            source
+                .variables
+                .keys()
+                .filter_map(|code| find(code).map(|i| (code.clone(), i)))
+                .collect()
+        } else {
+            Vec::new()
+        };
+    let mut p = Plan {
+        roles: Vec::new(),
+        columns: Vec::new(),
+        indices: Vec::new(),
+        wide,
+    };
+    for role in source.kind.all_roles() {
+        let column = source.column_for(role);
+        match find(column) {
+            Some(i) => {
+                p.roles.push(role.to_string());
+                p.columns.push(column.to_string());
+                p.indices.push(i);
+            }
+            None => {
+                let required = source.kind.required_roles().contains(&role);
+                let from_constant = role == "period" && source.period.is_some();
+                let from_wide = !p.wide.is_empty() && (role == "variable" || role == "value");
+                let mapped = source.columns.contains_key(role);
+                if (required && !from_constant && !from_wide) || mapped {
+                    return Err(missing(role, column));
+                }
+            }
+        }
+    }
+    Ok(p)
+}
+
+pub fn read(source: &Source) -> Result<RawTable, IngestError> {
+    let owned = load(source)?;
+    let bytes = strip_bom(&owned);
+    let header = header(source, bytes)?;
+    let plan = plan(source, &header)?;
+
+    let mut roles = plan.roles.clone();
+    let mut columns = plan.columns.clone();
+    if !plan.wide.is_empty() {
+        roles.extend(["variable".to_string(), "value".to_string()]);
+        columns.extend(["(column name)".to_string(), "(variable column)".to_string()]);
+    }
+    let mut cells: Vec<Vec<Option<String>>> = vec![Vec::new(); roles.len()];
+    let mut lines = Vec::new();
+    let mut ragged = Vec::new();
+
+    let mut reader = ReaderBuilder::new()
+        .delimiter(separator(source, bytes))
+        .flexible(true)
+        .has_headers(true)
+        .from_reader(bytes);
+    let mut record = ByteRecord::new();
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => return Err(parse_error(source, &e)),
+        }
+        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        // A line with nothing on it is not a row.
+        if record.len() <= 1 && record.get(0).is_none_or(|f| f.is_empty()) {
+            continue;
+        }
+        if record.len() != header.len() {
+            ragged.push((line, record.len()));
+        }
+        let text = |i: usize| -> Result<Option<String>, IngestError> {
+            match record.get(i) {
+                None => Ok(None),
+                Some(f) => std::str::from_utf8(f)
+                    .map(|s| Some(s.to_string()))
+                    .map_err(|_| IngestError::Encoding {
+                        source_name: source.name.clone(),
+                        location: location(&source.resolved, line, i + 1),
+                    }),
+            }
+        };
+        let fixed: Vec<Option<String>> = plan
+            .indices
+            .iter()
+            .map(|&i| text(i))
+            .collect::<Result<_, _>>()?;
+        if plan.wide.is_empty() {
+            for (r, v) in fixed.into_iter().enumerate() {
+                cells[r].push(v);
+            }
+            lines.push(line);
+        } else {
+            let n = fixed.len();
+            for (code, i) in &plan.wide {
+                for (r, v) in fixed.iter().enumerate() {
+                    cells[r].push(v.clone());
+                }
+                cells[n].push(Some(code.clone()));
+                cells[n + 1].push(text(*i)?);
+                lines.push(line);
+            }
+        }
+    }
+    Ok(RawTable {
+        roles,
+        cells,
+        lines,
+        columns,
+        header_len: header.len(),
+        ragged,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_the_separator_outside_quotes() {
+        assert_eq!(sniff_separator(b"a;b;c\n1,5;2;3"), b';');
+        assert_eq!(sniff_separator(b"\"a,b\"\tc\td\n"), b'\t');
+        assert_eq!(sniff_separator(b"a|b\n"), b'|');
+        assert_eq!(sniff_separator(b"single\n"), b',');
+    }
+
+    #[test]
+    fn strips_a_bom() {
+        assert_eq!(strip_bom(b"\xEF\xBB\xBFa,b"), b"a,b");
+        assert_eq!(strip_bom(b"a,b"), b"a,b");
+    }
+}

@@ -1,0 +1,123 @@
+//! Reads a source as published into a [`RawTable`]: one text cell per role and row, with the
+//! line each row starts on. Typing and checking belong to `contracts`; here a file either can
+//! be read (and every row comes out, good or bad) or it cannot, and the error names the file.
+
+mod csv;
+
+use std::path::PathBuf;
+
+use crate::config::{Location, Source};
+
+pub use self::csv::read_header;
+
+/// A source's rows, as text, keyed by role.
+#[derive(Debug, Clone)]
+pub struct RawTable {
+    /// The roles present, in the order of `cells`.
+    pub roles: Vec<String>,
+    /// `cells[r][i]`: role `roles[r]` of row `i`; `None` where the row is too short.
+    pub cells: Vec<Vec<Option<String>>>,
+    /// 1-based line where each row starts (a quoted field may span lines).
+    pub lines: Vec<u64>,
+    /// The file's column behind each role, for rejects and messages.
+    pub columns: Vec<String>,
+    /// The number of fields in the header, to report short rows.
+    pub header_len: usize,
+    /// Field counts of rows that differ from the header (line, count).
+    pub ragged: Vec<(u64, usize)>,
+}
+
+impl RawTable {
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    pub fn role(&self, role: &str) -> Option<usize> {
+        self.roles.iter().position(|r| r == role)
+    }
+}
+
+/// A file that cannot be read at all. The run stops before computing anything (exit 1).
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("source `{source_name}`: file {} does not exist", path.display())]
+    Missing { source_name: String, path: PathBuf },
+    #[error("source `{source_name}`: cannot read {}: {error}", path.display())]
+    Io {
+        source_name: String,
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("{location}: source `{source_name}` is not valid UTF-8 here")]
+    Encoding {
+        source_name: String,
+        location: Location,
+    },
+    #[error("source `{source_name}`: {} has no header row", path.display())]
+    NoHeader { source_name: String, path: PathBuf },
+    #[error("{location}: source `{source_name}` cannot be parsed: {message}")]
+    Parse {
+        source_name: String,
+        location: Location,
+        message: String,
+    },
+    #[error(
+        "source `{source_name}`: {} has no column `{column}` for the role `{role}`",
+        path.display()
+    )]
+    MissingColumn {
+        source_name: String,
+        path: PathBuf,
+        role: String,
+        column: String,
+        available: Vec<String>,
+        nearest: Option<String>,
+    },
+}
+
+impl IngestError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> String {
+        match self {
+            IngestError::Missing { .. } => {
+                "check `path` in the source; paths are relative to the pipeline file's folder"
+                    .into()
+            }
+            IngestError::Io { .. } => "check the file's permissions".into(),
+            IngestError::Encoding { .. } => {
+                "save the file as UTF-8 (Latin-1 and Windows-1252 are not read yet)".into()
+            }
+            IngestError::NoHeader { .. } => {
+                "the first line must name the columns; is the file empty?".into()
+            }
+            IngestError::Parse { .. } => "check the quoting on that line".into(),
+            IngestError::MissingColumn {
+                role,
+                available,
+                nearest,
+                ..
+            } => {
+                let mut h = format!("the file's columns are: {}", available.join(", "));
+                if let Some(n) = nearest {
+                    h.push_str(&format!(
+                        "; the nearest is `{n}`: map it with columns = {{ {role} = \"{n}\" }}"
+                    ));
+                } else {
+                    h.push_str(&format!(
+                        "; map one with columns = {{ {role} = \"COLUMN\" }}"
+                    ));
+                }
+                h
+            }
+        }
+    }
+}
+
+/// Reads a source's file into text cells for every role the file provides.
+pub fn read(source: &Source) -> Result<RawTable, IngestError> {
+    csv::read(source)
+}

@@ -1,0 +1,144 @@
+//! Atomic publishing: a run writes into a staging folder beside the output folder, and only a
+//! finished run swaps it into place. A run that fails or is killed leaves the last good outputs
+//! untouched; readers never see a half-written set.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// A staging folder beside the output folder. Dropping it without [`Staging::publish`] removes
+/// it and everything in it.
+pub struct Staging {
+    dir: tempfile::TempDir,
+    out: PathBuf,
+}
+
+impl Staging {
+    pub fn new(out: &Path) -> io::Result<Staging> {
+        let parent = parent_of(out);
+        std::fs::create_dir_all(&parent)?;
+        let name = out
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "out".into());
+        let dir = tempfile::Builder::new()
+            .prefix(&format!(".{name}.staging-"))
+            .tempdir_in(&parent)?;
+        std::fs::create_dir(dir.path().join("charts"))?;
+        Ok(Staging {
+            dir,
+            out: out.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Moves the staged outputs into place in one step (Linux: renameat2 with
+    /// RENAME_EXCHANGE), then removes the previous outputs.
+    pub fn publish(self) -> io::Result<()> {
+        let staged = self.dir.keep();
+        // tempfile makes the folder 0700; outputs are for other users too.
+        set_readable(&staged)?;
+        if !self.out.exists() {
+            return std::fs::rename(&staged, &self.out);
+        }
+        exchange(&staged, &self.out)?;
+        // `staged` now holds the previous outputs.
+        std::fs::remove_dir_all(&staged)
+    }
+}
+
+fn parent_of(out: &Path) -> PathBuf {
+    match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+#[cfg(unix)]
+fn set_readable(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
+}
+
+#[cfg(not(unix))]
+fn set_readable(_dir: &Path) -> io::Result<()> {
+    Ok(())
+}
+
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> io::Result<()> {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    match renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE) {
+        Ok(()) => Ok(()),
+        // Some file systems cannot exchange; fall back to two renames.
+        Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {
+            two_renames(a, b)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(a: &Path, b: &Path) -> io::Result<()> {
+    two_renames(a, b)
+}
+
+/// Swap by way of a third name; a crash between the two renames leaves the previous outputs
+/// complete under that name.
+fn two_renames(a: &Path, b: &Path) -> io::Result<()> {
+    let mut old = b.as_os_str().to_owned();
+    old.push(".previous");
+    let old = PathBuf::from(old);
+    if old.exists() {
+        std::fs::remove_dir_all(&old)?;
+    }
+    std::fs::rename(b, &old)?;
+    std::fs::rename(a, b)?;
+    std::fs::rename(&old, a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publish_replaces_the_previous_outputs_whole() {
+        let root = tempfile::tempdir().unwrap();
+        let out = root.path().join("out");
+        let s = Staging::new(&out).unwrap();
+        std::fs::write(s.path().join("a.txt"), "first").unwrap();
+        s.publish().unwrap();
+        assert_eq!(std::fs::read_to_string(out.join("a.txt")).unwrap(), "first");
+
+        let s = Staging::new(&out).unwrap();
+        std::fs::write(s.path().join("b.txt"), "second").unwrap();
+        s.publish().unwrap();
+        assert!(!out.join("a.txt").exists(), "old files must not linger");
+        assert_eq!(
+            std::fs::read_to_string(out.join("b.txt")).unwrap(),
+            "second"
+        );
+        // Nothing but the output folder is left beside it.
+        let names: Vec<_> = std::fs::read_dir(root.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("out")]);
+    }
+
+    #[test]
+    fn an_abandoned_staging_folder_leaves_the_outputs_alone() {
+        let root = tempfile::tempdir().unwrap();
+        let out = root.path().join("out");
+        let s = Staging::new(&out).unwrap();
+        std::fs::write(s.path().join("a.txt"), "good").unwrap();
+        s.publish().unwrap();
+        let s = Staging::new(&out).unwrap();
+        std::fs::write(s.path().join("a.txt"), "half").unwrap();
+        drop(s); // a failed run
+        assert_eq!(std::fs::read_to_string(out.join("a.txt")).unwrap(), "good");
+        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 1);
+    }
+}

@@ -1,0 +1,46 @@
+//! Helpers shared by the integration tests: run the real binary from the project root.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `cityimpact ARGS` in the project root.
+pub fn cityimpact(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cityimpact"))
+        .args(args)
+        .current_dir(root())
+        .env_remove("CITYIMPACT_LOG")
+        .output()
+        .expect("the cityimpact binary runs")
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Runs a pipeline into `out` and asserts it succeeded.
+pub fn run_ok(pipeline: &str, out: &Path) -> Output {
+    let o = cityimpact(&["run", pipeline, "--out", out.to_str().unwrap(), "-q"]);
+    assert!(o.status.success(), "run failed: {}", stderr(&o));
+    o
+}
+
+/// Writes a pipeline file into `dir` with the sample's sources, plus `extra` TOML.
+pub fn sample_variant(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
+    let text = std::fs::read_to_string(root().join("pipelines/sample.toml")).unwrap();
+    let text = text.replace(
+        "../sample-data/",
+        &format!("{}/sample-data/", root().display()),
+    );
+    let path = dir.join("pipeline.toml");
+    std::fs::write(&path, edit(text)).unwrap();
+    path
+}

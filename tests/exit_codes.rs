@@ -1,0 +1,190 @@
+//! Every exit code of the output contract, through the real binary.
+
+mod common;
+
+use std::fs::OpenOptions;
+
+use common::*;
+
+#[test]
+fn exit_0_when_the_run_publishes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = cityimpact(&[
+        "run",
+        "pipelines/sample.toml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(out.join("indicators.parquet").is_file());
+    // The end of the run prints the row counts of every source.
+    assert!(stderr(&o).contains("rejected"), "{}", stderr(&o));
+}
+
+#[test]
+fn exit_1_when_an_input_cannot_be_read_names_the_file_and_keeps_the_last_outputs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let good = sample_variant(tmp.path(), |t| t);
+    run_ok(good.to_str().unwrap(), &out);
+    let before = std::fs::read(out.join("indicators.parquet")).unwrap();
+
+    let bad = sample_variant(tmp.path(), |t| {
+        t.replace("emissions.csv", "emissions-2024.csv")
+    });
+    let o = cityimpact(&["run", bad.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("emissions-2024.csv") && err.contains("does not exist"),
+        "{err}"
+    );
+    assert!(err.contains("hint:"), "{err}");
+    assert_eq!(
+        std::fs::read(out.join("indicators.parquet")).unwrap(),
+        before
+    );
+    // No staging folder is left behind.
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(left.iter().all(|n| !n.contains("staging")), "{left:?}");
+}
+
+#[test]
+fn exit_1_for_a_missing_column_lists_the_columns_and_the_nearest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = sample_variant(tmp.path(), |t| {
+        t.replace("tco2e = \"t_co2e\"", "tco2e = \"t_co2\"")
+    });
+    let o = cityimpact(&[
+        "run",
+        p.to_str().unwrap(),
+        "--out",
+        tmp.path().join("o").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("no column `t_co2` for the role `tco2e`"),
+        "{err}"
+    );
+    assert!(err.contains("the nearest is `t_co2e`"), "{err}");
+    assert!(
+        err.contains("city, year, gpc_sector, scope, t_co2e"),
+        "{err}"
+    );
+}
+
+#[test]
+fn exit_2_for_a_misspelt_key_with_line_column_and_suggestion() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = sample_variant(tmp.path(), |t| {
+        t.replace("max_reject_share", "max_rejects_share")
+    });
+    let o = cityimpact(&["run", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    let line = std::fs::read_to_string(&p)
+        .unwrap()
+        .lines()
+        .position(|l| l.starts_with("max_rejects_share"))
+        .unwrap()
+        + 1;
+    assert!(
+        err.contains(&format!(
+            "pipeline.toml:{line}:1: unknown field `max_rejects_share`"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("did you mean the key `max_reject_share`?"),
+        "{err}"
+    );
+}
+
+#[test]
+fn exit_2_for_a_wrong_command_line() {
+    let o = cityimpact(&["run", "--no-such-flag"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = cityimpact(&["indicators", "describe", "gni"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("did you mean `gini`?"));
+    let o = cityimpact(&["run", "pipelines/no-such.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("pipelines/no-such.toml"));
+}
+
+#[test]
+fn exit_3_when_a_check_fails_and_nothing_is_published() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The sample has a few broken rows on purpose; a zero tolerance must fail the run.
+    let p = sample_variant(tmp.path(), |t| {
+        t.replace("max_reject_share = 0.05", "max_reject_share = 0.0")
+    });
+    let out = tmp.path().join("out");
+    let o = cityimpact(&["run", p.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("source `projects` rejected"), "{err}");
+    assert!(err.contains("no exchange rate for GBP"), "{err}");
+    assert!(!out.exists(), "a failed check must not publish");
+}
+
+#[test]
+fn exit_4_when_another_run_holds_the_lock() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let lock_path = cityimpact::run::Lock::path(&out);
+    let held = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .unwrap();
+    held.try_lock().unwrap();
+    std::fs::write(&lock_path, "pid 4242 started 2026-11-28T23:00:00Z\n").unwrap();
+    let o = cityimpact(&[
+        "run",
+        "pipelines/sample.toml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("pid 4242 started 2026-11-28T23:00:00Z"),
+        "{}",
+        stderr(&o)
+    );
+    drop(held);
+    let o = cityimpact(&[
+        "run",
+        "pipelines/sample.toml",
+        "--out",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "the lock is free once its holder is gone: {}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn help_on_every_command_has_an_example() {
+    for args in [
+        vec!["--help"],
+        vec!["run", "--help"],
+        vec!["validate", "--help"],
+        vec!["indicators", "--help"],
+        vec!["indicators", "describe", "--help"],
+    ] {
+        let o = cityimpact(&args);
+        assert_eq!(o.status.code(), Some(0));
+        assert!(stdout(&o).contains("Example"), "{args:?}: {}", stdout(&o));
+    }
+}
