@@ -58,7 +58,7 @@ def microdata():
     rnd = random.Random(2019)
     rows = []
     hh = 0
-    for code, _, _, _, _, _, districts in CITIES:
+    for code, _, country, _, _, _, districts in CITIES:
         base = {"NL_Amersfoort": 27000, "PL_Gdansk": 11000, "PT_Braga": 12500}[code]
         for y in YEARS:
             for dcode, _, _, factor, treated in districts:
@@ -72,11 +72,11 @@ def microdata():
                     weight = round(rnd.uniform(40, 160), 2)
                     for k, age in enumerate(ages):
                         sex = rnd.choice(["1", "2"])
-                        rows.append([y, hh, f"{hh}{k + 1:02d}", dcode, age, sex, round(eq, 2), weight])
+                        rows.append([y, country, hh, f"{hh}{k + 1:02d}", dcode, age, sex, round(eq, 2), weight])
     # Rows as real files have them: a missing income and a zero weight (both rejected, with reasons).
-    rows.append([2021, hh + 1, f"{hh + 1}01", "PT_BRG_Centro", 44, "2", "", 88.5])
-    rows.append([2022, hh + 2, f"{hh + 2}01", "NL_AMF_Noord", 37, "1", 21000.0, 0])
-    write("silc.csv", ["year", "hh_id", "person_id", "district", "age", "sex", "eq_income", "weight"], rows)
+    rows.append([2021, "PT", hh + 1, f"{hh + 1}01", "PT_BRG_Centro", 44, "2", "", 88.5])
+    rows.append([2022, "NL", hh + 2, f"{hh + 2}01", "NL_AMF_Noord", 37, "1", 21000.0, 0])
+    write("silc.csv", ["year", "country", "hh_id", "person_id", "district", "age", "sex", "eq_income", "weight"], rows)
 
 
 def labour():

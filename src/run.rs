@@ -434,18 +434,9 @@ fn check(pipeline: &Pipeline, tables: &[Table]) -> Result<(), RunError> {
     }
 }
 
-/// The sources named in chart subtitles.
+/// Where chart numbers come from, for their subtitles.
 fn source_note(pipeline: &Pipeline) -> String {
-    let mut names: Vec<String> = pipeline
-        .sources
-        .iter()
-        .map(|s| s.description.clone().unwrap_or_else(|| s.name.clone()))
-        .collect();
-    names.dedup();
-    format!(
-        "{} (cityimpact {VERSION})",
-        pipeline.title.clone() + ": " + &names.join(", ")
-    )
+    format!("{} (cityimpact {VERSION})", pipeline.title)
 }
 
 /// An advisory lock on the output folder, held for the run and released by the OS when the

@@ -107,7 +107,7 @@ fn indicators_table_has_the_contract_schema_and_order() {
 
     // No NaN or infinity anywhere; every family shows something; units come from the catalogue.
     let values = df.column("value").unwrap().f64().unwrap();
-    assert!(values.into_iter().all(|v| v.is_some_and(f64::is_finite)));
+    assert!(values.iter().all(|v| v.is_some_and(f64::is_finite)));
     let ind = df.column("indicator").unwrap().str().unwrap();
     let unit = df.column("unit").unwrap().str().unwrap();
     let fam = df.column("family").unwrap().str().unwrap();
@@ -117,10 +117,7 @@ fn indicators_table_has_the_contract_schema_and_order() {
         assert_eq!(fam.get(i), Some(entry.family.as_str()));
     }
     for family in ["exclusion", "spending", "climate"] {
-        assert!(
-            fam.into_iter().any(|f| f == Some(family)),
-            "no {family} values"
-        );
+        assert!(fam.iter().any(|f| f == Some(family)), "no {family} values");
     }
 }
 
@@ -292,7 +289,7 @@ fn every_row_is_accounted_for() {
         .unwrap()
         .str()
         .unwrap()
-        .into_iter()
+        .iter()
         .map(|s| s.unwrap().to_string())
         .collect();
     assert!(
@@ -322,7 +319,7 @@ fn every_row_is_accounted_for() {
         .unwrap()
         .i64()
         .unwrap()
-        .into_iter()
+        .iter()
         .flatten()
         .collect();
     assert!(

@@ -34,7 +34,7 @@ for table in ["indicators", "rejects"]:
     if col is not None:
         assert col.compression == "ZSTD", col.compression
         assert col.statistics is not None and col.statistics.has_min_max
-    n_duck = duckdb.sql(f"select count(*) from read_parquet('{path}')").fetchone()[0]
+    n_duck = duckdb.sql(f"select count(*) from read_parquet('{path}')").fetchall()[0][0]
     assert n_duck == t.num_rows, (n_duck, t.num_rows)
     checked += 1
 
@@ -46,7 +46,7 @@ assert ind.schema.field("indicator").type == pa.string()
 catalogue = json.loads(pq.read_metadata(f"{out}/indicators.parquet").metadata[b"cityimpact.catalogue"])
 assert any(c["id"] == "gini" for c in catalogue)
 # DuckDB sees the same numbers pyarrow does.
-s = duckdb.sql(f"select sum(value) from read_parquet('{out}/indicators.parquet') where indicator = 'spend_total'").fetchone()[0]
+s = duckdb.sql(f"select sum(value) from read_parquet('{out}/indicators.parquet') where indicator = 'spend_total'").fetchall()[0][0]
 s2 = sum(v for v, i in zip(ind.column("value").to_pylist(), ind.column("indicator").to_pylist()) if i == "spend_total")
 assert abs(s - s2) < 1e-6 * max(1, abs(s2)), (s, s2)
 df = ind.to_pandas()

@@ -18,7 +18,8 @@ pub fn draw<DB: DrawingBackend>(
                 .map(|p| (a.as_str(), p.1))
         })
         .collect();
-    rows.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+    // Ascending, so that the largest bar is drawn at the top.
+    rows.sort_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(a.0)));
     let body = header(root, &format!("{}, {latest}", d.name), &subtitle(d, true))?;
     let n = rows.len().max(1);
     let max = rows.iter().map(|r| r.1).fold(0.0_f64, f64::max);
@@ -36,7 +37,7 @@ pub fn draw<DB: DrawingBackend>(
         .margin(20)
         .x_label_area_size(56)
         .y_label_area_size(name_w)
-        .build_cartesian_2d(min..xmax, (0..n).into_segmented())?;
+        .build_cartesian_2d(min..xmax, (0..n - 1).into_segmented())?;
     chart
         .configure_mesh()
         .disable_y_mesh()
@@ -47,7 +48,7 @@ pub fn draw<DB: DrawingBackend>(
             SegmentValue::CenterOf(i) => rows.get(*i).map(|r| r.0.to_string()).unwrap_or_default(),
             _ => String::new(),
         })
-        .x_label_formatter(&|v| theme::number(*v))
+        .x_label_formatter(&|v| theme::tick(*v))
         .x_desc(d.unit.clone())
         .label_style((theme::FONT, 15).into_font().color(&theme::TEXT))
         .axis_desc_style((theme::FONT, 16).into_font().color(&theme::TEXT))

@@ -22,6 +22,9 @@ use crate::indicators::{floats, ints, strings};
 /// Headline indicators, one per family.
 pub const HEADLINES: [&str; 3] = ["arpr", "spend_per_capita", "ghg_per_capita"];
 
+/// A period, its value, and the confidence interval where there is one.
+pub type Point = (i32, f64, Option<(f64, f64)>);
+
 /// Values of one indicator for all areas (no breakdown), ready to draw.
 #[derive(Debug, Clone)]
 pub struct Data {
@@ -30,7 +33,7 @@ pub struct Data {
     pub unit: String,
     pub family: String,
     /// area → (period, value, ci)
-    pub series: BTreeMap<String, Vec<(i32, f64, Option<(f64, f64)>)>>,
+    pub series: BTreeMap<String, Vec<Point>>,
     /// Where the numbers come from, for the subtitle.
     pub source: String,
 }
@@ -71,12 +74,14 @@ pub enum ChartError {
 pub fn data(indicators: &DataFrame, id: &str, source: &str) -> Result<Option<Data>, ChartError> {
     let ind = strings(indicators, "indicator")?;
     let area = strings(indicators, "area")?;
+    let level = strings(indicators, "level")?;
     let period = ints(indicators, "period")?;
     let breakdown = strings(indicators, "breakdown")?;
     let value = floats(indicators, "value")?;
     let lo = floats(indicators, "ci_low")?;
     let hi = floats(indicators, "ci_high")?;
-    let mut series: BTreeMap<String, Vec<(i32, f64, Option<(f64, f64)>)>> = BTreeMap::new();
+    let mut series: BTreeMap<String, Vec<Point>> = BTreeMap::new();
+    let mut levels: BTreeMap<String, String> = BTreeMap::new();
     for i in 0..indicators.height() {
         if ind[i].as_deref() != Some(id) || breakdown[i].is_some() {
             continue;
@@ -84,11 +89,31 @@ pub fn data(indicators: &DataFrame, id: &str, source: &str) -> Result<Option<Dat
         if let (Some(a), Some(p), Some(v)) = (&area[i], period[i], value[i]) {
             let ci = lo[i].zip(hi[i]);
             series.entry(a.clone()).or_default().push((p, v, ci));
+            levels.insert(a.clone(), level[i].clone().unwrap_or_default());
         }
     }
-    // The whole-source value (ALL) is a reference line only when there are no areas.
-    if series.len() > 1 {
-        series.remove("ALL");
+    // Compare like with like: keep the level with the most areas (districts rather than the
+    // countries they belong to), ties going to the finer level.
+    let mut per_level: BTreeMap<&str, usize> = BTreeMap::new();
+    for l in levels.values() {
+        *per_level.entry(l.as_str()).or_default() += 1;
+    }
+    const FINE_TO_COARSE: [&str; 7] = [
+        "project",
+        "neighbourhood",
+        "district",
+        "city",
+        "region",
+        "country",
+        "all",
+    ];
+    let rank = |l: &str| FINE_TO_COARSE.iter().position(|f| *f == l).unwrap_or(0);
+    if let Some(keep) = per_level
+        .iter()
+        .max_by(|a, b| a.1.cmp(b.1).then(rank(b.0).cmp(&rank(a.0))))
+        .map(|(l, _)| l.to_string())
+    {
+        series.retain(|a, _| levels.get(a).is_some_and(|l| *l == keep));
     }
     if series.is_empty() {
         return Ok(None);

@@ -9,14 +9,15 @@ use plotters::style::{register_font, FontStyle, RGBColor};
 pub const FONT: &str = "sans-serif";
 
 /// Okabe & Ito (2008), "Color Universal Design": distinguishable with any colour vision.
-pub const PALETTE: [RGBColor; 7] = [
+pub const PALETTE: [RGBColor; 8] = [
     RGBColor(0, 114, 178),   // blue
     RGBColor(230, 159, 0),   // orange
     RGBColor(0, 158, 115),   // bluish green
     RGBColor(204, 121, 167), // reddish purple
     RGBColor(86, 180, 233),  // sky blue
     RGBColor(213, 94, 0),    // vermillion
-    RGBColor(240, 228, 66),  // yellow
+    RGBColor(0, 0, 0),       // black
+    RGBColor(200, 180, 20),  // yellow, darkened to read on white
 ];
 pub const TEXT: RGBColor = RGBColor(33, 33, 33);
 pub const MUTED: RGBColor = RGBColor(110, 110, 110);
@@ -68,6 +69,19 @@ pub fn number(v: f64) -> String {
     }
 }
 
+/// A number for an axis tick: whole numbers without decimals.
+pub fn tick(v: f64) -> String {
+    if (v - v.round()).abs() < 1e-9 * v.abs().max(1.0) {
+        number(v.round())
+            .split('.')
+            .next()
+            .unwrap_or("0")
+            .to_string()
+    } else {
+        number(v)
+    }
+}
+
 /// Roughly how wide a label is in pixels at a font size, for reserving space so that nothing
 /// is clipped (DejaVu Sans averages a little under 0.6 em per character).
 pub fn text_width(text: &str, size: f64) -> u32 {
@@ -83,9 +97,13 @@ mod tests {
         assert_eq!(number(1234567.8), "1,234,568");
         assert_eq!(number(999.94), "999.9");
         assert_eq!(number(12.345), "12.3");
-        assert_eq!(number(3.14159), "3.14");
+        assert_eq!(number(4.256), "4.26");
         assert_eq!(number(0.01234), "0.012");
         assert_eq!(number(-4500.0), "-4,500");
         assert_eq!(number(-0.0001), "0.000");
+        assert_eq!(tick(0.0), "0");
+        assert_eq!(tick(60.0), "60");
+        assert_eq!(tick(25000.0), "25,000");
+        assert_eq!(tick(2.5), "2.50");
     }
 }

@@ -52,7 +52,7 @@ impl SourceKind {
     /// Roles a file of this kind may provide.
     pub fn optional_roles(self) -> &'static [&'static str] {
         match self {
-            SourceKind::Microdata => &["area", "household", "age", "sex", "period"],
+            SourceKind::Microdata => &["area", "country", "household", "age", "sex", "period"],
             SourceKind::CityStats => &["flag"],
             SourceKind::Projects => &[
                 "end",

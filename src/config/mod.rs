@@ -12,7 +12,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use kinds::SourceKind;
-use raw::{RawFile, RawSelection};
+use raw::RawFile;
 use toml::Spanned;
 
 /// A place in a file, 1-based.
@@ -149,8 +149,11 @@ impl AgeGroup {
         }
     }
 
+    /// A band starting at 0 also holds age -1 (EU-SILC's age for a child born after the
+    /// income reference period).
     pub fn contains(&self, age: f64) -> bool {
-        age >= self.min as f64 && self.max.is_none_or(|m| age < (m + 1) as f64)
+        let min = if self.min == 0 { -1.0 } else { self.min as f64 };
+        age >= min && self.max.is_none_or(|m| age < (m + 1) as f64)
     }
 
     fn parse(s: &str) -> Option<AgeGroup> {
@@ -325,6 +328,16 @@ impl<'a> Ctx<'a> {
             from = at + key.len();
         }
         span.start
+    }
+
+    /// The location of a quoted string value inside a spanned value.
+    fn value_offset(&self, span: std::ops::Range<usize>, value: &str) -> usize {
+        let region = self.text.get(span.clone()).unwrap_or("");
+        region
+            .find(&format!("\"{value}\""))
+            .or_else(|| region.find(&format!("'{value}'")))
+            .map(|i| span.start + i)
+            .unwrap_or(span.start)
     }
 
     fn toml_error(&self, e: &toml::de::Error) -> ConfigError {
@@ -639,42 +652,47 @@ fn resolve_indicators(
 ) -> Result<IndicatorSelection, ConfigError> {
     use crate::catalogue::{self, Family};
     let raw = raw.unwrap_or_default();
-    let pick = |family: Family,
-                sel: &Option<Spanned<RawSelection>>|
-     -> Result<Vec<String>, ConfigError> {
-        let all: Vec<String> = catalogue::ids(family).map(String::from).collect();
-        let Some(sel) = sel else { return Ok(all) };
-        match sel.get_ref() {
-            RawSelection::Word(w) if w == "all" => Ok(all),
-            RawSelection::Word(w) if w == "none" => Ok(Vec::new()),
-            RawSelection::Word(w) => Err(ctx.error(
-                sel,
-                format!("`{w}` is not a selection for {}", family.as_str()),
-                Some("write \"all\", \"none\", or a list of indicator ids".into()),
-            )),
-            RawSelection::List(ids) => {
-                for id in ids {
-                    if !all.iter().any(|a| a == id.get_ref()) {
-                        let hint = nearest(id.get_ref(), all.iter().map(String::as_str))
-                            .map(|n| format!("did you mean `{n}`?"))
-                            .unwrap_or_else(|| {
-                                "`cityimpact indicators` lists the catalogue".into()
-                            });
-                        return Err(ctx.error(
-                            id,
-                            format!("`{}` is not a {} indicator", id.get_ref(), family.as_str()),
-                            Some(hint),
-                        ));
+    let pick =
+        |family: Family, sel: &Option<Spanned<toml::Value>>| -> Result<Vec<String>, ConfigError> {
+            let all: Vec<String> = catalogue::ids(family).map(String::from).collect();
+            let Some(sel) = sel else { return Ok(all) };
+            let shape_error = || {
+                ctx.error(
+                    sel,
+                    format!("not a selection of {} indicators", family.as_str()),
+                    Some("write \"all\", \"none\", or a list of indicator ids".into()),
+                )
+            };
+            match sel.get_ref() {
+                toml::Value::String(w) if w == "all" => Ok(all),
+                toml::Value::String(w) if w == "none" => Ok(Vec::new()),
+                toml::Value::Array(items) => {
+                    let mut ids = Vec::new();
+                    for item in items {
+                        let id = item.as_str().ok_or_else(shape_error)?;
+                        if !all.iter().any(|a| a == id) {
+                            let hint = nearest(id, all.iter().map(String::as_str))
+                                .map(|n| format!("did you mean `{n}`?"))
+                                .unwrap_or_else(|| {
+                                    "`cityimpact indicators` lists the catalogue".into()
+                                });
+                            return Err(ctx.error_at_offset(
+                                ctx.value_offset(sel.span(), id),
+                                format!("`{id}` is not a {} indicator", family.as_str()),
+                                Some(hint),
+                            ));
+                        }
+                        ids.push(id);
                     }
+                    // Catalogue order, each once.
+                    Ok(all
+                        .into_iter()
+                        .filter(|a| ids.contains(&a.as_str()))
+                        .collect())
                 }
-                // Catalogue order, each once.
-                Ok(all
-                    .into_iter()
-                    .filter(|a| ids.iter().any(|i| i.get_ref() == a))
-                    .collect())
+                _ => Err(shape_error()),
             }
-        }
-    };
+        };
     let exclusion = pick(Family::Exclusion, &raw.exclusion)?;
     let spending = pick(Family::Spending, &raw.spending)?;
     let climate = pick(Family::Climate, &raw.climate)?;
@@ -846,7 +864,7 @@ mod tests {
         let ConfigError::Invalid { location, hint, .. } = err else {
             panic!()
         };
-        assert_eq!((location.line, location.column), (7, 29));
+        assert_eq!((location.line, location.column), (7, 28));
         assert_eq!(hint.as_deref(), Some("did you mean the role `population`?"));
     }
 
@@ -896,6 +914,7 @@ mod tests {
         let g = AgeGroup::parse("18-64").unwrap();
         assert!(g.contains(18.0) && g.contains(64.0) && g.contains(64.9) && !g.contains(65.0));
         assert!(!g.contains(17.0));
+        assert!(AgeGroup::parse("0-17").unwrap().contains(-1.0));
         assert!(AgeGroup::parse("65+").unwrap().contains(101.0));
         assert_eq!(g.label(), "18-64");
     }

@@ -63,19 +63,14 @@ pub struct RawCurrency {
     pub rates: BTreeMap<String, Spanned<f64>>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum RawSelection {
-    Word(String),
-    List(Vec<Spanned<String>>),
-}
-
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawIndicators {
-    pub exclusion: Option<Spanned<RawSelection>>,
-    pub spending: Option<Spanned<RawSelection>>,
-    pub climate: Option<Spanned<RawSelection>>,
+    /// `"all"`, `"none"` or a list of ids; read as a plain value because serde's untagged
+    /// enums lose spans.
+    pub exclusion: Option<Spanned<toml::Value>>,
+    pub spending: Option<Spanned<toml::Value>>,
+    pub climate: Option<Spanned<toml::Value>>,
     pub breakdowns: Option<Vec<Spanned<Vec<String>>>>,
     pub age_groups: Option<Vec<Spanned<String>>>,
     pub base_year: Option<i32>,

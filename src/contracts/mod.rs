@@ -116,8 +116,10 @@ fn rule(kind: SourceKind, role: &str) -> Rule {
     match (kind, role) {
         (Microdata, "income") => ANY,
         (Microdata, "weight") => POSITIVE,
+        // EU-SILC ages refer to the end of the income reference period, so a child born after
+        // it has age -1 and is a member of the population all the same.
         (Microdata, "age") => Rule::Number {
-            min: Some(0.0),
+            min: Some(-1.0),
             above: false,
             max: Some(130.0),
         },

@@ -1,8 +1,9 @@
 //! The exclusion family: poverty and inequality from person-level income microdata (EU-SILC
 //! style), and labour-market rates published by city statistics.
 //!
-//! The at-risk-of-poverty threshold is national: one per period, from the whole population of
-//! the source, and every breakdown (area, sex, age group) is measured against it. Gini and
+//! The at-risk-of-poverty threshold is national: one per country and period, from the whole
+//! population of the source in that country (the whole source when it has no `country`
+//! column), and every breakdown (area, sex, age group) is measured against it. Gini and
 //! S80/S20 describe the distribution inside each group.
 
 use std::collections::BTreeMap;
@@ -104,31 +105,40 @@ fn microdata(
     let area = opt_strings(df, "area")?;
     let sex = opt_strings(df, "sex")?;
     let age = opt_floats(df, "age")?;
-    let mut by_period: BTreeMap<Option<i32>, Vec<Person>> = BTreeMap::new();
+    let country = opt_strings(df, "country")?;
+    let mut by_population: BTreeMap<(Option<String>, Option<i32>), Vec<Person>> = BTreeMap::new();
     for i in 0..df.height() {
         let (Some(income), Some(weight)) = (income[i], weight[i]) else {
             continue;
         };
-        by_period.entry(period[i]).or_default().push(Person {
-            income,
-            weight,
-            area: area.as_ref().and_then(|a| a[i].clone()),
-            sex: sex.as_ref().and_then(|s| s[i].clone()),
-            age: age.as_ref().and_then(|a| a[i]),
-        });
+        let c = country.as_ref().and_then(|c| c[i].clone());
+        by_population
+            .entry((c, period[i]))
+            .or_default()
+            .push(Person {
+                income,
+                weight,
+                area: area.as_ref().and_then(|a| a[i].clone()),
+                sex: sex.as_ref().and_then(|s| s[i].clone()),
+                age: age.as_ref().and_then(|a| a[i]),
+            });
     }
     let selection = &inputs.pipeline.indicators;
     let want = |id: &str| wanted.iter().any(|w| w == id);
 
-    for (period, persons) in by_period {
+    for ((country, period), persons) in by_population {
         let national = Distribution::new(persons.iter().map(|p| (p.income, p.weight)).collect());
         let Some(median) = national.median() else {
             continue;
         };
         let arpt = 0.6 * median;
+        let (whole, whole_level) = match &country {
+            Some(c) => (c.as_str(), "country"),
+            None => ("ALL", "all"),
+        };
         if want("arpt") {
             out.values.push(
-                Value::new("arpt", "ALL", "all", period, arpt)
+                Value::new("arpt", whole, whole_level, period, arpt)
                     .n(national.len())
                     .flag(reliability(national.len())),
             );
@@ -151,7 +161,10 @@ fn microdata(
         }
         let values: Vec<Vec<Value>> = groups
             .into_par_iter()
-            .map(|(group, pairs)| group_values(inputs, &group, period, median, pairs, &want))
+            .map(|(group, pairs)| {
+                let whole = (whole, whole_level);
+                group_values(inputs, &group, whole, period, median, pairs, &want)
+            })
             .collect();
         out.values.extend(values.into_iter().flatten());
     }
@@ -165,6 +178,7 @@ fn reliability(n: usize) -> Option<String> {
 fn group_values(
     inputs: &Inputs,
     group: &Group,
+    (whole, whole_level): (&str, &str),
     period: Option<i32>,
     national_median: f64,
     pairs: Vec<(f64, f64)>,
@@ -172,10 +186,10 @@ fn group_values(
 ) -> Vec<Value> {
     let d = Distribution::new(pairs);
     let n = d.len();
-    let area = group.area.as_deref().unwrap_or("ALL");
+    let area = group.area.as_deref().unwrap_or(whole);
     let level = match &group.area {
         Some(a) => inputs.level(a, "region"),
-        None => "all".to_string(),
+        None => whole_level.to_string(),
     };
     let flag = reliability(n);
     let base = |id: &str, value: f64| {

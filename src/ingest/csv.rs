@@ -134,13 +134,15 @@ struct Plan {
 
 fn plan(source: &Source, header: &[String]) -> Result<Plan, IngestError> {
     let find = |column: &str| header.iter().position(|h| h == column);
-    let missing = |role: &str, column: &str| IngestError::MissingColumn {
-        source_name: source.name.clone(),
-        path: source.resolved.clone(),
-        role: role.to_string(),
-        column: column.to_string(),
-        available: header.to_vec(),
-        nearest: nearest(column, header.iter().map(String::as_str)).map(String::from),
+    let missing = |role: &str, column: &str| {
+        IngestError::MissingColumn(Box::new(super::MissingColumn {
+            source_name: source.name.clone(),
+            path: source.resolved.clone(),
+            role: role.to_string(),
+            column: column.to_string(),
+            available: header.to_vec(),
+            nearest: nearest(column, header.iter().map(String::as_str)).map(String::from),
+        }))
     };
     let wide: Vec<(String, usize)> =
         if source.kind == SourceKind::CityStats && find(source.column_for("variable")).is_none() {

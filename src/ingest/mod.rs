@@ -66,17 +66,22 @@ pub enum IngestError {
         message: String,
     },
     #[error(
-        "source `{source_name}`: {} has no column `{column}` for the role `{role}`",
-        path.display()
+        "source `{}`: {} has no column `{}` for the role `{}`",
+        .0.source_name, .0.path.display(), .0.column, .0.role
     )]
-    MissingColumn {
-        source_name: String,
-        path: PathBuf,
-        role: String,
-        column: String,
-        available: Vec<String>,
-        nearest: Option<String>,
-    },
+    MissingColumn(Box<MissingColumn>),
+}
+
+/// A required role's column that the file does not have.
+#[derive(Debug)]
+pub struct MissingColumn {
+    pub source_name: String,
+    pub path: PathBuf,
+    pub role: String,
+    pub column: String,
+    /// The columns the file does have.
+    pub available: Vec<String>,
+    pub nearest: Option<String>,
 }
 
 impl IngestError {
@@ -95,12 +100,13 @@ impl IngestError {
                 "the first line must name the columns; is the file empty?".into()
             }
             IngestError::Parse { .. } => "check the quoting on that line".into(),
-            IngestError::MissingColumn {
-                role,
-                available,
-                nearest,
-                ..
-            } => {
+            IngestError::MissingColumn(m) => {
+                let MissingColumn {
+                    role,
+                    available,
+                    nearest,
+                    ..
+                } = m.as_ref();
                 let mut h = format!("the file's columns are: {}", available.join(", "));
                 if let Some(n) = nearest {
                     h.push_str(&format!(
