@@ -383,11 +383,6 @@ fn stage_order(stage: &str) -> (usize, String) {
 
 fn read_source(pipeline: &Pipeline, source: &Source) -> Result<(InputFile, Table), RunError> {
     let raw = ingest::read(source)?;
-    let (bytes, blake3) = output::hash_file(&source.resolved).map_err(|error| IngestError::Io {
-        source_name: source.name.clone(),
-        path: source.resolved.clone(),
-        error,
-    })?;
     let table = contracts::apply(pipeline, source, &raw).map_err(|e| RunError::Stage {
         stage: format!("contracts:{}", source.name),
         source: e,
@@ -396,8 +391,8 @@ fn read_source(pipeline: &Pipeline, source: &Source) -> Result<(InputFile, Table
         InputFile {
             source: source.name.clone(),
             path: source.path.clone(),
-            bytes,
-            blake3,
+            bytes: raw.bytes,
+            blake3: raw.blake3.clone(),
         },
         table,
     ))
@@ -512,16 +507,15 @@ pub fn validate(pipeline_file: &Path) -> Result<Vec<String>, RunError> {
     let pipeline = config::load(pipeline_file)?;
     let mut lines = Vec::new();
     for source in &pipeline.sources {
-        let header = ingest::read_header(source)?;
-        // Reading the header is enough to check the roles, but the full read also proves the
-        // file parses and is valid in its encoding.
+        // A full read proves more than the header would: the file parses, is valid in its
+        // encoding, and has a column for every required role.
         let raw = ingest::read(source)?;
         lines.push(format!(
             "source {:<14} {:<12} {} ({} columns, {} rows; roles: {})",
             source.name,
             source.kind.as_str(),
             source.path,
-            header.len(),
+            raw.header_len,
             raw.len(),
             raw.roles.join(", ")
         ));

@@ -188,3 +188,42 @@ fn help_on_every_command_has_an_example() {
         assert!(stdout(&o).contains("Example"), "{args:?}: {}", stdout(&o));
     }
 }
+
+#[test]
+fn validate_checks_sources_without_computing() {
+    let o = cityimpact(&["validate", "pipelines/sample.toml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("source silc") && text.contains("5259 rows"),
+        "{text}"
+    );
+    assert!(text.ends_with("pipelines/sample.toml: ok\n"), "{text}");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let p = sample_variant(tmp.path(), |t| {
+        t.replace("income = \"eq_income\"", "income = \"eq_incme\"")
+    });
+    let o = cityimpact(&["validate", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("the nearest is `eq_income`"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn indicators_lists_and_describes_the_catalogue() {
+    let o = cityimpact(&["indicators"]);
+    assert_eq!(o.status.code(), Some(0));
+    let list = stdout(&o);
+    for entry in cityimpact::catalogue::CATALOGUE {
+        assert!(list.contains(entry.id), "{} missing", entry.id);
+    }
+    let o = cityimpact(&["indicators", "describe", "gini"]);
+    let text = stdout(&o);
+    assert!(text.contains("unit:       %"), "{text}");
+    assert!(text.contains("direction:  lower is better"), "{text}");
+    assert!(text.contains("EU-SILC 131-rev/04"), "{text}");
+}

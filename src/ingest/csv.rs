@@ -117,12 +117,6 @@ fn parse_error(source: &Source, e: &csv::Error) -> IngestError {
     }
 }
 
-/// The file's column names, for `validate` and for messages.
-pub fn read_header(source: &Source) -> Result<Vec<String>, IngestError> {
-    let bytes = load(source)?;
-    header(source, strip_bom(&bytes))
-}
-
 /// Which file column feeds each role; wide city_stats columns are returned separately.
 struct Plan {
     roles: Vec<String>,
@@ -258,6 +252,8 @@ pub fn read(source: &Source) -> Result<RawTable, IngestError> {
         columns,
         header_len: header.len(),
         ragged,
+        bytes: owned.len() as u64,
+        blake3: blake3::hash(&owned).to_hex().to_string(),
     })
 }
 

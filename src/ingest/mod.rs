@@ -8,8 +8,6 @@ use std::path::PathBuf;
 
 use crate::config::{Location, Source};
 
-pub use self::csv::read_header;
-
 /// A source's rows, as text, keyed by role.
 #[derive(Debug, Clone)]
 pub struct RawTable {
@@ -25,6 +23,9 @@ pub struct RawTable {
     pub header_len: usize,
     /// Field counts of rows that differ from the header (line, count).
     pub ragged: Vec<(u64, usize)>,
+    /// The file's size and BLAKE3 (hex), from the bytes that were read, for provenance.
+    pub bytes: u64,
+    pub blake3: String,
 }
 
 impl RawTable {
