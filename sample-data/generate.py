@@ -70,13 +70,20 @@ def microdata():
                     ages = [rnd.randint(18, 85)] + [rnd.randint(0, 80) for _ in range(size - 1)]
                     eq = base * factor * trend * math.exp(rnd.gauss(0, 0.5))
                     weight = round(rnd.uniform(40, 160), 2)
+                    # Household-level deprivation (items lacked of 13) and work intensity;
+                    # poorer households lack more and work less.
+                    poorer = eq < base * 0.7
+                    dep = min(13, max(0, round(rnd.gauss(5 if poorer else 1.5, 2.5))))
+                    wi = round(min(1.0, max(0.0, rnd.gauss(0.35 if poorer else 0.75, 0.3))), 2)
+                    if all(a >= 65 for a in ages):
+                        wi = ""  # households of pensioners have no work intensity
                     for k, age in enumerate(ages):
                         sex = rnd.choice(["1", "2"])
-                        rows.append([y, country, hh, f"{hh}{k + 1:02d}", dcode, age, sex, round(eq, 2), weight])
+                        rows.append([y, country, hh, f"{hh}{k + 1:02d}", dcode, age, sex, round(eq, 2), weight, dep, wi])
     # Rows as real files have them: a missing income and a zero weight (both rejected, with reasons).
-    rows.append([2021, "PT", hh + 1, f"{hh + 1}01", "PT_BRG_Centro", 44, "2", "", 88.5])
-    rows.append([2022, "NL", hh + 2, f"{hh + 2}01", "NL_AMF_Noord", 37, "1", 21000.0, 0])
-    write("silc.csv", ["year", "country", "hh_id", "person_id", "district", "age", "sex", "eq_income", "weight"], rows)
+    rows.append([2021, "PT", hh + 1, f"{hh + 1}01", "PT_BRG_Centro", 44, "2", "", 88.5, 2, 0.5])
+    rows.append([2022, "NL", hh + 2, f"{hh + 2}01", "NL_AMF_Noord", 37, "1", 21000.0, 0, 0, 1.0])
+    write("silc.csv", ["year", "country", "hh_id", "person_id", "district", "age", "sex", "eq_income", "weight", "dep_items", "work_int"], rows)
 
 
 def labour():
@@ -90,6 +97,10 @@ def labour():
             flag = "p" if y == 2023 else ""
             rows.append(["URB_CLMA", code, y, "EC1020I", u, flag])
             rows.append(["URB_CLMA", code, y, "EC1168I", round(u * 2.3, 1), flag])
+            # Long-term unemployment is published as counts; cityimpact computes the rate.
+            force = {"NL_Amersfoort": 82000, "PL_Gdansk": 241000, "PT_Braga": 96000}[code]
+            rows.append(["URB_CLMA", code, y, "LTU_PERS", round(force * u / 100 * rnd.uniform(0.3, 0.45)), flag])
+            rows.append(["URB_CLMA", code, y, "LF_PERS", force + 500 * (y - 2019), flag])
     write("labour.csv", ["DATAFLOW", "cities", "TIME_PERIOD", "indic_ur", "OBS_VALUE", "OBS_FLAG"], rows)
 
 

@@ -5,6 +5,8 @@
 //!
 //! The definitions follow `shared/design/indicators.md`, which cites the official sources.
 
+use std::sync::OnceLock;
+
 use serde::Serialize;
 
 /// The three indicator families, plus the composite index of later stages.
@@ -73,7 +75,7 @@ use Direction::*;
 use Family::*;
 
 /// The whole catalogue, in the order `cityimpact indicators` lists it.
-pub const CATALOGUE: &[Indicator] = &[
+const BASE: &[Indicator] = &[
     Indicator { id: "arpt", family: Exclusion, name: "At-risk-of-poverty threshold", unit: "EUR", direction: Neutral,
         definition: "60 % of the weighted median equivalised disposable income (Eurostat weighted quantile), computed once per period on the whole population of the source.", source: SILC },
     Indicator { id: "arpr", family: Exclusion, name: "At-risk-of-poverty rate", unit: "%", direction: LowerBetter,
@@ -144,15 +146,44 @@ pub const CATALOGUE: &[Indicator] = &[
         definition: "Green area in hectares per 100 000 population (ISO 37120 indicator 8.7 / 19.1).", source: ISO37120 },
 ];
 
-/// Looks an indicator up by id.
-pub fn get(id: &str) -> Option<&'static Indicator> {
-    CATALOGUE.iter().find(|i| i.id == id)
+/// The suffix of a derived year-on-year change indicator (`arpr_change`).
+pub const CHANGE: &str = "_change";
+
+/// The whole catalogue: the base indicators, then the year-on-year change of every exclusion
+/// indicator (`<id>_change`), in percentage points for rates and in the base unit otherwise.
+pub fn all() -> &'static [Indicator] {
+    static ALL: OnceLock<Vec<Indicator>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        let mut all = BASE.to_vec();
+        for base in BASE.iter().filter(|i| i.family == Family::Exclusion) {
+            // Built once per process; leaking gives the entries the same 'static life as BASE.
+            let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+            all.push(Indicator {
+                id: leak(format!("{}{CHANGE}", base.id)),
+                family: Family::Exclusion,
+                name: leak(format!("{}: change on the previous year", base.name)),
+                unit: if base.unit == "%" { "percentage points" } else { base.unit },
+                direction: base.direction,
+                definition: leak(format!(
+                    "Value of `{}` in a year minus its value in the year before, for the same area and breakdown; only where both years have a value.",
+                    base.id
+                )),
+                source: base.source,
+            });
+        }
+        all
+    })
 }
 
-/// The ids of one family, in catalogue order.
+/// Looks an indicator up by id.
+pub fn get(id: &str) -> Option<&'static Indicator> {
+    all().iter().find(|i| i.id == id)
+}
+
+/// The selectable ids of one family, in catalogue order (derived changes are not selected
+/// on their own: they follow their base indicator).
 pub fn ids(family: Family) -> impl Iterator<Item = &'static str> {
-    CATALOGUE
-        .iter()
+    BASE.iter()
         .filter(move |i| i.family == family)
         .map(|i| i.id)
 }
@@ -173,7 +204,7 @@ mod tests {
     #[test]
     fn ids_are_unique_and_lowercase() {
         let mut seen = HashSet::new();
-        for i in CATALOGUE {
+        for i in all() {
             assert!(seen.insert(i.id), "duplicate id {}", i.id);
             assert!(
                 i.id.chars()
@@ -191,5 +222,12 @@ mod tests {
         assert_eq!(unit("gini"), "%");
         assert_eq!(unit("ghg_per_capita"), "tCO2e per person");
         assert!(get("no_such_indicator").is_none());
+        assert_eq!(unit("arpr_change"), "percentage points");
+        assert_eq!(unit("arpt_change"), "EUR");
+        assert_eq!(
+            get("gini_change").map(|i| i.family),
+            Some(Family::Exclusion)
+        );
+        assert!(get("ghg_total_change").is_none());
     }
 }

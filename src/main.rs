@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use cityimpact::catalogue::{self, CATALOGUE};
+use cityimpact::catalogue;
 use cityimpact::run::{self, Options, RunError};
 
 #[derive(Parser)]
@@ -157,7 +157,7 @@ fn try_main(cli: Cli) -> Result<(), CliError> {
         }
         Command::Indicators { action: None } => {
             println!("{:<30} {:<10} {:<18} name", "id", "family", "unit");
-            for i in CATALOGUE {
+            for i in catalogue::all() {
                 println!(
                     "{:<30} {:<10} {:<18} {}",
                     i.id,
@@ -172,7 +172,7 @@ fn try_main(cli: Cli) -> Result<(), CliError> {
             action: Some(IndicatorsAction::Describe { id }),
         } => {
             let Some(i) = catalogue::get(&id) else {
-                let near = cityimpact::config::nearest(&id, CATALOGUE.iter().map(|i| i.id))
+                let near = cityimpact::config::nearest(&id, catalogue::all().iter().map(|i| i.id))
                     .map(String::from);
                 return Err(CliError::UnknownIndicator(id, near));
             };

@@ -16,7 +16,7 @@ use std::time::Instant;
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use crate::catalogue::CATALOGUE;
+use crate::catalogue;
 use crate::charts::{self, ChartError};
 use crate::config::{self, ConfigError, Pipeline, Source};
 use crate::contracts::{self, Table};
@@ -228,7 +228,7 @@ pub fn run(pipeline_file: &Path, options: &Options, report: Report) -> Result<Su
         .collect();
     rejects.sort_by(|a, b| (&a.source, a.line).cmp(&(&b.source, b.line)));
     let mut rejects_df = contracts::rejects_frame(&rejects).map_err(stage_err("output:tables"))?;
-    let catalogue = serde_json::to_string(CATALOGUE).unwrap_or_default();
+    let catalogue = serde_json::to_string(catalogue::all()).unwrap_or_default();
     output::write_table(
         &dir,
         "indicators.parquet",

@@ -427,34 +427,62 @@ fn the_same_inputs_give_byte_identical_tables() {
     }
 }
 
+/// Runs `pipelines/eusilc.toml` once for the tests below.
+fn eusilc_out() -> &'static Path {
+    static OUT: OnceLock<PathBuf> = OnceLock::new();
+    OUT.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap().keep();
+        let out = dir.join("eusilc");
+        run_ok("pipelines/eusilc.toml", &out);
+        out
+    })
+}
+
+fn row(df: &DataFrame, indicator: &str, breakdown: Option<&str>) -> DataFrame {
+    let b = match breakdown {
+        Some(b) => col("breakdown").eq(lit(b)),
+        None => col("breakdown").is_null(),
+    };
+    let out = df
+        .clone()
+        .lazy()
+        .filter(
+            col("indicator")
+                .eq(lit(indicator))
+                .and(col("area").eq(lit("ALL")))
+                .and(b),
+        )
+        .collect()
+        .unwrap();
+    assert_eq!(out.height(), 1, "{indicator} {breakdown:?}");
+    out
+}
+
+fn get(df: &DataFrame, column: &str) -> f64 {
+    df.column(column).unwrap().f64().unwrap().get(0).unwrap()
+}
+
 #[test]
 fn poverty_rates_match_published_figures_for_laekens_eusilc() {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("eusilc");
-    run_ok("pipelines/eusilc.toml", &out);
-    let df = read(&out.join("indicators.parquet")).unwrap();
+    let df = read(&eusilc_out().join("indicators.parquet")).unwrap();
     // surveysd's vignette on laeken's eusilc (national threshold, personal weights rb050):
     // 14.44422 % overall, 12.02660 % men, 16.73351 % women.
     close(value(&df, "arpr", "ALL", 2006).unwrap(), 14.44422, 1e-6);
-    let by_sex = |s: &str| {
-        df.clone()
-            .lazy()
-            .filter(
-                col("indicator")
-                    .eq(lit("arpr"))
-                    .and(col("breakdown").eq(lit(format!("sex={s}")))),
-            )
-            .collect()
-            .unwrap()
-            .column("value")
-            .unwrap()
-            .f64()
-            .unwrap()
-            .get(0)
-            .unwrap()
-    };
-    close(by_sex("male"), 12.02660, 1e-6);
-    close(by_sex("female"), 16.73351, 1e-6);
+    close(
+        get(&row(&df, "arpr", Some("sex=male")), "value"),
+        12.02660,
+        1e-6,
+    );
+    close(
+        get(&row(&df, "arpr", Some("sex=female")), "value"),
+        16.73351,
+        1e-6,
+    );
+    // laeken's own examples for the same data (Alfons & Templ 2013): threshold 10859.24,
+    // Gini 26.48962, S80/S20 3.970004.
+    close(value(&df, "arpt", "ALL", 2006).unwrap(), 10859.24, 1e-6);
+    close(value(&df, "gini", "ALL", 2006).unwrap(), 26.48962, 1e-6);
+    close(value(&df, "qsr", "ALL", 2006).unwrap(), 3.970004, 1e-6);
     // Every region is measured against the one national threshold: the weighted rate over
     // regions, weighted by their populations, equals the national rate.
     let regions = df
@@ -484,4 +512,99 @@ fn poverty_rates_match_published_figures_for_laekens_eusilc() {
         .sum()
         .unwrap();
     close(100.0 * num / den, 14.44422, 1e-6);
+}
+
+#[test]
+fn bootstrap_intervals_are_plausible_and_reproducible() {
+    let df = read(&eusilc_out().join("indicators.parquet")).unwrap();
+    let arpr = row(&df, "arpr", None);
+    let (v, lo, hi) = (
+        get(&arpr, "value"),
+        get(&arpr, "ci_low"),
+        get(&arpr, "ci_high"),
+    );
+    assert!(lo < v && v < hi, "{lo} {v} {hi}");
+    // surveysd publishes bootstrap standard errors of 0.36 to 0.53 points for this rate; a
+    // 95 % interval is about ±1.96 standard errors.
+    let se = (hi - lo) / (2.0 * 1.96);
+    assert!((0.3..0.65).contains(&se), "standard error {se}");
+    // Every microdata value has an interval around it, except groups too small to resample.
+    let ci = df.column("ci_low").unwrap().f64().unwrap();
+    let ind = df.column("indicator").unwrap().str().unwrap();
+    let with_ci = (0..df.height()).filter(|&i| ci.get(i).is_some()).count();
+    let micro = (0..df.height())
+        .filter(|&i| !ind.get(i).unwrap().ends_with("_change"))
+        .count();
+    assert_eq!(with_ci, micro);
+    // The same seed gives the same intervals (the tables are byte-identical), another seed
+    // other intervals.
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("pipelines/eusilc.toml")).unwrap();
+    let reseeded = text.replace("../tests/", &format!("{}/tests/", root().display())).replace(
+        "breakdowns = [[\"area\"], [\"sex\"], [\"age_group\"]]",
+        "breakdowns = [[\"area\"], [\"sex\"], [\"age_group\"]]\nbootstrap = { replicates = 500, seed = 99 }",
+    );
+    assert_ne!(reseeded, text);
+    std::fs::write(tmp.path().join("p.toml"), reseeded).unwrap();
+    run_ok(
+        tmp.path().join("p.toml").to_str().unwrap(),
+        &tmp.path().join("o"),
+    );
+    let other = read(&tmp.path().join("o/indicators.parquet")).unwrap();
+    let o = row(&other, "arpr", None);
+    assert_eq!(get(&o, "value"), v);
+    assert_ne!(get(&o, "ci_low"), lo);
+    close(get(&o, "ci_low"), lo, 0.05);
+}
+
+#[test]
+fn household_income_is_equivalised_on_the_oecd_modified_scale() {
+    // eusilc.csv carries laeken's own equivalised size (eqSS, OECD-modified, from db030 and
+    // age) and eqIncome. Give cityimpact household income = eqIncome × eqSS and only the
+    // ages: it must equivalise back to eqIncome and find the same poverty rate.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut r = csv::Reader::from_path(root().join("tests/fixtures/eusilc/eusilc.csv")).unwrap();
+    let mut w = csv::Writer::from_path(tmp.path().join("hh.csv")).unwrap();
+    w.write_record(["db030", "age", "rb090", "rb050", "hh_income"])
+        .unwrap();
+    let h = r.headers().unwrap().clone();
+    let at = |name: &str| h.iter().position(|c| c == name).unwrap();
+    let (db030, age, sex, rb050, eqss, eqinc) = (
+        at("db030"),
+        at("age"),
+        at("rb090"),
+        at("rb050"),
+        at("eqSS"),
+        at("eqIncome"),
+    );
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        let hh: f64 = rec[eqinc].parse::<f64>().unwrap() * rec[eqss].parse::<f64>().unwrap();
+        w.write_record([
+            &rec[db030],
+            &rec[age],
+            &rec[sex],
+            &rec[rb050],
+            &hh.to_string(),
+        ])
+        .unwrap();
+    }
+    w.flush().unwrap();
+    std::fs::write(
+        tmp.path().join("p.toml"),
+        "[pipeline]\nname = \"hh\"\n[sources.silc]\nkind = \"microdata\"\npath = \"hh.csv\"\nperiod = 2006\n\
+         columns = { household_income = \"hh_income\", weight = \"rb050\", household = \"db030\", sex = \"rb090\" }\n\
+         [indicators]\nexclusion = [\"arpr\"]\nspending = \"none\"\nclimate = \"none\"\nbootstrap = { replicates = 0 }\n",
+    )
+    .unwrap();
+    run_ok(
+        tmp.path().join("p.toml").to_str().unwrap(),
+        &tmp.path().join("o"),
+    );
+    let df = read(&tmp.path().join("o/indicators.parquet")).unwrap();
+    close(value(&df, "arpr", "ALL", 2006).unwrap(), 14.44422, 1e-6);
+    assert!(
+        df.column("ci_low").unwrap().f64().unwrap().get(0).is_none(),
+        "replicates = 0 turns intervals off"
+    );
 }

@@ -40,7 +40,9 @@ impl SourceKind {
     /// Roles a file of this kind must provide (directly or through `columns`).
     pub fn required_roles(self) -> &'static [&'static str] {
         match self {
-            SourceKind::Microdata => &["income", "weight"],
+            // `income` (equivalised) or, to equivalise here, `household_income` with `household` and
+            // `age`: ingest checks that one of the two is there.
+            SourceKind::Microdata => &["weight"],
             SourceKind::CityStats => &["area", "period", "variable", "value"],
             SourceKind::Projects => &["id", "area", "amount", "start"],
             SourceKind::Procurement => &["id", "buyer", "supplier", "amount", "date"],
@@ -52,7 +54,18 @@ impl SourceKind {
     /// Roles a file of this kind may provide.
     pub fn optional_roles(self) -> &'static [&'static str] {
         match self {
-            SourceKind::Microdata => &["area", "country", "household", "age", "sex", "period"],
+            SourceKind::Microdata => &[
+                "income",
+                "household_income",
+                "area",
+                "country",
+                "household",
+                "age",
+                "sex",
+                "period",
+                "deprivation_items",
+                "work_intensity",
+            ],
             SourceKind::CityStats => &["flag"],
             SourceKind::Projects => &[
                 "end",

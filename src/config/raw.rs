@@ -74,6 +74,14 @@ pub struct RawIndicators {
     pub breakdowns: Option<Vec<Spanned<Vec<String>>>>,
     pub age_groups: Option<Vec<Spanned<String>>>,
     pub base_year: Option<i32>,
+    pub bootstrap: Option<RawBootstrap>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBootstrap {
+    pub replicates: Option<Spanned<u32>>,
+    pub seed: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

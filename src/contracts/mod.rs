@@ -77,6 +77,20 @@ pub const CITY_STAT_RATES: [&str; 4] = [
     "neet_rate",
 ];
 
+/// Counts a city_stats source may publish instead of a rate; the rate is then computed with
+/// its numerator and denominator kept.
+pub const CITY_STAT_COUNTS: [&str; 9] = [
+    "unemployed",
+    "employed",
+    "labour_force",
+    "youth_unemployed",
+    "youth_employed",
+    "youth_labour_force",
+    "long_term_unemployed",
+    "neet",
+    "population_15_29",
+];
+
 /// The type and checks of a role.
 #[derive(Debug, Clone, Copy)]
 enum Rule {
@@ -124,6 +138,17 @@ fn rule(kind: SourceKind, role: &str) -> Rule {
             max: Some(130.0),
         },
         (Microdata, "sex") => Rule::Sex,
+        (Microdata, "household_income") => ANY,
+        (Microdata, "deprivation_items") => Rule::Number {
+            min: Some(0.0),
+            above: false,
+            max: Some(13.0),
+        },
+        (Microdata, "work_intensity") => Rule::Number {
+            min: Some(0.0),
+            above: false,
+            max: Some(1.0),
+        },
         (CityStats, "value") => ANY,
         (Projects, "amount") | (Procurement, "amount") => NON_NEGATIVE,
         (Projects, "beneficiaries") | (Projects, "co2e_avoided_t") => NON_NEGATIVE,
@@ -491,20 +516,32 @@ fn cross_checks(
         SourceKind::CityStats => {
             if let (Some(r), Some(Value::Text(code))) = (raw.role("variable"), get("variable")) {
                 let id = source.variables.get(&code).cloned().unwrap_or(code.clone());
-                if !CITY_STAT_RATES.contains(&id.as_str()) {
+                let is_rate = CITY_STAT_RATES.contains(&id.as_str());
+                if !is_rate && !CITY_STAT_COUNTS.contains(&id.as_str()) {
                     let why = if source.variables.contains_key(&code) {
-                        format!("variable `{code}` maps to `{id}`, which a city_stats source cannot give; use one of {}", CITY_STAT_RATES.join(", "))
+                        format!(
+                            "variable `{code}` maps to `{id}`, which a city_stats source cannot give; use a rate ({}) or a count ({})",
+                            CITY_STAT_RATES.join(", "),
+                            CITY_STAT_COUNTS.join(", ")
+                        )
                     } else {
                         format!("variable `{code}` is not mapped to an indicator; add it to `variables` in [sources.{}], e.g. {{ {code} = \"unemployment_rate\" }}", source.name)
                     };
                     return Some((col("variable"), Some(code), why));
                 }
                 if let Some(Value::Number(v)) = get("value") {
-                    if !(0.0..=100.0).contains(&v) {
+                    if is_rate && !(0.0..=100.0).contains(&v) {
                         return Some((
                             col("value"),
                             Some(v.to_string()),
                             format!("{id} is a percentage; {v} lies outside 0-100"),
+                        ));
+                    }
+                    if !is_rate && v < 0.0 {
+                        return Some((
+                            col("value"),
+                            Some(v.to_string()),
+                            format!("{id} is a count of persons; {v} is negative"),
                         ));
                     }
                 }
@@ -512,6 +549,29 @@ fn cross_checks(
             }
             if get("value").is_none() {
                 return Some((col("value"), None, "the value is missing".into()));
+            }
+        }
+        SourceKind::Microdata if raw.role("income").is_some() && get("income").is_none() => {
+            let c = source.column_for("income");
+            return Some((
+                col("income"),
+                None,
+                format!("`{c}` (income) is empty; every row needs it"),
+            ));
+        }
+        SourceKind::Microdata if raw.role("income").is_none() => {
+            // Equivalising household income here needs the household and every member's age.
+            for role in ["household_income", "household", "age"] {
+                if get(role).is_none() {
+                    return Some((
+                        col(role),
+                        None,
+                        format!(
+                            "`{}` ({role}) is empty; it is needed to equivalise household income",
+                            source.column_for(role)
+                        ),
+                    ));
+                }
             }
         }
         _ => {}

@@ -154,6 +154,20 @@ fn plan(source: &Source, header: &[String]) -> Result<Plan, IngestError> {
         indices: Vec::new(),
         wide,
     };
+    // Microdata needs equivalised income, or household income and what it takes to
+    // equivalise it (household and ages).
+    if source.kind == SourceKind::Microdata && find(source.column_for("income")).is_none() {
+        if find(source.column_for("household_income")).is_none()
+            || source.columns.contains_key("income")
+        {
+            return Err(missing("income", source.column_for("income")));
+        }
+        for role in ["household", "age"] {
+            if find(source.column_for(role)).is_none() {
+                return Err(missing(role, source.column_for(role)));
+            }
+        }
+    }
     for role in source.kind.all_roles() {
         let column = source.column_for(role);
         match find(column) {

@@ -6,7 +6,7 @@ use polars::prelude::*;
 use serde_json::{json, Value};
 
 use super::{Provenance, CONTRACT_VERSION};
-use crate::catalogue::CATALOGUE;
+use crate::catalogue;
 use crate::config::Pipeline;
 
 /// Field descriptions of the contract's tables.
@@ -112,6 +112,6 @@ pub fn build(
             "title": "Each table derives from the sources listed; their licences apply"
         }],
         "resources": tables.iter().map(|(n, df, d)| resource(n, df, d)).collect::<Vec<_>>(),
-        "cityimpact:catalogue": CATALOGUE,
+        "cityimpact:catalogue": catalogue::all(),
     })
 }
