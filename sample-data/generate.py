@@ -147,6 +147,40 @@ def projects():
     write("projects.csv", ["project_id", "title", "district", "funding_source", "amount", "currency", "start_date", "end_date", "beneficiaries", "co2e_avoided_t", "theme"], rows)
 
 
+OUTCOMES = {
+    "employment": [("people into sustained work", 9000, 0.25, 0.05, 0.30, 0.30, 3)],
+    "food": [("households with food security", 1200, 0.30, 0.0, 0.40, 0.50, 2)],
+    "housing": [("homes out of energy poverty", 900, 0.15, 0.0, 0.20, 0.10, 5),
+                ("tonnes CO2e avoided, social cost of carbon", 80, 0.10, 0.0, 0.20, 0.05, 5)],
+    "energy": [("tonnes CO2e avoided, social cost of carbon", 80, 0.10, 0.0, 0.20, 0.05, 5)],
+    "care": [("older people less isolated", 1500, 0.20, 0.0, 0.30, 0.40, 2)],
+    "inclusion": [("seniors using digital services", 400, 0.35, 0.0, 0.25, 0.30, 2)],
+}
+
+
+def outcomes():
+    """SROI outcomes for most projects: quantity, financial proxy (EUR per unit), and the
+    deadweight, displacement, attribution, drop-off and duration of the SROI guide."""
+    rnd = random.Random(2012)
+    seen = set()
+    rows = []
+    with open(os.path.join(HERE, "projects.csv"), encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            pid = r["project_id"]
+            if pid in seen or pid == "SI-9999":
+                continue
+            seen.add(pid)
+            for name, proxy, dw, disp, attr, drop, years in OUTCOMES.get(r["theme"], []):
+                if "CO2e" in name:
+                    if not r["co2e_avoided_t"]:
+                        continue
+                    q = float(r["co2e_avoided_t"])
+                else:
+                    q = rnd.randint(5, 120)
+                rows.append([pid, name, q, proxy, dw, disp, attr, drop, years])
+    write("outcomes.csv", ["project_id", "outcome", "quantity", "proxy_eur", "deadweight", "displacement", "attribution", "drop_off", "duration_years"], rows)
+
+
 def procurement():
     rnd = random.Random(2014)
     rows = []
@@ -185,5 +219,6 @@ if __name__ == "__main__":
     microdata()
     labour()
     projects()
+    outcomes()
     procurement()
     emissions()

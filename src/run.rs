@@ -245,6 +245,29 @@ pub fn run(pipeline_file: &Path, options: &Options, report: Report) -> Result<Su
         vec![],
     )
     .map_err(stage_err("output:tables"))?;
+    let mut projects_df =
+        indicators::projects::table(&inputs_view.projects).map_err(stage_err("output:tables"))?;
+    let mut outcomes_df = indicators::projects::outcomes_table(
+        &inputs_view.projects,
+        pipeline.indicators.sroi.discount_rate,
+    )
+    .map_err(stage_err("output:tables"))?;
+    output::write_table(
+        &dir,
+        "projects.parquet",
+        &mut projects_df,
+        &provenance,
+        vec![],
+    )
+    .map_err(stage_err("output:tables"))?;
+    output::write_table(
+        &dir,
+        "outcomes.parquet",
+        &mut outcomes_df,
+        &provenance,
+        vec![],
+    )
+    .map_err(stage_err("output:tables"))?;
     timer.record(
         "output:tables",
         &family_stages,
@@ -282,6 +305,16 @@ pub fn run(pipeline_file: &Path, options: &Options, report: Report) -> Result<Su
                 &rejects_df,
                 "Every input row that was not used, and why",
             ),
+            (
+                "projects",
+                &projects_df,
+                "One row per project (funding rows merged by id), with its own indicators and SROI",
+            ),
+            (
+                "outcomes",
+                &outcomes_df,
+                "One row per project outcome, with the inputs of its SROI and its present value",
+            ),
         ],
     );
     let write_err = |path: &Path| {
@@ -299,6 +332,8 @@ pub fn run(pipeline_file: &Path, options: &Options, report: Report) -> Result<Su
         ("datapackage.json".into(), None),
         ("indicators.parquet".into(), Some(indicators_df.height())),
         ("rejects.parquet".into(), Some(rejects_df.height())),
+        ("projects.parquet".into(), Some(projects_df.height())),
+        ("outcomes.parquet".into(), Some(outcomes_df.height())),
     ];
     for c in &chart_files {
         if let Some(name) = c.file_name() {

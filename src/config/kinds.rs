@@ -14,16 +14,18 @@ pub enum SourceKind {
     Procurement,
     Emissions,
     Areas,
+    Outcomes,
 }
 
 impl SourceKind {
-    pub const ALL: [SourceKind; 6] = [
+    pub const ALL: [SourceKind; 7] = [
         SourceKind::Microdata,
         SourceKind::CityStats,
         SourceKind::Projects,
         SourceKind::Procurement,
         SourceKind::Emissions,
         SourceKind::Areas,
+        SourceKind::Outcomes,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -34,6 +36,7 @@ impl SourceKind {
             SourceKind::Procurement => "procurement",
             SourceKind::Emissions => "emissions",
             SourceKind::Areas => "areas",
+            SourceKind::Outcomes => "outcomes",
         }
     }
 
@@ -48,6 +51,7 @@ impl SourceKind {
             SourceKind::Procurement => &["id", "buyer", "supplier", "amount", "date"],
             SourceKind::Emissions => &["area", "period", "tco2e"],
             SourceKind::Areas => &["area"],
+            SourceKind::Outcomes => &["project", "outcome", "quantity", "proxy"],
         }
     }
 
@@ -85,6 +89,14 @@ impl SourceKind {
                 "population",
                 "green_space_m2",
                 "treated",
+                "period",
+            ],
+            SourceKind::Outcomes => &[
+                "deadweight",
+                "displacement",
+                "attribution",
+                "drop_off",
+                "duration_years",
                 "period",
             ],
         }

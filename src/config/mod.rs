@@ -103,6 +103,8 @@ pub struct Source {
     pub columns: BTreeMap<String, String>,
     /// city_stats: the source's variable codes → catalogue ids.
     pub variables: BTreeMap<String, String>,
+    /// projects: how a project's amount is booked over the years.
+    pub spread: Spread,
     pub description: Option<String>,
     pub licence: Option<String>,
     pub url: Option<String>,
@@ -112,6 +114,37 @@ impl Source {
     /// The file's column for a role: mapped, or the role's own name.
     pub fn column_for<'a>(&'a self, role: &'a str) -> &'a str {
         self.columns.get(role).map(String::as_str).unwrap_or(role)
+    }
+}
+
+/// How a project's amount is booked over the years.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Spread {
+    /// All of it in the start year.
+    #[default]
+    StartYear,
+    /// Over its duration, in proportion to the days in each year.
+    ProRata,
+}
+
+/// SROI settings: the discount rate and the ranges of the sensitivity grid.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SroiSettings {
+    pub discount_rate: f64,
+    pub deadweight: Option<(f64, f64)>,
+    pub attribution: Option<(f64, f64)>,
+    pub drop_off: Option<(f64, f64)>,
+}
+
+impl Default for SroiSettings {
+    fn default() -> Self {
+        // The UK Treasury Green Book rate that the SROI guide recommends.
+        SroiSettings {
+            discount_rate: 0.035,
+            deadweight: None,
+            attribution: None,
+            drop_off: None,
+        }
     }
 }
 
@@ -186,6 +219,7 @@ pub struct IndicatorSelection {
     /// Base year for `ghg_change_vs_base`; `None` means the first year of the source.
     pub base_year: Option<i32>,
     pub bootstrap: Bootstrap,
+    pub sroi: SroiSettings,
 }
 
 /// Confidence intervals for microdata indicators, by bootstrap over households.
@@ -263,6 +297,10 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    pub fn source(&self, name: &str) -> Option<&Source> {
+        self.sources.iter().find(|s| s.name == name)
+    }
+
     pub fn sources_of(&self, kind: SourceKind) -> impl Iterator<Item = &Source> {
         self.sources.iter().filter(move |s| s.kind == kind)
     }
@@ -633,6 +671,31 @@ fn resolve_source(
         }
     }
 
+    let spread = match &s.spread {
+        None => Spread::StartYear,
+        Some(v) if kind != SourceKind::Projects => {
+            return Err(ctx.error(
+                v,
+                format!(
+                    "`spread` applies to projects sources, not to {} ones",
+                    kind.as_str()
+                ),
+                None,
+            ))
+        }
+        Some(v) => match v.get_ref().as_str() {
+            "start-year" => Spread::StartYear,
+            "pro-rata" => Spread::ProRata,
+            other => {
+                return Err(ctx.error(
+                    v,
+                    format!("unknown spread `{other}`"),
+                    Some("write \"start-year\" (the default) or \"pro-rata\"".into()),
+                ))
+            }
+        },
+    };
+
     Ok(Source {
         name: name.to_string(),
         kind,
@@ -647,6 +710,7 @@ fn resolve_source(
             .as_ref()
             .map(|v| v.get_ref().clone())
             .unwrap_or_default(),
+        spread,
         description: s.description.clone(),
         licence: s.licence.clone(),
         url: s.url.clone(),
@@ -789,6 +853,52 @@ fn resolve_indicators(
         }
         None => Bootstrap::default(),
     };
+    let sroi = match raw.sroi {
+        Some(r) => {
+            let rate = match r.discount_rate {
+                Some(d) if !(0.0..1.0).contains(d.get_ref()) => {
+                    return Err(ctx.error(
+                        &d,
+                        format!(
+                            "discount_rate {} must lie in 0-1 (0.035 is 3.5 %)",
+                            d.get_ref()
+                        ),
+                        None,
+                    ))
+                }
+                Some(d) => d.into_inner(),
+                None => 0.035,
+            };
+            let range = |v: Option<Spanned<Vec<f64>>>,
+                         what: &str|
+             -> Result<Option<(f64, f64)>, ConfigError> {
+                match v {
+                    None => Ok(None),
+                    Some(v) => match v.get_ref().as_slice() {
+                        [lo, hi]
+                            if (0.0..=1.0).contains(lo) && (0.0..=1.0).contains(hi) && lo <= hi =>
+                        {
+                            Ok(Some((*lo, *hi)))
+                        }
+                        _ => Err(ctx.error(
+                            &v,
+                            format!(
+                                "{what} must be a range [low, high] of fractions between 0 and 1"
+                            ),
+                            Some(format!("e.g. {what} = [0.1, 0.3]")),
+                        )),
+                    },
+                }
+            };
+            SroiSettings {
+                discount_rate: rate,
+                deadweight: range(r.deadweight, "deadweight")?,
+                attribution: range(r.attribution, "attribution")?,
+                drop_off: range(r.drop_off, "drop_off")?,
+            }
+        }
+        None => SroiSettings::default(),
+    };
     Ok(IndicatorSelection {
         exclusion,
         spending,
@@ -797,6 +907,7 @@ fn resolve_indicators(
         age_groups,
         base_year: raw.base_year,
         bootstrap,
+        sroi,
     })
 }
 

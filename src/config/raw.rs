@@ -50,6 +50,7 @@ pub struct RawSource {
     pub period: Option<Spanned<i32>>,
     pub columns: Option<Spanned<BTreeMap<String, String>>>,
     pub variables: Option<Spanned<BTreeMap<String, String>>>,
+    pub spread: Option<Spanned<String>>,
     pub description: Option<String>,
     pub licence: Option<String>,
     pub url: Option<String>,
@@ -75,6 +76,16 @@ pub struct RawIndicators {
     pub age_groups: Option<Vec<Spanned<String>>>,
     pub base_year: Option<i32>,
     pub bootstrap: Option<RawBootstrap>,
+    pub sroi: Option<RawSroi>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSroi {
+    pub discount_rate: Option<Spanned<f64>>,
+    pub deadweight: Option<Spanned<Vec<f64>>>,
+    pub attribution: Option<Spanned<Vec<f64>>>,
+    pub drop_off: Option<Spanned<Vec<f64>>>,
 }
 
 #[derive(Debug, Deserialize)]

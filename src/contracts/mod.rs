@@ -119,6 +119,11 @@ const NON_NEGATIVE: Rule = Rule::Number {
     above: false,
     max: None,
 };
+const FRACTION: Rule = Rule::Number {
+    min: Some(0.0),
+    above: false,
+    max: Some(1.0),
+};
 const POSITIVE: Rule = Rule::Number {
     min: Some(0.0),
     above: true,
@@ -162,6 +167,16 @@ fn rule(kind: SourceKind, role: &str) -> Rule {
         (Areas, "green_space_m2") => NON_NEGATIVE,
         (Areas, "level") => Rule::OneOf(&LEVELS),
         (Areas, "treated") => Rule::Bool,
+        (Outcomes, "quantity") | (Outcomes, "proxy") => NON_NEGATIVE,
+        (Outcomes, "deadweight")
+        | (Outcomes, "displacement")
+        | (Outcomes, "attribution")
+        | (Outcomes, "drop_off") => FRACTION,
+        (Outcomes, "duration_years") => Rule::Number {
+            min: Some(1.0),
+            above: false,
+            max: Some(100.0),
+        },
         (_, "period") => Rule::Year,
         _ => Rule::Text,
     }

@@ -88,31 +88,68 @@ pub fn compute(inputs: &Inputs) -> PolarsResult<Output> {
                 col("basic_plus").sum().alias("n_basic_plus"),
             ])
             .sort(["area", "period"], SortMultipleOptions::default())];
+        // Breakdowns of the BASIC total: by sector, by scope, and by both.
+        let mut breakdowns: Vec<Vec<&str>> = Vec::new();
         if has_sector {
+            breakdowns.push(vec!["sector"]);
+        }
+        if has_scope {
+            breakdowns.push(vec!["scope"]);
+        }
+        if has_sector && has_scope {
+            breakdowns.push(vec!["scope", "sector"]);
+        }
+        for keys in &breakdowns {
+            let mut by = vec![col("area"), col("period")];
+            let mut present = col("basic");
+            for k in keys {
+                by.push(col(*k));
+                present = present.and(col(*k).is_not_null());
+            }
             plans.push(
-                lf.filter(col("basic").and(col("sector").is_not_null()))
-                    .group_by([col("area"), col("period"), col("sector")])
-                    .agg([col("tco2e").sum().alias("tco2e"), len().alias("n")])
-                    .sort(["area", "period", "sector"], SortMultipleOptions::default()),
+                lf.clone()
+                    .filter(present)
+                    .group_by(by)
+                    .agg([col("tco2e").sum().alias("tco2e"), len().alias("n")]),
             );
         }
         let frames = collect_all(plans)?;
         inventory(inputs, &frames[0], &want, &mut out)?;
-        if let Some(by_sector) = frames.get(1) {
-            if want("ghg_total") {
-                let area = strings(by_sector, "area")?;
-                let period = ints(by_sector, "period")?;
-                let sector = strings(by_sector, "sector")?;
-                let t = floats(by_sector, "tco2e")?;
-                let n = counts(by_sector, "n")?;
-                for i in 0..by_sector.height() {
-                    if let (Some(a), Some(s), Some(v)) = (&area[i], &sector[i], t[i]) {
-                        out.values.push(
-                            Value::new("ghg_total", a, &inputs.level(a, "city"), period[i], v)
-                                .breakdown(Some(format!("sector={s}")))
-                                .n(n[i]),
-                        );
-                    }
+        if want("ghg_total") {
+            for (keys, df) in breakdowns.iter().zip(&frames[1..]) {
+                let area = strings(df, "area")?;
+                let period = ints(df, "period")?;
+                let t = floats(df, "tco2e")?;
+                let n = counts(df, "n")?;
+                let labels: Vec<Vec<String>> = keys
+                    .iter()
+                    .map(|k| {
+                        let c = df
+                            .column(k)?
+                            .as_materialized_series()
+                            .cast(&DataType::String)?;
+                        Ok(c.str()?
+                            .iter()
+                            .map(|v| v.unwrap_or_default().to_string())
+                            .collect())
+                    })
+                    .collect::<PolarsResult<_>>()?;
+                for i in 0..df.height() {
+                    let (Some(a), Some(v)) = (&area[i], t[i]) else {
+                        continue;
+                    };
+                    // keys are listed sorted, so the label is too.
+                    let label = keys
+                        .iter()
+                        .zip(&labels)
+                        .map(|(k, l)| format!("{k}={}", l[i]))
+                        .collect::<Vec<_>>()
+                        .join(";");
+                    out.values.push(
+                        Value::new("ghg_total", a, &inputs.level(a, "city"), period[i], v)
+                            .breakdown(Some(label))
+                            .n(n[i]),
+                    );
                 }
             }
         }
@@ -125,6 +162,13 @@ pub fn compute(inputs: &Inputs) -> PolarsResult<Output> {
     if want("green_area_per_100k") {
         green_area(inputs, &mut out)?;
     }
+    let (values, skipped) = super::projects::values(&inputs.projects, &|id| {
+        want(id)
+            && crate::catalogue::get(id)
+                .is_some_and(|i| i.family == crate::catalogue::Family::Climate)
+    });
+    out.values.extend(values);
+    out.skipped.extend(skipped);
     Ok(out)
 }
 
@@ -231,7 +275,8 @@ fn avoided(
                 .filter(col("co2e_avoided_t").gt(lit(0.0)))
                 .sum()
                 .alias("amount"),
-            col("co2e_avoided_t").gt(lit(0.0)).sum().alias("n"),
+            // Projects that report tonnes, zero included.
+            col("co2e_avoided_t").is_not_null().sum().alias("n"),
         ])
         .sort(["area", "period"], SortMultipleOptions::default())])?;
     let df = &frames[0];
@@ -257,7 +302,13 @@ fn avoided(
                     .ratio(m, t)
                     .n(n[i])
             });
-            out.push_checked(v, "cost_per_tco2e_avoided", a, p, "no tonnes avoided here");
+            out.push_checked(
+                v,
+                "cost_per_tco2e_avoided",
+                a,
+                p,
+                "the projects here report zero tonnes avoided",
+            );
         }
     }
     Ok(())

@@ -7,7 +7,9 @@
 
 pub mod climate;
 pub mod exclusion;
+pub mod projects;
 pub mod spending;
+pub mod sroi;
 pub mod stats;
 
 use std::collections::HashMap;
@@ -128,6 +130,10 @@ pub struct Inputs<'a> {
     pub levels: HashMap<String, String>,
     /// (area, period) → population; period `None` applies to every period.
     pub population: HashMap<(String, Option<i32>), f64>,
+    /// Projects merged by id, with their outcomes and SROI.
+    pub projects: Vec<projects::Project>,
+    /// Why some project data could not be used (outcomes without a project).
+    pub project_notes: Vec<Skipped>,
 }
 
 impl<'a> Inputs<'a> {
@@ -152,11 +158,14 @@ impl<'a> Inputs<'a> {
                 }
             }
         }
+        let (projects, project_notes) = projects::collect(tables, &pipeline.indicators.sroi)?;
         Ok(Inputs {
             pipeline,
             tables,
             levels,
             population,
+            projects,
+            project_notes,
         })
     }
 

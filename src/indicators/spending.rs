@@ -9,8 +9,10 @@ use std::collections::HashMap;
 
 use polars::prelude::*;
 
+use chrono::{Datelike, NaiveDate};
+
 use super::{collect_all, counts, divide, floats, ints, strings, Inputs, Output, Value};
-use crate::config::SourceKind;
+use crate::config::{SourceKind, Spread};
 use crate::contracts::{Table, FUNDING_SOURCES};
 
 /// Non-public money over public money.
@@ -53,6 +55,17 @@ pub fn compute(inputs: &Inputs) -> PolarsResult<Output> {
     for table in inputs.of(SourceKind::Projects) {
         projects(inputs, table, &want, &mut out)?;
     }
+    let (values, skipped) = super::projects::values(&inputs.projects, &|id| {
+        want(id)
+            && crate::catalogue::get(id)
+                .is_some_and(|i| i.family == crate::catalogue::Family::Spending)
+    });
+    out.values.extend(values);
+    out.skipped.extend(skipped);
+    if want("sroi") {
+        area_sroi(inputs, &mut out);
+        out.skipped.extend(inputs.project_notes.iter().cloned());
+    }
     if want("social_procurement_share") {
         for table in inputs.of(SourceKind::Procurement) {
             procurement(inputs, table, &mut out)?;
@@ -71,30 +84,40 @@ fn projects(
     let has = |c: &str| schema.contains(c);
     let keys = [col("area"), col("period")];
 
-    // Per area and period, over projects.
-    let mut per_project = vec![col("amount").sum().alias("spend"), len().alias("n")];
+    // Spending per area and period, over the booked amounts (start year, or pro rata).
+    let booked = booked(
+        table,
+        inputs.pipeline.source(&table.source).map(|s| s.spread),
+    )?;
+    let mut plans = vec![booked
+        .clone()
+        .lazy()
+        .group_by(keys.clone())
+        .agg([
+            col("amount").sum().alias("spend"),
+            col("id").n_unique().alias("n"),
+        ])
+        .sort(["area", "period"], SortMultipleOptions::default())];
+    // Beneficiaries per area and start year, over projects.
     if has("beneficiaries") {
-        per_project.push(col("beneficiaries").sum().alias("beneficiaries"));
-        per_project.push(
-            col("amount")
-                .filter(col("beneficiaries").gt(lit(0.0)))
-                .sum()
-                .alias("amount_with_beneficiaries"),
-        );
-        per_project.push(
-            col("beneficiaries")
-                .gt(lit(0.0))
-                .sum()
-                .alias("n_with_beneficiaries"),
+        plans.push(
+            projects_lazy(table)
+                .group_by(keys.clone())
+                .agg([
+                    col("beneficiaries").sum().alias("beneficiaries"),
+                    col("amount")
+                        .filter(col("beneficiaries").gt(lit(0.0)))
+                        .sum()
+                        .alias("amount_with_beneficiaries"),
+                    col("beneficiaries")
+                        .gt(lit(0.0))
+                        .sum()
+                        .alias("n_with_beneficiaries"),
+                ])
+                .sort(["area", "period"], SortMultipleOptions::default()),
         );
     }
-    let area_totals = projects_lazy(table)
-        .group_by(keys.clone())
-        .agg(per_project)
-        .sort(["area", "period"], SortMultipleOptions::default());
-
-    // Per area and period, over funding rows.
-    let mut plans = vec![area_totals];
+    // Financing per area and period, over the booked funding rows.
     if has("funding_source") {
         let mut aggs: Vec<Expr> = FUNDING_SOURCES
             .iter()
@@ -111,11 +134,14 @@ fn projects(
                 .sum()
                 .alias("known"),
         );
-        aggs.push(col("funding_source").is_not_null().sum().alias("n_known"));
+        aggs.push(
+            col("id")
+                .filter(col("funding_source").is_not_null())
+                .n_unique()
+                .alias("n_known"),
+        );
         plans.push(
-            table
-                .frame
-                .clone()
+            booked
                 .lazy()
                 .group_by(keys)
                 .agg(aggs)
@@ -129,16 +155,6 @@ fn projects(
     let period = ints(totals, "period")?;
     let spend = floats(totals, "spend")?;
     let n = counts(totals, "n")?;
-    let ben = if has("beneficiaries") {
-        Some((
-            floats(totals, "beneficiaries")?,
-            floats(totals, "amount_with_beneficiaries")?,
-            counts(totals, "n_with_beneficiaries")?,
-        ))
-    } else {
-        None
-    };
-
     for i in 0..totals.height() {
         let (Some(a), Some(s)) = (&area[i], spend[i]) else {
             continue;
@@ -165,10 +181,19 @@ fn projects(
                 "no population for this area and period in an `areas` source",
             );
         }
-        if let (true, Some((b, amount_b, n_b))) = (want("cost_per_beneficiary"), &ben) {
-            let (b, amount_b) = (b[i].unwrap_or(0.0), amount_b[i].unwrap_or(0.0));
+    }
+    if has("beneficiaries") && want("cost_per_beneficiary") {
+        let df = &frames[1];
+        let area = strings(df, "area")?;
+        let period = ints(df, "period")?;
+        let b = floats(df, "beneficiaries")?;
+        let amount_b = floats(df, "amount_with_beneficiaries")?;
+        let n_b = counts(df, "n_with_beneficiaries")?;
+        for i in 0..df.height() {
+            let Some(a) = &area[i] else { continue };
+            let (p, b, amount_b) = (period[i], b[i].unwrap_or(0.0), amount_b[i].unwrap_or(0.0));
             let v = divide(amount_b, b).map(|v| {
-                Value::new("cost_per_beneficiary", a, &level, p, v)
+                Value::new("cost_per_beneficiary", a, &inputs.level(a, "city"), p, v)
                     .ratio(amount_b, b)
                     .n(n_b[i])
             });
@@ -182,7 +207,7 @@ fn projects(
         }
     }
 
-    if let Some(fund) = frames.get(1) {
+    if let (true, Some(fund)) = (has("funding_source"), frames.last()) {
         let area = strings(fund, "area")?;
         let period = ints(fund, "period")?;
         let known = floats(fund, "known")?;
@@ -292,4 +317,142 @@ fn procurement(inputs: &Inputs, table: &Table, out: &mut Output) -> PolarsResult
         );
     }
     Ok(())
+}
+
+/// SROI per area and start year: the present value of all outcomes of the area's projects
+/// over their inputs.
+fn area_sroi(inputs: &Inputs, out: &mut Output) {
+    let mut sums: std::collections::BTreeMap<(String, Option<i32>), (f64, f64, usize)> =
+        Default::default();
+    for p in &inputs.projects {
+        if let Some(s) = p.sroi {
+            let e = sums.entry((p.area.clone(), p.period)).or_default();
+            e.0 += s.present_value;
+            e.1 += s.inputs;
+            e.2 += 1;
+        }
+    }
+    for ((a, p), (pv, inputs_sum, n)) in sums {
+        let v = divide(pv, inputs_sum).map(|v| {
+            Value::new("sroi", &a, &inputs.level(&a, "city"), p, v)
+                .ratio(pv, inputs_sum)
+                .n(n)
+        });
+        out.push_checked(
+            v,
+            "sroi",
+            &a,
+            p,
+            "the inputs of the projects with outcomes are zero",
+        );
+    }
+}
+
+/// A project row's amount by year: all of it in the start year, or pro rata to the days of
+/// its duration (start and end dates both counted) that fall in each year.
+pub fn book(
+    amount: f64,
+    start: NaiveDate,
+    end: Option<NaiveDate>,
+    spread: Spread,
+) -> Vec<(i32, f64)> {
+    let end = match (spread, end) {
+        (Spread::ProRata, Some(e)) if e > start => e,
+        _ => return vec![(start.year(), amount)],
+    };
+    let days = (end - start).num_days() as f64 + 1.0;
+    (start.year()..=end.year())
+        .filter_map(|y| {
+            let from = start.max(NaiveDate::from_ymd_opt(y, 1, 1)?);
+            let to = end.min(NaiveDate::from_ymd_opt(y, 12, 31)?);
+            let d = (to - from).num_days() as f64 + 1.0;
+            Some((y, amount * d / days))
+        })
+        .collect()
+}
+
+/// The project rows as booked: id, area, period, funding source, amount.
+fn booked(table: &Table, spread: Option<Spread>) -> PolarsResult<DataFrame> {
+    let df = &table.frame;
+    let spread = spread.unwrap_or_default();
+    let id = strings(df, "id")?;
+    let area = strings(df, "area")?;
+    let amount = floats(df, "amount")?;
+    let start = strings(df, "start")?;
+    let end = super::opt_strings(df, "end")?;
+    let funding = super::opt_strings(df, "funding_source")?;
+    let date = |s: &Option<String>| {
+        s.as_deref()
+            .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+    };
+    let (mut ids, mut areas, mut periods, mut sources, mut amounts) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for i in 0..df.height() {
+        let (Some(x), Some(s)) = (amount[i], date(&start[i])) else {
+            continue;
+        };
+        let e = end.as_ref().and_then(|e| date(&e[i]));
+        for (year, part) in book(x, s, e, spread) {
+            ids.push(id[i].clone());
+            areas.push(area[i].clone());
+            periods.push(year);
+            sources.push(funding.as_ref().and_then(|f| f[i].clone()));
+            amounts.push(part);
+        }
+    }
+    DataFrame::new(
+        ids.len(),
+        vec![
+            Column::new("id".into(), ids),
+            Column::new("area".into(), areas),
+            Column::new("period".into(), periods),
+            Column::new("funding_source".into(), sources),
+            Column::new("amount".into(), amounts),
+        ],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn start_year_books_everything_at_the_start() {
+        assert_eq!(
+            book(
+                900.0,
+                d(2021, 7, 1),
+                Some(d(2023, 6, 30)),
+                Spread::StartYear
+            ),
+            vec![(2021, 900.0)]
+        );
+    }
+
+    #[test]
+    fn pro_rata_follows_the_days() {
+        // 2021-07-01 to 2023-06-30: 184 days in 2021, 365 in 2022, 181 in 2023; 730 in all.
+        let parts = book(
+            730_000.0,
+            d(2021, 7, 1),
+            Some(d(2023, 6, 30)),
+            Spread::ProRata,
+        );
+        assert_eq!(
+            parts,
+            vec![(2021, 184_000.0), (2022, 365_000.0), (2023, 181_000.0)]
+        );
+        // A leap year counts its 366 days: 2024-01-01 to 2025-12-31 is 731 days.
+        let parts = book(731.0, d(2024, 1, 1), Some(d(2025, 12, 31)), Spread::ProRata);
+        assert_eq!(parts, vec![(2024, 366.0), (2025, 365.0)]);
+        // No end date: nothing to spread over.
+        assert_eq!(
+            book(5.0, d(2022, 3, 1), None, Spread::ProRata),
+            vec![(2022, 5.0)]
+        );
+    }
 }
