@@ -11,4 +11,5 @@ pub mod contracts;
 pub mod indicators;
 pub mod ingest;
 pub mod output;
+pub mod report;
 pub mod run;

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use cityimpact::catalogue;
+use cityimpact::config::ChartFormat;
 use cityimpact::run::{self, Options, RunError};
 
 #[derive(Parser)]
@@ -49,6 +50,26 @@ Exit codes: 0 published, 1 run failed (last good outputs untouched), 2 bad comma
     Validate {
         /// The pipeline file.
         pipeline: PathBuf,
+    },
+    /// Draw the charts and the report again from an output folder, without recomputing.
+    #[command(
+        after_help = "Examples:\n  cityimpact chart out/sample\n  cityimpact chart out/sample --format svg --width 1600 --height 900 --highlight PL_GDN_Orunia"
+    )]
+    Chart {
+        /// A folder that `cityimpact run` published.
+        out: PathBuf,
+        /// Chart formats, comma-separated: png, svg.
+        #[arg(long, value_delimiter = ',', value_parser = ["png", "svg"])]
+        format: Option<Vec<String>>,
+        /// Width in pixels (200-8000).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(200..=8000))]
+        width: Option<u32>,
+        /// Height in pixels (200-8000).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(200..=8000))]
+        height: Option<u32>,
+        /// Areas to draw in colour, comma-separated; the others are grey comparisons.
+        #[arg(long, value_delimiter = ',')]
+        highlight: Option<Vec<String>>,
     },
     /// List the indicator catalogue, or describe one indicator.
     #[command(
@@ -145,6 +166,40 @@ fn try_main(cli: Cli) -> Result<(), CliError> {
                     summary.manifest.seconds
                 );
             }
+            Ok(())
+        }
+        Command::Chart {
+            out,
+            format,
+            width,
+            height,
+            highlight,
+        } => {
+            let formats = format.map(|f| {
+                f.iter()
+                    .map(|x| {
+                        if x == "svg" {
+                            ChartFormat::Svg
+                        } else {
+                            ChartFormat::Png
+                        }
+                    })
+                    .collect()
+            });
+            let files = run::rechart(
+                &out,
+                &run::ChartOptions {
+                    formats,
+                    width,
+                    height,
+                    highlight,
+                },
+            )?;
+            eprintln!(
+                "cityimpact: {} charts and report.html drawn again in {}",
+                files.len(),
+                out.display()
+            );
             Ok(())
         }
         Command::Validate { pipeline } => {

@@ -24,6 +24,7 @@ use crate::indicators::{self, Inputs, Skipped};
 use crate::ingest::{self, IngestError};
 use crate::output::manifest::{Manifest, OutputFile, PipelineInfo, SourceRows, StageTiming};
 use crate::output::{self, datapackage, publish::Staging, InputFile, Provenance};
+use crate::report;
 
 /// The tool's version, as recorded in every output.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -276,13 +277,11 @@ pub fn run(pipeline_file: &Path, options: &Options, report: Report) -> Result<Su
     );
 
     let t = Instant::now();
-    let source_note = source_note(&pipeline);
-    let chart_files = charts::render_all(
-        &indicators_df,
-        &dir.join("charts"),
-        &pipeline.charts,
-        &source_note,
-    )?;
+    let chart_context = charts::Context {
+        settings: chart_settings(&pipeline, &tables),
+        source: source_note(&pipeline),
+    };
+    let chart_files = charts::render_all(&indicators_df, &dir.join("charts"), &chart_context)?;
     timer.record(
         "output:charts",
         &["output:tables"],
@@ -327,29 +326,14 @@ pub fn run(pipeline_file: &Path, options: &Options, report: Report) -> Result<Su
     let dp_path = dir.join("datapackage.json");
     output::write_json(&dp_path, &package).map_err(write_err(&dp_path))?;
 
-    let mut outputs = Vec::new();
-    let mut files: Vec<(String, Option<usize>)> = vec![
+    let files: Vec<(String, Option<usize>)> = vec![
         ("datapackage.json".into(), None),
         ("indicators.parquet".into(), Some(indicators_df.height())),
         ("rejects.parquet".into(), Some(rejects_df.height())),
         ("projects.parquet".into(), Some(projects_df.height())),
         ("outcomes.parquet".into(), Some(outcomes_df.height())),
     ];
-    for c in &chart_files {
-        if let Some(name) = c.file_name() {
-            files.push((format!("charts/{}", name.to_string_lossy()), None));
-        }
-    }
-    for (name, rows) in files {
-        let path = dir.join(&name);
-        let (bytes, blake3) = output::hash_file(&path).map_err(write_err(&path))?;
-        outputs.push(OutputFile {
-            path: name,
-            bytes,
-            blake3,
-            rows,
-        });
-    }
+    let mut outputs = hash_outputs(&dir, files, &chart_files)?;
     timer.record(
         "output:manifest",
         &["output:tables", "output:charts"],
@@ -386,9 +370,25 @@ pub fn run(pipeline_file: &Path, options: &Options, report: Report) -> Result<Su
             })
             .collect(),
         stages,
-        outputs,
+        outputs: outputs.clone(),
         skipped,
+        charts: chart_context.settings.clone(),
+        chart_source: chart_context.source.clone(),
     };
+    // The report shows the run as the manifest describes it, and is then listed in it.
+    let t = Instant::now();
+    let report_json = serde_json::to_value(&manifest).unwrap_or_default();
+    report::write(&dir, &indicators_df, &report_json, &chart_files)
+        .map_err(write_err(&dir.join("report.html")))?;
+    outputs.extend(hash_outputs(&dir, vec![("report.html".into(), None)], &[])?);
+    let mut manifest = manifest;
+    manifest.outputs = outputs;
+    manifest.stages.push(StageTiming {
+        stage: "output:report".into(),
+        after: vec!["output:charts".into()],
+        seconds: t.elapsed().as_secs_f64(),
+        rows_out: None,
+    });
     let manifest_path = dir.join("manifest.json");
     output::write_json(&manifest_path, &manifest).map_err(write_err(&manifest_path))?;
 
@@ -398,6 +398,33 @@ pub fn run(pipeline_file: &Path, options: &Options, report: Report) -> Result<Su
         rows: indicators_df.height(),
         manifest,
     })
+}
+
+/// Size and BLAKE3 of output files (paths relative to `dir`), charts included.
+fn hash_outputs(
+    dir: &Path,
+    mut files: Vec<(String, Option<usize>)>,
+    charts: &[PathBuf],
+) -> Result<Vec<OutputFile>, RunError> {
+    for c in charts {
+        if let Some(name) = c.file_name() {
+            files.push((format!("charts/{}", name.to_string_lossy()), None));
+        }
+    }
+    files
+        .into_iter()
+        .map(|(name, rows)| {
+            let path = dir.join(&name);
+            let (bytes, blake3) =
+                output::hash_file(&path).map_err(|source| RunError::Write { path, source })?;
+            Ok(OutputFile {
+                path: name,
+                bytes,
+                blake3,
+                rows,
+            })
+        })
+        .collect()
 }
 
 fn stage_order(stage: &str) -> (usize, String) {
@@ -462,6 +489,38 @@ fn check(pipeline: &Pipeline, tables: &[Table]) -> Result<(), RunError> {
     } else {
         Err(RunError::Checks { failures })
     }
+}
+
+/// The pipeline's chart settings, with the areas to highlight resolved: the ones it names, or
+/// else the treated areas of its `areas` sources.
+fn chart_settings(pipeline: &Pipeline, tables: &[Table]) -> config::Charts {
+    let mut settings = pipeline.charts.clone();
+    if settings.highlight.is_empty() {
+        for t in tables
+            .iter()
+            .filter(|t| t.kind == config::SourceKind::Areas)
+        {
+            let (Ok(area), Ok(treated)) = (t.frame.column("area"), t.frame.column("treated"))
+            else {
+                continue;
+            };
+            let (Ok(area), Ok(treated)) = (
+                area.as_materialized_series().str(),
+                treated.as_materialized_series().bool(),
+            ) else {
+                continue;
+            };
+            for (a, tr) in area.iter().zip(treated.iter()) {
+                if let (Some(a), Some(true)) = (a, tr) {
+                    if !settings.highlight.iter().any(|h| h == a) {
+                        settings.highlight.push(a.to_string());
+                    }
+                }
+            }
+        }
+        settings.highlight.sort();
+    }
+    settings
 }
 
 /// Where chart numbers come from, for their subtitles.
@@ -556,4 +615,112 @@ pub fn validate(pipeline_file: &Path) -> Result<Vec<String>, RunError> {
         ));
     }
     Ok(lines)
+}
+
+/// Overrides for `cityimpact chart`.
+#[derive(Debug, Clone, Default)]
+pub struct ChartOptions {
+    pub formats: Option<Vec<config::ChartFormat>>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub highlight: Option<Vec<String>>,
+}
+
+/// `cityimpact chart OUTPUT_DIR`: draws the charts and the report again from a published
+/// output folder (its Parquet tables and manifest) without recomputing anything, and swaps
+/// the new charts in as a whole. Returns the chart files written.
+pub fn rechart(out: &Path, options: &ChartOptions) -> Result<Vec<PathBuf>, RunError> {
+    let _lock = Lock::acquire(out)?;
+    let read_err = |path: PathBuf| {
+        move |e: std::io::Error| {
+            RunError::Ingest(IngestError::Io {
+                source_name: "outputs".into(),
+                path: path.clone(),
+                error: e,
+            })
+        }
+    };
+    let manifest_path = out.join("manifest.json");
+    let text = std::fs::read_to_string(&manifest_path).map_err(read_err(manifest_path.clone()))?;
+    let mut manifest: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| read_err(manifest_path.clone())(std::io::Error::other(e)))?;
+    let mut settings: config::Charts =
+        serde_json::from_value(manifest["charts"].clone()).map_err(|e| {
+            read_err(manifest_path.clone())(std::io::Error::other(format!(
+                "no chart settings: {e}"
+            )))
+        })?;
+    if let Some(f) = &options.formats {
+        settings.formats = f.clone();
+    }
+    if let Some(w) = options.width {
+        settings.width = w;
+    }
+    if let Some(h) = options.height {
+        settings.height = h;
+    }
+    if let Some(h) = &options.highlight {
+        settings.highlight = h.clone();
+    }
+    let indicators_path = out.join("indicators.parquet");
+    let indicators = output::parquet::read(&indicators_path).map_err(|source| RunError::Stage {
+        stage: format!("read {}", indicators_path.display()),
+        source,
+    })?;
+    let ctx = charts::Context {
+        settings: settings.clone(),
+        source: manifest["chart_source"].as_str().unwrap_or("").to_string(),
+    };
+
+    // New charts in a staging folder inside the output folder, then swapped in whole.
+    let staging = tempfile::Builder::new()
+        .prefix(".charts.staging-")
+        .tempdir_in(out)
+        .map_err(|source| RunError::Write {
+            path: out.to_path_buf(),
+            source,
+        })?;
+    let files = charts::render_all(&indicators, staging.path(), &ctx)?;
+    let final_files: Vec<PathBuf> = files
+        .iter()
+        .filter_map(|f| f.file_name().map(|n| out.join("charts").join(n)))
+        .collect();
+    let write_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| RunError::Write {
+            path: path.clone(),
+            source,
+        }
+    };
+    output::publish::replace_dir(staging.keep().as_path(), &out.join("charts"))
+        .map_err(write_err(&out.join("charts")))?;
+
+    // The report and the manifest describe the new charts.
+    manifest["charts"] = serde_json::to_value(&settings).unwrap_or_default();
+    let tmp_dir = tempfile::Builder::new()
+        .prefix(".report.staging-")
+        .tempdir_in(out)
+        .map_err(write_err(out))?;
+    report::write(tmp_dir.path(), &indicators, &manifest, &final_files)
+        .map_err(write_err(&out.join("report.html")))?;
+    std::fs::rename(tmp_dir.path().join("report.html"), out.join("report.html"))
+        .map_err(write_err(&out.join("report.html")))?;
+    let mut outputs: Vec<serde_json::Value> = manifest["outputs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|o| {
+            let p = o["path"].as_str().unwrap_or("");
+            !p.starts_with("charts/") && p != "report.html"
+        })
+        .collect();
+    for o in hash_outputs(out, vec![("report.html".into(), None)], &final_files)? {
+        outputs.push(serde_json::to_value(o).unwrap_or_default());
+    }
+    manifest["outputs"] = serde_json::Value::Array(outputs);
+    let manifest_tmp = tmp_dir.path().join("manifest.json");
+    output::write_json(&manifest_tmp, &manifest).map_err(write_err(&manifest_tmp))?;
+    std::fs::rename(&manifest_tmp, &manifest_path).map_err(write_err(&manifest_path))?;
+    Ok(final_files)
 }

@@ -1,16 +1,27 @@
-//! Charts from the output tables alone, so that they can be re-drawn from shared Parquet files.
-//! Each chart is written as PNG (slides) and SVG (print), rendered in parallel with rayon.
+//! Charts from the output tables alone, so that they can be re-drawn from shared Parquet files
+//! (`cityimpact chart OUTPUT_DIR`). Each chart is written as PNG (slides) and SVG (print), all
+//! rendered in parallel with rayon. One file per chart kind:
 //!
-//! Default set, one group per family: a time series and a ranked bar chart of the family's
-//! headline indicator (arpr, spend_per_capita, ghg_per_capita) wherever the table has values.
+//! - `timeseries.rs`: one indicator over time, a line per area; highlighted areas in colour,
+//!   comparison areas grey; error bars where the table has intervals.
+//! - `bars.rs`: areas ranked by one indicator in the latest period, values labelled.
+//! - `mix.rs`: the financing mix per area as 100 % stacked bars.
+//! - `sectors.rs`: GHG emissions by GPC sector over time, stacked, one chart per area.
+//! - `scatter.rs`: cost per beneficiary against beneficiaries, per project, log axes where
+//!   the spread calls for them.
+//! - `theme.rs`: the embedded font, the palette, sizes and number formats.
 
 pub mod bars;
+pub mod mix;
+pub mod scatter;
+pub mod sectors;
 pub mod theme;
 pub mod timeseries;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use polars::prelude::*;
 use rayon::prelude::*;
@@ -19,47 +30,55 @@ use crate::catalogue;
 use crate::config::{ChartFormat, Charts};
 use crate::indicators::{floats, ints, strings};
 
-/// Headline indicators, one per family.
-pub const HEADLINES: [&str; 3] = ["arpr", "spend_per_capita", "ghg_per_capita"];
-
 /// A period, its value, and the confidence interval where there is one.
 pub type Point = (i32, f64, Option<(f64, f64)>);
 
-/// Values of one indicator for all areas (no breakdown), ready to draw.
+/// What every chart needs to say where its numbers come from.
 #[derive(Debug, Clone)]
-pub struct Data {
+pub struct Context {
+    pub settings: Charts,
+    /// For subtitles: the pipeline's title and the tool's version.
+    pub source: String,
+}
+
+/// One indicator's values for all areas of one level (no breakdown).
+#[derive(Debug, Clone)]
+pub struct Series {
     pub indicator: String,
     pub name: String,
     pub unit: String,
     pub family: String,
-    /// area → (period, value, ci)
+    /// area → points, sorted by period
     pub series: BTreeMap<String, Vec<Point>>,
-    /// Where the numbers come from, for the subtitle.
-    pub source: String,
+    /// Areas drawn in colour; the others are grey.
+    pub highlight: BTreeSet<String>,
 }
 
-impl Data {
+impl Series {
     pub fn periods(&self) -> (i32, i32) {
-        let years = self.series.values().flatten().map(|p| p.0);
-        let min = years.clone().min().unwrap_or(0);
-        (min, years.max().unwrap_or(min))
+        span(self.series.values().flatten().map(|p| p.0))
+    }
+
+    /// Whether an area is drawn in colour.
+    pub fn is_highlighted(&self, area: &str) -> bool {
+        self.highlight.is_empty() || self.highlight.contains(area)
+    }
+
+    /// An area's colour: the same in every chart of a run (its place among the highlighted
+    /// areas, or among all areas when none is highlighted); grey for comparisons.
+    pub fn colour(&self, area: &str) -> RGBColor {
+        let place = if self.highlight.is_empty() {
+            self.series.keys().position(|a| a == area)
+        } else {
+            self.highlight.iter().position(|a| a == area)
+        };
+        place.map_or(theme::COMPARISON, theme::colour)
     }
 }
 
-/// The kinds of chart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    TimeSeries,
-    Ranked,
-}
-
-impl Kind {
-    fn slug(self) -> &'static str {
-        match self {
-            Kind::TimeSeries => "timeseries",
-            Kind::Ranked => "ranked",
-        }
-    }
+fn span(years: impl Iterator<Item = i32> + Clone) -> (i32, i32) {
+    let min = years.clone().min().unwrap_or(0);
+    (min, years.max().unwrap_or(min))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,34 +89,90 @@ pub enum ChartError {
     Draw { path: PathBuf, message: String },
 }
 
-/// Pulls one indicator's area-level values (breakdown null) out of the indicators table.
-pub fn data(indicators: &DataFrame, id: &str, source: &str) -> Result<Option<Data>, ChartError> {
-    let ind = strings(indicators, "indicator")?;
-    let area = strings(indicators, "area")?;
-    let level = strings(indicators, "level")?;
-    let period = ints(indicators, "period")?;
-    let breakdown = strings(indicators, "breakdown")?;
-    let value = floats(indicators, "value")?;
-    let lo = floats(indicators, "ci_low")?;
-    let hi = floats(indicators, "ci_high")?;
-    let mut series: BTreeMap<String, Vec<Point>> = BTreeMap::new();
-    let mut levels: BTreeMap<String, String> = BTreeMap::new();
-    for i in 0..indicators.height() {
-        if ind[i].as_deref() != Some(id) || breakdown[i].is_some() {
-            continue;
-        }
-        if let (Some(a), Some(p), Some(v)) = (&area[i], period[i], value[i]) {
-            let ci = lo[i].zip(hi[i]);
-            series.entry(a.clone()).or_default().push((p, v, ci));
-            levels.insert(a.clone(), level[i].clone().unwrap_or_default());
-        }
+/// The indicator table's columns, read once.
+pub struct Rows {
+    indicator: Vec<Option<String>>,
+    area: Vec<Option<String>>,
+    level: Vec<Option<String>>,
+    period: Vec<Option<i32>>,
+    breakdown: Vec<Option<String>>,
+    value: Vec<Option<f64>>,
+    denominator: Vec<Option<f64>>,
+    ci_low: Vec<Option<f64>>,
+    ci_high: Vec<Option<f64>>,
+}
+
+impl Rows {
+    pub fn new(indicators: &DataFrame) -> PolarsResult<Rows> {
+        Ok(Rows {
+            indicator: strings(indicators, "indicator")?,
+            area: strings(indicators, "area")?,
+            level: strings(indicators, "level")?,
+            period: ints(indicators, "period")?,
+            breakdown: strings(indicators, "breakdown")?,
+            value: floats(indicators, "value")?,
+            denominator: floats(indicators, "denominator")?,
+            ci_low: floats(indicators, "ci_low")?,
+            ci_high: floats(indicators, "ci_high")?,
+        })
     }
-    // Compare like with like: keep the level with the most areas (districts rather than the
-    // countries they belong to), ties going to the finer level.
-    let mut per_level: BTreeMap<&str, usize> = BTreeMap::new();
-    for l in levels.values() {
-        *per_level.entry(l.as_str()).or_default() += 1;
+
+    fn len(&self) -> usize {
+        self.indicator.len()
     }
+
+    fn is(&self, i: usize, id: &str) -> bool {
+        self.indicator[i].as_deref() == Some(id)
+    }
+
+    /// Area-level values of `id` (no breakdown, not per project), at the level with the most
+    /// areas, so that like is compared with like (districts, not the country they are in).
+    pub fn series(&self, id: &str, highlight: &[String]) -> Option<Series> {
+        let mut series: BTreeMap<String, Vec<Point>> = BTreeMap::new();
+        let mut levels: BTreeMap<String, String> = BTreeMap::new();
+        for i in 0..self.len() {
+            if !self.is(i, id)
+                || self.breakdown[i].is_some()
+                || self.level[i].as_deref() == Some("project")
+            {
+                continue;
+            }
+            if let (Some(a), Some(p), Some(v)) = (&self.area[i], self.period[i], self.value[i]) {
+                series.entry(a.clone()).or_default().push((
+                    p,
+                    v,
+                    self.ci_low[i].zip(self.ci_high[i]),
+                ));
+                levels.insert(a.clone(), self.level[i].clone().unwrap_or_default());
+            }
+        }
+        let keep = main_level(&levels)?;
+        series.retain(|a, _| levels.get(a) == Some(&keep));
+        if series.is_empty() {
+            return None;
+        }
+        for points in series.values_mut() {
+            points.sort_by_key(|p| p.0);
+        }
+        let entry = catalogue::get(id);
+        let highlight = highlight
+            .iter()
+            .filter(|h| series.contains_key(*h))
+            .cloned()
+            .collect();
+        Some(Series {
+            indicator: id.to_string(),
+            name: entry.map(|e| e.name).unwrap_or(id).to_string(),
+            unit: entry.map(|e| e.unit).unwrap_or("").to_string(),
+            family: entry.map(|e| e.family.as_str()).unwrap_or("").to_string(),
+            series,
+            highlight,
+        })
+    }
+}
+
+/// The level with the most areas; ties go to the finer level.
+fn main_level(levels: &BTreeMap<String, String>) -> Option<String> {
     const FINE_TO_COARSE: [&str; 7] = [
         "project",
         "neighbourhood",
@@ -108,141 +183,241 @@ pub fn data(indicators: &DataFrame, id: &str, source: &str) -> Result<Option<Dat
         "all",
     ];
     let rank = |l: &str| FINE_TO_COARSE.iter().position(|f| *f == l).unwrap_or(0);
-    if let Some(keep) = per_level
+    let mut per_level: BTreeMap<&str, usize> = BTreeMap::new();
+    for l in levels.values() {
+        *per_level.entry(l.as_str()).or_default() += 1;
+    }
+    per_level
         .iter()
         .max_by(|a, b| a.1.cmp(b.1).then(rank(b.0).cmp(&rank(a.0))))
         .map(|(l, _)| l.to_string())
-    {
-        series.retain(|a, _| levels.get(a).is_some_and(|l| *l == keep));
-    }
-    if series.is_empty() {
-        return Ok(None);
-    }
-    for points in series.values_mut() {
-        points.sort_by_key(|p| p.0);
-    }
-    let entry = catalogue::get(id);
-    Ok(Some(Data {
-        indicator: id.to_string(),
-        name: entry.map(|e| e.name).unwrap_or(id).to_string(),
-        unit: entry.map(|e| e.unit).unwrap_or("").to_string(),
-        family: entry.map(|e| e.family.as_str()).unwrap_or("").to_string(),
-        series,
-        source: source.to_string(),
-    }))
 }
 
-/// One file to draw.
-struct Job<'a> {
-    data: &'a Data,
-    kind: Kind,
-    format: ChartFormat,
-    path: PathBuf,
+/// One chart to draw, with the data it needs.
+enum Chart {
+    TimeSeries(Series),
+    Ranked(Series),
+    Mix(mix::Mix),
+    Sectors(sectors::Sectors),
+    Scatter(scatter::Scatter),
 }
 
-/// Draws the default chart set into `dir`. Returns the files written, sorted.
-pub fn render_all(
-    indicators: &DataFrame,
-    dir: &Path,
-    config: &Charts,
-    source: &str,
-) -> Result<Vec<PathBuf>, ChartError> {
-    theme::init();
-    let mut all = Vec::new();
-    for id in HEADLINES {
-        if let Some(d) = data(indicators, id, source)? {
-            all.push(d);
+impl Chart {
+    fn file_stem(&self) -> String {
+        match self {
+            Chart::TimeSeries(s) => format!("{}-{}-timeseries", s.family, s.indicator),
+            Chart::Ranked(s) => format!("{}-{}-ranked", s.family, s.indicator),
+            Chart::Mix(_) => "spending-financing-mix".into(),
+            Chart::Sectors(s) => format!("climate-ghg-by-sector-{}", slug(&s.area)),
+            Chart::Scatter(_) => "spending-cost-per-beneficiary-scatter".into(),
         }
     }
-    let mut jobs = Vec::new();
-    for d in &all {
-        for kind in [Kind::TimeSeries, Kind::Ranked] {
-            for &format in &config.formats {
-                let name = format!(
-                    "{}-{}-{}.{}",
-                    d.family,
-                    d.indicator,
-                    kind.slug(),
-                    format.extension()
-                );
-                jobs.push(Job {
-                    data: d,
-                    kind,
-                    format,
-                    path: dir.join(name),
-                });
+
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        ctx: &Context,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+        match self {
+            Chart::TimeSeries(s) => timeseries::draw(root, s, ctx),
+            Chart::Ranked(s) => bars::draw(root, s, ctx),
+            Chart::Mix(m) => mix::draw(root, m, ctx),
+            Chart::Sectors(s) => sectors::draw(root, s, ctx),
+            Chart::Scatter(s) => scatter::draw(root, s, ctx),
+        }
+    }
+}
+
+/// A file-name-safe version of an area name.
+fn slug(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// Every chart the settings ask for that the table has data for.
+fn plan(indicators: &DataFrame, settings: &Charts) -> Result<Vec<Chart>, ChartError> {
+    let rows = Rows::new(indicators)?;
+    let kind = |k: &str| settings.kinds.iter().any(|x| x == k);
+    let mut charts = Vec::new();
+    for id in &settings.indicators {
+        if let Some(s) = rows.series(id, &settings.highlight) {
+            if kind("timeseries") {
+                charts.push(Chart::TimeSeries(s.clone()));
+            }
+            if kind("ranked") {
+                charts.push(Chart::Ranked(s));
             }
         }
     }
-    let size = (config.width, config.height);
+    if kind("financing-mix") {
+        charts.extend(mix::data(&rows).map(Chart::Mix));
+    }
+    if kind("ghg-sectors") {
+        charts.extend(sectors::data(&rows).into_iter().map(Chart::Sectors));
+    }
+    if kind("cost-scatter") {
+        charts.extend(scatter::data(&rows).map(Chart::Scatter));
+    }
+    Ok(charts)
+}
+
+/// Draws every chart into `dir`, in parallel. Returns the files written, sorted.
+pub fn render_all(
+    indicators: &DataFrame,
+    dir: &Path,
+    ctx: &Context,
+) -> Result<Vec<PathBuf>, ChartError> {
+    theme::init();
+    let charts = plan(indicators, &ctx.settings)?;
+    let jobs: Vec<(&Chart, ChartFormat, PathBuf)> = charts
+        .iter()
+        .flat_map(|c| {
+            ctx.settings.formats.iter().map(move |f| {
+                (
+                    c,
+                    *f,
+                    dir.join(format!("{}.{}", c.file_stem(), f.extension())),
+                )
+            })
+        })
+        .collect();
+    let size = (ctx.settings.width, ctx.settings.height);
     jobs.par_iter()
-        .map(|job| draw(job, size))
+        .map(|(chart, format, path)| draw(chart, *format, path, size, ctx))
         .collect::<Result<Vec<()>, _>>()?;
-    let mut paths: Vec<PathBuf> = jobs.into_iter().map(|j| j.path).collect();
+    let mut paths: Vec<PathBuf> = jobs.into_iter().map(|j| j.2).collect();
     paths.sort();
     Ok(paths)
 }
 
-fn draw(job: &Job, size: (u32, u32)) -> Result<(), ChartError> {
-    let err = |e: String| ChartError::Draw {
-        path: job.path.clone(),
-        message: e,
+fn draw(
+    chart: &Chart,
+    format: ChartFormat,
+    path: &Path,
+    size: (u32, u32),
+    ctx: &Context,
+) -> Result<(), ChartError> {
+    let err = |message: String| ChartError::Draw {
+        path: path.to_path_buf(),
+        message,
     };
-    match job.format {
+    match format {
         ChartFormat::Png => {
-            let root = BitMapBackend::new(&job.path, size).into_drawing_area();
-            draw_on(root, job).map_err(err)
+            let root = BitMapBackend::new(path, size).into_drawing_area();
+            chart.draw(&root, ctx).map_err(|e| err(e.to_string()))?;
+            root.present().map_err(|e| err(e.to_string()))
         }
         ChartFormat::Svg => {
-            let root = SVGBackend::new(&job.path, size).into_drawing_area();
-            draw_on(root, job).map_err(err)
+            {
+                let root = SVGBackend::new(path, size).into_drawing_area();
+                chart.draw(&root, ctx).map_err(|e| err(e.to_string()))?;
+                root.present().map_err(|e| err(e.to_string()))?;
+            }
+            name_the_font(path).map_err(|e| err(e.to_string()))
         }
     }
 }
 
-fn draw_on<DB: DrawingBackend>(
-    root: DrawingArea<DB, plotters::coord::Shift>,
-    job: &Job,
-) -> Result<(), String> {
-    match job.kind {
-        Kind::TimeSeries => timeseries::draw(&root, job.data),
-        Kind::Ranked => bars::draw(&root, job.data),
-    }
-    .map_err(|e| e.to_string())?;
-    root.present().map_err(|e| e.to_string())
+/// plotters writes `font-family="sans-serif"`; name the embedded font first so that viewers
+/// that have DejaVu Sans use the metrics the layout was made with.
+fn name_the_font(path: &Path) -> std::io::Result<()> {
+    let svg = std::fs::read_to_string(path)?;
+    std::fs::write(
+        path,
+        svg.replace(
+            "font-family=\"sans-serif\"",
+            "font-family=\"DejaVu Sans, Verdana, sans-serif\"",
+        ),
+    )
 }
 
 /// Title and subtitle across the top; returns the area below them.
 pub fn header<DB: DrawingBackend>(
-    root: &DrawingArea<DB, plotters::coord::Shift>,
+    root: &DrawingArea<DB, Shift>,
     title: &str,
     subtitle: &str,
-) -> Result<DrawingArea<DB, plotters::coord::Shift>, DrawingAreaErrorKind<DB::ErrorType>> {
+) -> Result<DrawingArea<DB, Shift>, DrawingAreaErrorKind<DB::ErrorType>> {
     root.fill(&WHITE)?;
     let (top, rest) = root.split_vertically(84);
+    let room = top.dim_in_pixel().0.saturating_sub(48);
+    let (title, title_size) = fit(title, 28.0, 20.0, room);
+    let (subtitle, subtitle_size) = fit(subtitle, 17.0, 12.0, room);
     top.draw(&Text::new(
-        title.to_string(),
+        title,
         (24, 18),
-        (theme::FONT, 28)
+        (theme::FONT, title_size)
             .into_font()
             .style(FontStyle::Bold)
             .color(&theme::TEXT),
     ))?;
     top.draw(&Text::new(
-        subtitle.to_string(),
+        subtitle,
         (24, 54),
-        (theme::FONT, 17).into_font().color(&theme::MUTED),
+        (theme::FONT, subtitle_size)
+            .into_font()
+            .color(&theme::MUTED),
     ))?;
     Ok(rest)
 }
 
-/// "2019-2023, source: ..." for the subtitle.
-pub fn subtitle(d: &Data, latest_only: bool) -> String {
-    let (a, b) = d.periods();
-    let period = if latest_only || a == b {
+/// Fits a line of text into `room` pixels: a smaller font down to `min`, then shortened with
+/// an ellipsis, so that no title is clipped at the canvas edge.
+pub fn fit(text: &str, size: f64, min: f64, room: u32) -> (String, f64) {
+    let mut size = size;
+    while size > min && theme::text_width(text, size) > room {
+        size -= 1.0;
+    }
+    if theme::text_width(text, size) <= room {
+        return (text.to_string(), size);
+    }
+    let keep = (room as f64 / (size * 0.62)).floor() as usize;
+    let short: String = text.chars().take(keep.saturating_sub(1)).collect();
+    (format!("{}…", short.trim_end()), size)
+}
+
+/// "2019-2023 · % · source: …" for the subtitle.
+pub fn subtitle(periods: (i32, i32), unit: &str, ctx: &Context) -> String {
+    let (a, b) = periods;
+    let period = if a == b {
         format!("{b}")
     } else {
         format!("{a}-{b}")
     };
-    format!("{period} · {} · source: {}", d.unit, d.source)
+    if unit.is_empty() {
+        format!("{period} · source: {}", ctx.source)
+    } else {
+        format!("{period} · {unit} · source: {}", ctx.source)
+    }
+}
+
+/// A legend of coloured swatches, one per entry, drawn down the given area.
+pub fn legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[(String, RGBColor)],
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    for (i, (label, colour)) in entries.iter().enumerate() {
+        let y = 30 + i as i32 * 26;
+        area.draw(&Rectangle::new([(8, y - 6), (30, y + 6)], colour.filled()))?;
+        area.draw(&Text::new(
+            label.clone(),
+            (38, y - 9),
+            (theme::FONT, 16).into_font().color(&theme::TEXT),
+        ))?;
+    }
+    Ok(())
+}
+
+/// The width a legend of these labels needs.
+pub fn legend_width<'a>(labels: impl Iterator<Item = &'a str>) -> u32 {
+    labels
+        .map(|l| theme::text_width(l, 16.0))
+        .max()
+        .map_or(0, |w| w + 60)
 }

@@ -22,6 +22,8 @@ pub const PALETTE: [RGBColor; 8] = [
 pub const TEXT: RGBColor = RGBColor(33, 33, 33);
 pub const MUTED: RGBColor = RGBColor(110, 110, 110);
 pub const GRID: RGBColor = RGBColor(225, 225, 225);
+/// Comparison areas: present, but behind the highlighted ones.
+pub const COMPARISON: RGBColor = RGBColor(190, 190, 190);
 
 static FONTS: Once = Once::new();
 
@@ -39,14 +41,24 @@ pub fn colour(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
-/// A number for a label: thousands separators, and as many decimals as its size needs.
-pub fn number(v: f64) -> String {
-    let decimals = match v.abs() {
+/// The decimals a number of this size needs.
+pub fn decimals_for(v: f64) -> usize {
+    match v.abs() {
         a if a >= 1000.0 => 0,
         a if a >= 10.0 => 1,
         a if a >= 1.0 => 2,
         _ => 3,
-    };
+    }
+}
+
+/// A number for a label: thousands separators, and as many decimals as its size needs.
+pub fn number(v: f64) -> String {
+    number_with(v, decimals_for(v))
+}
+
+/// A number with thousands separators and a fixed number of decimals, so that the labels of
+/// one chart line up.
+pub fn number_with(v: f64, decimals: usize) -> String {
     let s = format!("{:.*}", decimals, v.abs());
     let (int, frac) = s
         .split_once('.')
@@ -105,5 +117,7 @@ mod tests {
         assert_eq!(tick(60.0), "60");
         assert_eq!(tick(25000.0), "25,000");
         assert_eq!(tick(2.5), "2.50");
+        assert_eq!(number_with(7.354, 1), "7.4");
+        assert_eq!(number_with(12345.678, 2), "12,345.68");
     }
 }

@@ -1,15 +1,17 @@
-//! One indicator over time, one line per area, with error bars where the table has
-//! confidence intervals.
+//! One indicator over time, one line per area. Highlighted areas are drawn in colour and named
+//! in the legend; the others are grey comparisons. Error bars show confidence intervals.
 
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{header, subtitle, theme, Data};
+use super::{header, legend, legend_width, subtitle, theme, Context, Series};
 
 pub fn draw<DB: DrawingBackend>(
-    root: &DrawingArea<DB, plotters::coord::Shift>,
-    d: &Data,
+    root: &DrawingArea<DB, Shift>,
+    d: &Series,
+    ctx: &Context,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-    let body = header(root, &d.name, &subtitle(d, false))?;
+    let body = header(root, &d.name, &subtitle(d.periods(), &d.unit, ctx))?;
     let (first, last) = d.periods();
     let (x0, x1) = if first == last {
         (first - 1, last + 1)
@@ -25,20 +27,29 @@ pub fn draw<DB: DrawingBackend>(
     let ymax = if ymax <= ymin {
         ymin + 1.0
     } else {
-        ymax * 1.08
+        ymax + 0.08 * (ymax - ymin)
     };
 
-    // Legend to the right, as wide as the longest area name needs.
-    let longest = d
-        .series
-        .keys()
-        .map(|k| theme::text_width(k, 16.0))
-        .max()
-        .unwrap_or(0);
-    let legend_w = if d.series.len() > 1 { longest + 60 } else { 0 };
-    let (plot, legend) = body.split_horizontally(body.dim_in_pixel().0.saturating_sub(legend_w));
+    // Colour for highlighted areas, in a stable order; grey for the rest.
+    let coloured: Vec<&String> = d.series.keys().filter(|a| d.is_highlighted(a)).collect();
+    let mut entries: Vec<(String, RGBColor)> = coloured
+        .iter()
+        .map(|a| ((*a).clone(), d.colour(a)))
+        .collect();
+    let greyed = d.series.len() - coloured.len();
+    if greyed > 0 {
+        entries.push((format!("{greyed} comparison areas"), theme::COMPARISON));
+    }
+    // A single line needs no legend: the title names it.
+    let legend_w = if d.series.len() > 1 {
+        legend_width(entries.iter().map(|e| e.0.as_str()))
+    } else {
+        0
+    };
+    let (plot, legend_area) =
+        body.split_horizontally(body.dim_in_pixel().0.saturating_sub(legend_w));
 
-    let y_label_w = theme::text_width(&theme::number(ymax), 15.0) + 50;
+    let y_label_w = theme::text_width(&theme::tick(ymax), 15.0) + 50;
     let mut chart = ChartBuilder::on(&plot)
         .margin(20)
         .x_label_area_size(56)
@@ -57,34 +68,34 @@ pub fn draw<DB: DrawingBackend>(
         .axis_desc_style((theme::FONT, 16).into_font().color(&theme::TEXT))
         .draw()?;
 
-    for (i, (_area, points)) in d.series.iter().enumerate() {
-        let colour = theme::colour(i);
+    // Grey lines first, so that the highlighted ones are drawn over them.
+    let mut order: Vec<(&String, &Vec<super::Point>)> = d.series.iter().collect();
+    order.sort_by_key(|(a, _)| d.is_highlighted(a));
+    for (area, points) in order {
+        let (colour, width) = if d.is_highlighted(area) {
+            (d.colour(area), 3)
+        } else {
+            (theme::COMPARISON, 2)
+        };
         chart.draw_series(LineSeries::new(
             points.iter().map(|(p, v, _)| (*p, *v)),
-            colour.stroke_width(3),
+            colour.stroke_width(width),
         ))?;
         chart.draw_series(
             points
                 .iter()
-                .map(|(p, v, _)| Circle::new((*p, *v), 4, colour.filled())),
+                .map(|(p, v, _)| Circle::new((*p, *v), width + 1, colour.filled())),
         )?;
-        chart.draw_series(points.iter().filter_map(|(p, _, ci)| {
-            ci.map(|(lo, hi)| PathElement::new(vec![(*p, lo), (*p, hi)], colour.stroke_width(2)))
+        // Intervals for the highlighted areas only: for the comparisons they would be clutter.
+        if !d.highlight.is_empty() && !d.highlight.contains(area.as_str()) {
+            continue;
+        }
+        chart.draw_series(points.iter().filter_map(|(p, v, ci)| {
+            ci.map(|(lo, hi)| ErrorBar::new_vertical(*p, lo, *v, hi, colour.stroke_width(1), 10))
         }))?;
     }
     if legend_w > 0 {
-        for (i, area) in d.series.keys().enumerate() {
-            let y = 30 + i as i32 * 26;
-            legend.draw(&Rectangle::new(
-                [(8, y - 6), (30, y + 6)],
-                theme::colour(i).filled(),
-            ))?;
-            legend.draw(&Text::new(
-                area.clone(),
-                (38, y - 9),
-                (theme::FONT, 16).into_font().color(&theme::TEXT),
-            ))?;
-        }
+        legend(&legend_area, &entries)?;
     }
     Ok(())
 }

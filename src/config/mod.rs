@@ -247,7 +247,8 @@ impl IndicatorSelection {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ChartFormat {
     Png,
     Svg,
@@ -262,11 +263,28 @@ impl ChartFormat {
     }
 }
 
-#[derive(Debug, Clone)]
+/// The chart kinds cityimpact draws.
+pub const CHART_KINDS: [&str; 5] = [
+    "timeseries",
+    "ranked",
+    "financing-mix",
+    "ghg-sectors",
+    "cost-scatter",
+];
+
+/// `[charts]`: which charts, how large, in which formats, and which areas stand out.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Charts {
     pub formats: Vec<ChartFormat>,
     pub width: u32,
     pub height: u32,
+    /// Kinds to draw, from [`CHART_KINDS`].
+    pub kinds: Vec<String>,
+    /// Indicators for the time series and ranked charts.
+    pub indicators: Vec<String>,
+    /// Areas drawn in colour; the others are grey comparisons. Empty: the treated areas of an
+    /// `areas` source, or every area when there are none.
+    pub highlight: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -944,10 +962,61 @@ fn resolve_charts(ctx: &Ctx, raw: Option<raw::RawCharts>) -> Result<Charts, Conf
         Some(s) => Ok(s.into_inner()),
         None => Ok(default),
     };
+    let kinds = match raw.kinds {
+        Some(list) => {
+            let mut kinds = Vec::new();
+            for k in list {
+                if !CHART_KINDS.contains(&k.get_ref().as_str()) {
+                    let hint = nearest(k.get_ref(), CHART_KINDS)
+                        .map(|n| format!("did you mean `{n}`?"))
+                        .unwrap_or_else(|| format!("chart kinds: {}", CHART_KINDS.join(", ")));
+                    return Err(ctx.error(
+                        &k,
+                        format!("unknown chart kind `{}`", k.get_ref()),
+                        Some(hint),
+                    ));
+                }
+                kinds.push(k.into_inner());
+            }
+            kinds
+        }
+        None => CHART_KINDS.iter().map(|k| k.to_string()).collect(),
+    };
+    let indicators = match raw.indicators {
+        Some(list) => {
+            let mut ids = Vec::new();
+            for id in list {
+                if crate::catalogue::get(id.get_ref()).is_none() {
+                    let hint = nearest(id.get_ref(), crate::catalogue::all().iter().map(|i| i.id))
+                        .map(|n| format!("did you mean `{n}`?"))
+                        .unwrap_or_else(|| "`cityimpact indicators` lists the catalogue".into());
+                    return Err(ctx.error(
+                        &id,
+                        format!("`{}` is not in the indicator catalogue", id.get_ref()),
+                        Some(hint),
+                    ));
+                }
+                ids.push(id.into_inner());
+            }
+            ids
+        }
+        None => [
+            "arpr",
+            "unemployment_rate",
+            "spend_per_capita",
+            "ghg_per_capita",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+    };
     Ok(Charts {
         formats,
         width: check_size(raw.width, 1200, "width")?,
         height: check_size(raw.height, 750, "height")?,
+        kinds,
+        indicators,
+        highlight: raw.highlight.unwrap_or_default(),
     })
 }
 

@@ -101,6 +101,9 @@ pub struct RawCharts {
     pub formats: Option<Vec<Spanned<String>>>,
     pub width: Option<Spanned<u32>>,
     pub height: Option<Spanned<u32>>,
+    pub kinds: Option<Vec<Spanned<String>>>,
+    pub indicators: Option<Vec<Spanned<String>>>,
+    pub highlight: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -22,6 +22,9 @@ pub struct Manifest {
     pub outputs: Vec<OutputFile>,
     /// Values that could not be computed, and why.
     pub skipped: Vec<Skipped>,
+    /// The chart settings the run used, so that `cityimpact chart` can draw them again.
+    pub charts: crate::config::Charts,
+    pub chart_source: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -37,16 +37,20 @@ impl Staging {
     /// Moves the staged outputs into place in one step (Linux: renameat2 with
     /// RENAME_EXCHANGE), then removes the previous outputs.
     pub fn publish(self) -> io::Result<()> {
-        let staged = self.dir.keep();
-        // tempfile makes the folder 0700; outputs are for other users too.
-        set_readable(&staged)?;
-        if !self.out.exists() {
-            return std::fs::rename(&staged, &self.out);
-        }
-        exchange(&staged, &self.out)?;
-        // `staged` now holds the previous outputs.
-        std::fs::remove_dir_all(&staged)
+        // tempfile makes the folder 0700; outputs are for other users too (replace_dir).
+        replace_dir(&self.dir.keep(), &self.out)
     }
+}
+
+/// Puts the finished folder `staged` in the place of `target` in one step, then removes what
+/// was there before (if anything).
+pub fn replace_dir(staged: &Path, target: &Path) -> io::Result<()> {
+    set_readable(staged)?;
+    if !target.exists() {
+        return std::fs::rename(staged, target);
+    }
+    exchange(staged, target)?;
+    std::fs::remove_dir_all(staged)
 }
 
 fn parent_of(out: &Path) -> PathBuf {

@@ -1,0 +1,108 @@
+//! Cost per beneficiary against beneficiaries, one point per project. Axes turn logarithmic
+//! when the values span more than two orders of magnitude.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::{header, span, subtitle, theme, Context, Rows};
+
+#[derive(Debug, Clone)]
+pub struct Scatter {
+    pub periods: (i32, i32),
+    /// (beneficiaries, cost per beneficiary)
+    pub points: Vec<(f64, f64)>,
+}
+
+pub fn data(rows: &Rows) -> Option<Scatter> {
+    let mut points = Vec::new();
+    let mut years = Vec::new();
+    for i in 0..rows.len() {
+        if rows.is(i, "cost_per_beneficiary") && rows.level[i].as_deref() == Some("project") {
+            if let (Some(b), Some(c)) = (rows.denominator[i], rows.value[i]) {
+                if b > 0.0 && c > 0.0 {
+                    points.push((b, c));
+                    years.extend(rows.period[i]);
+                }
+            }
+        }
+    }
+    (!points.is_empty()).then(|| Scatter {
+        periods: span(years.into_iter()),
+        points,
+    })
+}
+
+/// Whether values spread over more than two orders of magnitude.
+pub fn wants_log(values: impl Iterator<Item = f64> + Clone) -> bool {
+    let lo = values.clone().fold(f64::MAX, f64::min);
+    let hi = values.fold(0.0, f64::max);
+    lo > 0.0 && hi / lo > 100.0
+}
+
+pub fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    s: &Scatter,
+    ctx: &Context,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let body = header(
+        root,
+        "Cost per beneficiary and reach of projects",
+        &subtitle(s.periods, "one point per project", ctx),
+    )?;
+    let xs = s.points.iter().map(|p| p.0);
+    let ys = s.points.iter().map(|p| p.1);
+    let (xlog, ylog) = (wants_log(xs.clone()), wants_log(ys.clone()));
+    let range = |v: &mut dyn Iterator<Item = f64>, log: bool| {
+        let (lo, hi) = v.fold((f64::MAX, 0.0_f64), |(lo, hi), x| (lo.min(x), hi.max(x)));
+        if log {
+            (lo / 1.5, hi * 1.5)
+        } else {
+            (0.0, hi * 1.08)
+        }
+    };
+    let (x0, x1) = range(&mut xs.clone(), xlog);
+    let (y0, y1) = range(&mut ys.clone(), ylog);
+    let x_desc = if xlog {
+        "Beneficiaries (persons, log scale)"
+    } else {
+        "Beneficiaries (persons)"
+    };
+    let y_desc = if ylog {
+        "EUR per beneficiary (log scale)"
+    } else {
+        "EUR per beneficiary"
+    };
+    let y_label_w = theme::text_width(&theme::tick(y1), 15.0) + 50;
+    macro_rules! plot {
+        ($x:expr, $y:expr) => {{
+            let mut chart = ChartBuilder::on(&body)
+                .margin(20)
+                .x_label_area_size(56)
+                .y_label_area_size(y_label_w)
+                .build_cartesian_2d($x, $y)?;
+            chart
+                .configure_mesh()
+                .light_line_style(theme::GRID.mix(0.0))
+                .bold_line_style(theme::GRID)
+                .x_label_formatter(&|v| theme::tick(*v))
+                .y_label_formatter(&|v| theme::tick(*v))
+                .x_desc(x_desc)
+                .y_desc(y_desc)
+                .label_style((theme::FONT, 15).into_font().color(&theme::TEXT))
+                .axis_desc_style((theme::FONT, 16).into_font().color(&theme::TEXT))
+                .draw()?;
+            chart.draw_series(
+                s.points
+                    .iter()
+                    .map(|(x, y)| Circle::new((*x, *y), 5, theme::colour(0).mix(0.7).filled())),
+            )?;
+        }};
+    }
+    match (xlog, ylog) {
+        (true, true) => plot!((x0..x1).log_scale(), (y0..y1).log_scale()),
+        (true, false) => plot!((x0..x1).log_scale(), y0..y1),
+        (false, true) => plot!(x0..x1, (y0..y1).log_scale()),
+        (false, false) => plot!(x0..x1, y0..y1),
+    }
+    Ok(())
+}

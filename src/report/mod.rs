@@ -1,0 +1,304 @@
+//! `report.html`: one self-contained file a person can open or print. It holds the charts
+//! (inline SVG, or PNG as data URIs), the latest value of every indicator per area, the
+//! definitions and sources from the catalogue, and the run's provenance. It reads only the
+//! output tables, the manifest and the chart files, like the charts themselves.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use serde_json::Value as Json;
+
+use crate::catalogue::{self, Family};
+use crate::charts::theme;
+use crate::indicators::{floats, ints, strings};
+
+/// Escapes text for HTML.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Standard base64 (RFC 4648), for PNG data URIs.
+fn base64(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for (i, shift) in [18, 12, 6, 0].iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(T[(n >> shift & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+const STYLE: &str = "
+body { font-family: 'DejaVu Sans', Verdana, sans-serif; color: #212121; max-width: 1200px; margin: 2em auto; padding: 0 1em; line-height: 1.45; }
+h1 { font-size: 1.8em; margin-bottom: 0.2em; } h2 { border-bottom: 2px solid #0072b2; padding-bottom: 0.2em; margin-top: 2em; }
+.meta { color: #6e6e6e; } figure { margin: 1.5em 0; page-break-inside: avoid; } figure svg, figure img { width: 100%; height: auto; }
+table { border-collapse: collapse; font-size: 0.85em; margin: 1em 0; page-break-inside: auto; } th, td { border-bottom: 1px solid #e1e1e1; padding: 0.3em 0.6em; text-align: right; }
+th:first-child, td:first-child { text-align: left; } th { background: #f4f4f4; } tr { page-break-inside: avoid; }
+dt { font-weight: bold; margin-top: 0.8em; } dd { margin-left: 1.2em; } code { font-size: 0.9em; }
+@media print { body { margin: 0; max-width: none; } h2 { page-break-before: always; } }
+";
+
+/// Writes `report.html` into `dir`, from the tables and files already there.
+pub fn write(
+    dir: &Path,
+    indicators: &DataFrame,
+    manifest: &Json,
+    charts: &[PathBuf],
+) -> std::io::Result<()> {
+    let html = build(indicators, manifest, charts).map_err(std::io::Error::other)?;
+    std::fs::write(dir.join("report.html"), html)
+}
+
+fn build(indicators: &DataFrame, manifest: &Json, charts: &[PathBuf]) -> PolarsResult<String> {
+    let title = manifest["pipeline"]["title"]
+        .as_str()
+        .unwrap_or("cityimpact report");
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{}</h1>\n<p class=\"meta\">cityimpact {} · run {} · {}</p>\n",
+        esc(title),
+        esc(title),
+        esc(manifest["cityimpact"].as_str().unwrap_or("")),
+        esc(manifest["run_id"].as_str().unwrap_or("")),
+        esc(manifest["finished"].as_str().unwrap_or("")),
+    );
+
+    // Charts, grouped by family (the file names start with it).
+    let svg: BTreeSet<&Path> = charts
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "svg"))
+        .map(|p| p.as_path())
+        .collect();
+    for family in Family::ALL {
+        let mut figures = String::new();
+        for chart in charts {
+            let name = chart.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+            if !name.starts_with(family.as_str()) {
+                continue;
+            }
+            let ext = chart.extension().and_then(|e| e.to_str()).unwrap_or("");
+            // Prefer SVG (sharp in print); PNG only where there is no SVG of the same chart.
+            if ext == "png" && svg.contains(chart.with_extension("svg").as_path()) {
+                continue;
+            }
+            let Ok(bytes) = std::fs::read(chart) else {
+                continue;
+            };
+            match ext {
+                "svg" => {
+                    let text = String::from_utf8_lossy(&bytes);
+                    // Drop the XML declaration, which is not allowed inside HTML.
+                    let body = text.find("<svg").map_or(&text[..], |i| &text[i..]);
+                    let _ = writeln!(figures, "<figure>{body}</figure>");
+                }
+                _ => {
+                    let _ = writeln!(
+                        figures,
+                        "<figure><img alt=\"{}\" src=\"data:image/png;base64,{}\"></figure>",
+                        esc(name),
+                        base64(&bytes)
+                    );
+                }
+            }
+        }
+        let table = latest_table(indicators, family)?;
+        if figures.is_empty() && table.is_empty() {
+            continue;
+        }
+        let _ = write!(
+            h,
+            "<h2>{}</h2>\n{figures}{table}",
+            esc(&capitalise(family.as_str()))
+        );
+    }
+
+    // Definitions of the indicators in the table.
+    let ids: BTreeSet<String> = strings(indicators, "indicator")?
+        .into_iter()
+        .flatten()
+        .collect();
+    h.push_str("<h2>Definitions and sources</h2>\n<dl>\n");
+    for entry in catalogue::all().iter().filter(|e| ids.contains(e.id)) {
+        let _ = writeln!(
+            h,
+            "<dt>{} <code>{}</code></dt><dd>{} Unit: {}; {}. <em>Source: {}.</em></dd>",
+            esc(entry.name),
+            esc(entry.id),
+            esc(entry.definition),
+            esc(entry.unit),
+            esc(entry.direction.as_str()),
+            esc(entry.source)
+        );
+    }
+    h.push_str("</dl>\n");
+    provenance(&mut h, manifest);
+    h.push_str("</body>\n</html>\n");
+    Ok(h)
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
+/// The latest value of each indicator of a family, one row per area (no breakdowns, no
+/// projects), as an HTML table.
+fn latest_table(indicators: &DataFrame, family: Family) -> PolarsResult<String> {
+    let ind = strings(indicators, "indicator")?;
+    let fam = strings(indicators, "family")?;
+    let area = strings(indicators, "area")?;
+    let level = strings(indicators, "level")?;
+    let period = ints(indicators, "period")?;
+    let breakdown = strings(indicators, "breakdown")?;
+    let value = floats(indicators, "value")?;
+    let flag = strings(indicators, "flag")?;
+    // indicator → latest period; (area, indicator) → value of that period
+    let mut latest: BTreeMap<&str, i32> = BTreeMap::new();
+    for i in 0..indicators.height() {
+        let (Some(id), Some(p)) = (ind[i].as_deref(), period[i]) else {
+            continue;
+        };
+        if fam[i].as_deref() == Some(family.as_str())
+            && breakdown[i].is_none()
+            && level[i].as_deref() != Some("project")
+            && !id.ends_with("_change")
+        {
+            let e = latest.entry(id).or_insert(p);
+            *e = (*e).max(p);
+        }
+    }
+    if latest.is_empty() {
+        return Ok(String::new());
+    }
+    let mut cells: BTreeMap<&str, BTreeMap<&str, String>> = BTreeMap::new();
+    for i in 0..indicators.height() {
+        let (Some(id), Some(a), Some(v)) = (ind[i].as_deref(), area[i].as_deref(), value[i]) else {
+            continue;
+        };
+        if latest.get(id) == period[i].as_ref()
+            && breakdown[i].is_none()
+            && level[i].as_deref() != Some("project")
+        {
+            let mark = if flag[i].is_some() { "*" } else { "" };
+            cells
+                .entry(a)
+                .or_default()
+                .insert(id, format!("{}{mark}", theme::number(v)));
+        }
+    }
+    let mut t = String::from("<table>\n<tr><th>Area</th>");
+    for (id, p) in &latest {
+        let unit = catalogue::get(id).map(|e| e.unit).unwrap_or("");
+        let _ = write!(
+            t,
+            "<th>{}<br><small>{}, {}</small></th>",
+            esc(id),
+            esc(unit),
+            p
+        );
+    }
+    t.push_str("</tr>\n");
+    for (a, row) in &cells {
+        let _ = write!(t, "<tr><td>{}</td>", esc(a));
+        for id in latest.keys() {
+            let _ = write!(
+                t,
+                "<td>{}</td>",
+                row.get(id).map(|s| esc(s)).unwrap_or_default()
+            );
+        }
+        t.push_str("</tr>\n");
+    }
+    t.push_str("</table>\n<p class=\"meta\">Latest period of each indicator; * a flagged value (low reliability, or a flag of the source).</p>\n");
+    Ok(t)
+}
+
+fn provenance(h: &mut String, m: &Json) {
+    h.push_str("<h2>Provenance</h2>\n");
+    let _ = writeln!(
+        h,
+        "<p>Pipeline <code>{}</code> (BLAKE3 <code>{}</code>), run <code>{}</code>, {} to {}.</p>",
+        esc(m["pipeline"]["file"].as_str().unwrap_or("")),
+        esc(m["pipeline"]["blake3"].as_str().unwrap_or("")),
+        esc(m["run_id"].as_str().unwrap_or("")),
+        esc(m["started"].as_str().unwrap_or("")),
+        esc(m["finished"].as_str().unwrap_or("")),
+    );
+    h.push_str("<table>\n<tr><th>Source</th><th>File</th><th>Bytes</th><th>BLAKE3</th></tr>\n");
+    for i in m["inputs"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            esc(i["source"].as_str().unwrap_or("")),
+            esc(i["path"].as_str().unwrap_or("")),
+            theme::number(i["bytes"].as_f64().unwrap_or(0.0)),
+            esc(&i["blake3"]
+                .as_str()
+                .unwrap_or("")
+                .chars()
+                .take(16)
+                .collect::<String>())
+        );
+    }
+    h.push_str("</table>\n<table>\n<tr><th>Source</th><th>Rows read</th><th>Kept</th><th>Rejected</th></tr>\n");
+    for r in m["rows"].as_array().into_iter().flatten() {
+        let n = |k: &str| theme::number(r[k].as_f64().unwrap_or(0.0));
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(r["source"].as_str().unwrap_or("")),
+            n("read"),
+            n("kept"),
+            n("rejected")
+        );
+    }
+    h.push_str("</table>\n<p class=\"meta\">Rejected rows are listed with their reasons in <code>rejects.parquet</code>; values that could not be computed are listed under <code>skipped</code> in <code>manifest.json</code>.</p>\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc_4648_test_vectors() {
+        // RFC 4648, section 10.
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(plain.as_bytes()), encoded);
+        }
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(
+            esc("<a href=\"x\">&</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;"
+        );
+    }
+}

@@ -1,0 +1,356 @@
+//! Every chart kind: its size, its title and axis texts in the SVG, and nothing drawn outside
+//! the canvas. Then `cityimpact chart` re-draws from the outputs alone, and the report holds
+//! everything in one file.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use common::*;
+
+fn sample() -> &'static Path {
+    static OUT: OnceLock<PathBuf> = OnceLock::new();
+    OUT.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap().keep();
+        run_ok("pipelines/sample.toml", &dir.join("sample"));
+        dir.join("sample")
+    })
+}
+
+/// One SVG element: its name, attributes and text.
+struct Element {
+    name: String,
+    attrs: Vec<(String, String)>,
+    text: String,
+}
+
+impl Element {
+    fn num(&self, key: &str) -> Option<f64> {
+        self.attrs
+            .iter()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, v)| v.parse().ok())
+    }
+
+    fn attr(&self, key: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A small reader for the flat SVG plotters writes: one element per tag, attributes quoted.
+fn elements(svg: &str) -> Vec<Element> {
+    let mut out = Vec::new();
+    let mut rest = svg;
+    while let Some(start) = rest.find('<') {
+        rest = &rest[start + 1..];
+        if rest.starts_with('/') || rest.starts_with('?') {
+            continue;
+        }
+        let end = rest.find('>').unwrap();
+        let tag = &rest[..end];
+        let name: String = tag.chars().take_while(|c| c.is_alphanumeric()).collect();
+        let mut attrs = Vec::new();
+        let mut a = &tag[name.len()..];
+        while let Some(eq) = a.find("=\"") {
+            let key = a[..eq].trim().to_string();
+            let close = a[eq + 2..].find('"').unwrap();
+            attrs.push((key, a[eq + 2..eq + 2 + close].to_string()));
+            a = &a[eq + 2 + close + 1..];
+        }
+        let text = if name == "text" {
+            rest[end + 1..rest.find("</text>").unwrap()]
+                .trim()
+                .to_string()
+        } else {
+            String::new()
+        };
+        out.push(Element { name, attrs, text });
+        rest = &rest[end + 1..];
+    }
+    out
+}
+
+/// Asserts that an SVG chart has the size, texts and bounds it should.
+fn check(path: &Path, size: (f64, f64), texts: &[&str]) {
+    let svg = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let els = elements(&svg);
+    let root = &els[0];
+    assert_eq!(root.name, "svg");
+    assert_eq!(
+        (root.num("width").unwrap(), root.num("height").unwrap()),
+        size,
+        "{}",
+        path.display()
+    );
+    let (w, h) = size;
+    let inside = |x: f64, y: f64, what: &str| {
+        assert!(
+            (-1.0..=w + 1.0).contains(&x) && (-1.0..=h + 1.0).contains(&y),
+            "{}: {what} at ({x}, {y}) is off the canvas",
+            path.display()
+        );
+    };
+    for e in &els[1..] {
+        for (kx, ky) in [("x", "y"), ("x1", "y1"), ("x2", "y2"), ("cx", "cy")] {
+            if let (Some(x), Some(y)) = (e.num(kx), e.num(ky)) {
+                inside(x, y, &e.name);
+            }
+        }
+        if let Some(points) = e.attr("points") {
+            for p in points.split_whitespace() {
+                let (x, y) = p.split_once(',').unwrap();
+                inside(x.parse().unwrap(), y.parse().unwrap(), &e.name);
+            }
+        }
+        if e.name == "rect" {
+            let (x, y, rw, rh) = (
+                e.num("x").unwrap(),
+                e.num("y").unwrap(),
+                e.num("width").unwrap(),
+                e.num("height").unwrap(),
+            );
+            inside(x + rw, y + rh, "rect corner");
+        }
+        if e.name == "text" && e.attr("transform").is_none() {
+            // DejaVu Sans averages under 0.62 em per character.
+            let width = e.text.chars().count() as f64 * 0.62 * e.num("font-size").unwrap();
+            let x = e.num("x").unwrap();
+            let (left, right) = match e.attr("text-anchor") {
+                Some("middle") => (x - width / 2.0, x + width / 2.0),
+                Some("end") => (x - width, x),
+                _ => (x, x + width),
+            };
+            assert!(
+                left >= -1.0 && right <= w + 1.0,
+                "{}: text {:?} runs off the canvas ({left}..{right})",
+                path.display(),
+                e.text
+            );
+        }
+    }
+    let all_text: Vec<&str> = els
+        .iter()
+        .filter(|e| e.name == "text")
+        .map(|e| e.text.as_str())
+        .collect();
+    for t in texts {
+        assert!(
+            all_text.iter().any(|x| x.contains(t)),
+            "{}: no text {t:?} in {all_text:?}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn every_chart_kind_has_its_size_texts_and_bounds() {
+    let c = sample().join("charts");
+    let size = (1200.0, 750.0);
+    check(
+        &c.join("exclusion-arpr-timeseries.svg"),
+        size,
+        &[
+            "At-risk-of-poverty rate",
+            "2019-2023",
+            "Year",
+            "%",
+            "comparison areas",
+            "NL_AMF_Noord",
+        ],
+    );
+    check(
+        &c.join("exclusion-arpr-ranked.svg"),
+        size,
+        &["At-risk-of-poverty rate, 2023", "%", "PL_GDN_Srodmiescie"],
+    );
+    check(
+        &c.join("spending-spend_per_capita-timeseries.svg"),
+        size,
+        &["Project spending per inhabitant", "EUR per person", "Year"],
+    );
+    check(
+        &c.join("spending-financing-mix.svg"),
+        size,
+        &[
+            "Financing mix of projects",
+            "% of the amount with a known funding source",
+            "Public budget",
+        ],
+    );
+    check(
+        &c.join("climate-ghg-by-sector-PL_Gdansk.svg"),
+        size,
+        &[
+            "Greenhouse gas emissions by sector, PL_Gdansk",
+            "tCO2e",
+            "Stationary energy",
+            "Year",
+        ],
+    );
+    check(
+        &c.join("spending-cost-per-beneficiary-scatter.svg"),
+        size,
+        &[
+            "Cost per beneficiary",
+            "Beneficiaries (persons",
+            "EUR per beneficiary",
+        ],
+    );
+    check(
+        &c.join("climate-ghg_per_capita-ranked.svg"),
+        size,
+        &[
+            "Greenhouse gas emissions per inhabitant, 2023",
+            "tCO2e per person",
+        ],
+    );
+    // Every SVG has a PNG twin of the same size.
+    for entry in std::fs::read_dir(&c).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "svg") {
+            let png = std::fs::read(p.with_extension("png")).unwrap();
+            assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+            // The IHDR chunk holds width and height, big-endian.
+            assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), 1200);
+            assert_eq!(u32::from_be_bytes(png[20..24].try_into().unwrap()), 750);
+        }
+    }
+}
+
+#[test]
+fn long_area_names_still_fit() {
+    // Rename an area to a long name in a copy of the sample and draw it narrow.
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    for f in std::fs::read_dir(root().join("sample-data")).unwrap() {
+        let f = f.unwrap().path();
+        if f.extension().is_some_and(|e| e == "csv") {
+            let text = std::fs::read_to_string(&f)
+                .unwrap()
+                .replace("PL_GDN_Orunia", "Orunia-Święty Wojciech-Lipce (dzielnica)");
+            std::fs::write(data.join(f.file_name().unwrap()), text).unwrap();
+        }
+    }
+    let text = std::fs::read_to_string(root().join("pipelines/sample.toml"))
+        .unwrap()
+        .replace("../sample-data/", &format!("{}/", data.display()))
+        .replace(
+            "[checks]",
+            "[charts]\nwidth = 900\nheight = 600\nformats = [\"svg\"]\n\n[checks]",
+        );
+    std::fs::write(tmp.path().join("p.toml"), text).unwrap();
+    run_ok(
+        tmp.path().join("p.toml").to_str().unwrap(),
+        &tmp.path().join("out"),
+    );
+    let c = tmp.path().join("out/charts");
+    check(
+        &c.join("exclusion-arpr-ranked.svg"),
+        (900.0, 600.0),
+        &["Orunia-Święty Wojciech-Lipce (dzielnica)"],
+    );
+    check(
+        &c.join("exclusion-arpr-timeseries.svg"),
+        (900.0, 600.0),
+        &["Orunia-Święty Wojciech-Lipce (dzielnica)"],
+    );
+    check(
+        &c.join("spending-financing-mix.svg"),
+        (900.0, 600.0),
+        &["Orunia-Święty Wojciech-Lipce (dzielnica)"],
+    );
+    assert!(
+        !c.join("exclusion-arpr-ranked.png").exists(),
+        "formats = [\"svg\"] draws no PNG"
+    );
+}
+
+#[test]
+fn chart_redraws_from_the_outputs_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("copy");
+    std::fs::create_dir(&out).unwrap();
+    // A researcher's copy: the tables and the manifest, no pipeline file, no inputs.
+    for f in ["indicators.parquet", "manifest.json"] {
+        std::fs::copy(sample().join(f), out.join(f)).unwrap();
+    }
+    let o = cityimpact(&[
+        "chart",
+        out.to_str().unwrap(),
+        "--format",
+        "svg",
+        "--width",
+        "1600",
+        "--height",
+        "900",
+        "--highlight",
+        "PT_BRG_Real",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    check(
+        &out.join("charts/exclusion-arpr-timeseries.svg"),
+        (1600.0, 900.0),
+        &["PT_BRG_Real", "8 comparison areas"],
+    );
+    assert!(!out.join("charts/exclusion-arpr-timeseries.png").exists());
+    // The manifest lists the new charts with hashes that match.
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    let listed: Vec<&serde_json::Value> = manifest["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["path"].as_str().unwrap().starts_with("charts/"))
+        .collect();
+    assert!(!listed.is_empty());
+    for o in listed {
+        let bytes = std::fs::read(out.join(o["path"].as_str().unwrap())).unwrap();
+        assert_eq!(
+            o["blake3"].as_str().unwrap(),
+            blake3::hash(&bytes).to_hex().as_str()
+        );
+    }
+    assert_eq!(manifest["charts"]["highlight"][0], "PT_BRG_Real");
+    // Nothing is left behind but the outputs.
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(names.iter().all(|n| !n.starts_with('.')), "{names:?}");
+    // A folder that is not an output folder is an error that names the manifest.
+    let o = cityimpact(&["chart", tmp.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("manifest.json"), "{}", stderr(&o));
+}
+
+#[test]
+fn the_report_is_one_self_contained_file() {
+    let html = std::fs::read_to_string(sample().join("report.html")).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    // Charts inline, one figure per chart (SVG preferred over its PNG twin).
+    let charts = std::fs::read_dir(sample().join("charts"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "svg")
+        })
+        .count();
+    assert_eq!(html.matches("<figure>").count(), charts);
+    // Nothing is loaded from elsewhere.
+    for needle in ["src=\"http", "href=\"http", "<link", "<script"] {
+        assert!(!html.contains(needle), "{needle}");
+    }
+    // Tables of values, the definitions with sources, and the provenance.
+    assert!(html.contains("<th>Area</th>") && html.contains("PL_GDN_Orunia"));
+    assert!(html.contains("Definitions and sources") && html.contains("EU-SILC 131-rev/04"));
+    assert!(html.contains("Provenance") && html.contains("silc.csv"));
+    assert!(html.contains("@media print"));
+}
