@@ -11,11 +11,22 @@ use cityimpact::output::parquet;
 use cityimpact::run::{self, Options};
 
 fn main() {
-    let runs: usize = std::env::args().filter(|a| a != "--bench").nth(1).and_then(|a| a.parse().ok()).unwrap_or(5);
+    let runs: usize = std::env::args()
+        .filter(|a| a != "--bench")
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(5);
     let dir = tempfile::tempdir().expect("a temporary folder");
     let out = dir.path().join("sample");
     let pipeline = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/sample.toml");
-    let summary = run::run(&pipeline, &Options { out: Some(out.clone()) }, &|_| {}).expect("the sample runs");
+    let summary = run::run(
+        &pipeline,
+        &Options {
+            out: Some(out.clone()),
+        },
+        &|_| {},
+    )
+    .expect("the sample runs");
     let indicators = parquet::read(&out.join("indicators.parquet")).expect("indicators");
     let ctx = Context {
         settings: summary.manifest.charts.clone(),
@@ -27,7 +38,9 @@ fn main() {
         let target = dir.path().join(format!("charts-{i}"));
         std::fs::create_dir(&target).expect("a chart folder");
         let t = Instant::now();
-        count = charts::render_all(&indicators, &target, &ctx).expect("charts").len();
+        count = charts::render_all(&indicators, &target, &ctx)
+            .expect("charts")
+            .len();
         times.push(t.elapsed().as_secs_f64());
     }
     times.sort_by(f64::total_cmp);

@@ -1,7 +1,9 @@
-//! The `cityimpact` command line: parse, call the library, and turn the result into a message
-//! and an exit code (0 ok, 1 run failed, 2 bad command line or pipeline file, 3 data checks
-//! failed, 4 another run holds the lock). No data logic lives here.
+//! The `cityimpact` command line: parse, set up logging and progress, call the library, and
+//! turn the result into a message and an exit code (0 ok, 1 run failed, 2 bad command line or
+//! pipeline file, 3 data checks failed, 4 another run holds the lock, 130 stopped by a
+//! signal). No data logic lives here.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -11,6 +13,19 @@ use cityimpact::catalogue;
 use cityimpact::config::ChartFormat;
 use cityimpact::run::{self, Options, RunError};
 
+/// Prints a line on stdout; a closed pipe (`| head`) ends the program quietly, as for any
+/// command-line tool, rather than with a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }};
+}
+
 #[derive(Parser)]
 #[command(
     name = "cityimpact",
@@ -18,21 +33,35 @@ use cityimpact::run::{self, Options, RunError};
     about = "Measure what social innovation does for cities",
     long_about = "cityimpact runs a pipeline declared in a TOML file: it reads city open data and \
 social-innovation project records as published, checks every row, computes social exclusion, \
-spending and climate indicators, and writes Parquet tables, charts and a manifest.",
-    after_help = "Examples:\n  cityimpact run pipelines/sample.toml\n  cityimpact validate pipelines/sample.toml\n  cityimpact indicators describe arpr"
+spending and climate indicators, and writes Parquet tables, charts, a report and a manifest.",
+    after_help = "Examples:\n  cityimpact run pipelines/sample.toml\n  cityimpact plan pipelines/sample.toml\n  cityimpact validate pipelines/sample.toml\n  cityimpact indicators describe arpr\n\n\
+Logs go to stderr: human-readable, or --log-format json. CITYIMPACT_LOG takes a filter (e.g. debug);\n\
+NO_COLOR turns colour off. A progress line shows only when stderr is a terminal."
 )]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// More detail in the logs (-v debug, -vv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Errors only.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// Log format on stderr: human, or json (one object per line, for log collectors).
+    #[arg(long, global = true, value_parser = ["human", "json"], default_value = "human")]
+    log_format: String,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Run a pipeline and publish its outputs.
     #[command(
-        after_help = "Examples:\n  cityimpact run                          # pipelines/sample.toml\n  cityimpact run pipelines/sample.toml --out /tmp/sample\n\n\
-Exit codes: 0 published, 1 run failed (last good outputs untouched), 2 bad command line or pipeline file,\n\
-3 a data check failed (not published), 4 another run holds the lock."
+        after_help = "Examples:\n  cityimpact run                          # pipelines/sample.toml\n  cityimpact run pipelines/sample.toml --out /tmp/sample\n  cityimpact run pipelines/sample.toml --json --wait 600   # from a scheduler\n\n\
+A run whose pipeline file, inputs and tool version are those of the last good run does nothing.\n\
+Otherwise only the indicator families whose inputs changed are computed again; --force computes all.\n\n\
+Exit codes: 0 published or up to date, 1 run failed (last good outputs untouched), 2 bad command line\n\
+or pipeline file, 3 a data check failed (not published), 4 another run holds the lock, 130 stopped by\n\
+SIGINT or SIGTERM."
     )]
     Run {
         /// The pipeline file.
@@ -41,9 +70,29 @@ Exit codes: 0 published, 1 run failed (last good outputs untouched), 2 bad comma
         /// Write outputs here instead of the pipeline's `out` folder.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
-        /// Print only errors.
-        #[arg(short, long)]
-        quiet: bool,
+        /// Recompute everything, even when nothing changed.
+        #[arg(long)]
+        force: bool,
+        /// When another run holds the output folder, wait up to this many seconds for it.
+        #[arg(long, value_name = "SECONDS")]
+        wait: Option<u64>,
+        /// Print one machine-readable summary line on stdout (the last line printed).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the stages of a run, what each reads and writes, and which would run now and why.
+    #[command(
+        after_help = "Examples:\n  cityimpact plan pipelines/sample.toml\n  cityimpact plan pipelines/sample.toml --force"
+    )]
+    Plan {
+        /// The pipeline file.
+        pipeline: PathBuf,
+        /// Plan against this output folder instead of the pipeline's.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Plan as if every stage were forced to run.
+        #[arg(long)]
+        force: bool,
     },
     /// Check a pipeline file and that every source exists and has the columns its roles need.
     #[command(after_help = "Example:\n  cityimpact validate pipelines/sample.toml")]
@@ -93,16 +142,71 @@ enum IndicatorsAction {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match try_main(cli) {
+    init_logging(&cli);
+    // SIGINT and SIGTERM: remove the run's staging folder (the last good outputs stay as they
+    // are) and stop with a non-zero code; the OS releases the lock.
+    let _ = ctrlc::set_handler(|| {
+        cityimpact::output::publish::remove_staging();
+        tracing::error!("stopped by a signal; the last good outputs are untouched");
+        std::process::exit(130);
+    });
+    match try_main(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            tracing::error!("{e}");
             if let Some(hint) = e.hint() {
-                eprintln!("hint: {hint}");
+                tracing::error!("hint: {hint}");
+            }
+            if matches!(cli.command, Command::Run { json: true, .. }) {
+                let line = serde_json::json!({
+                    "status": "error",
+                    "exit_code": e.exit_code(),
+                    "error": e.to_string(),
+                    "hint": e.hint(),
+                });
+                say!("{line}");
             }
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// Human logs on stderr by default, JSON lines for collectors; -v/-q and CITYIMPACT_LOG set
+/// the level; colour only on a terminal and never with NO_COLOR.
+fn init_logging(cli: &Cli) {
+    use tracing_subscriber::EnvFilter;
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "info",
+        (false, 1) => "debug",
+        _ => "trace",
+    };
+    let filter =
+        EnvFilter::try_from_env("CITYIMPACT_LOG").unwrap_or_else(|_| EnvFilter::new(level));
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    if cli.log_format == "json" {
+        builder.json().with_current_span(false).init();
+    } else {
+        builder.with_ansi(colour).without_time().init();
+    }
+}
+
+/// A progress line for a person watching a terminal; never in logs or CI.
+fn progress(cli: &Cli) -> Option<indicatif::ProgressBar> {
+    let watching = std::io::stderr().is_terminal()
+        && cli.log_format == "human"
+        && !cli.quiet
+        && std::env::var_os("CI").is_none();
+    watching.then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    })
 }
 
 /// Errors at the binary's edge: the library's, plus a wrong indicator id.
@@ -135,35 +239,55 @@ impl CliError {
     }
 }
 
-fn try_main(cli: Cli) -> Result<(), CliError> {
-    match cli.command {
+fn try_main(cli: &Cli) -> Result<(), CliError> {
+    match &cli.command {
         Command::Run {
             pipeline,
             out,
-            quiet,
+            force,
+            wait,
+            json,
         } => {
-            let report = move |msg: &str| {
-                if !quiet {
-                    eprintln!("cityimpact: {msg}");
-                }
+            let bar = progress(cli);
+            let report = |msg: &str| match &bar {
+                Some(b) => b.set_message(msg.to_string()),
+                None => tracing::info!("{msg}"),
             };
-            let summary = run::run(&pipeline, &Options { out }, &report)?;
-            if !quiet {
-                for r in &summary.manifest.rows {
-                    eprintln!(
-                        "  {:<16} read {:>7}  kept {:>7}  rejected {:>5}",
-                        r.source, r.read, r.kept, r.rejected
-                    );
-                }
-                for s in &summary.manifest.stages {
-                    eprintln!("  stage {:<24} {:>8.3} s", s.stage, s.seconds);
-                }
-                eprintln!(
-                    "cityimpact: {} indicator values, {} files published to {} ({:.2} s)",
-                    summary.rows,
-                    summary.manifest.outputs.len() + 1,
-                    summary.out.display(),
-                    summary.manifest.seconds
+            let options = Options {
+                out: out.clone(),
+                force: *force,
+                wait: wait.map(std::time::Duration::from_secs),
+            };
+            let summary = run::run(pipeline, &options, &report);
+            if let Some(b) = &bar {
+                b.finish_and_clear();
+            }
+            let summary = summary?;
+            report_summary(&summary, *json);
+            Ok(())
+        }
+        Command::Plan {
+            pipeline,
+            out,
+            force,
+        } => {
+            let options = Options {
+                out: out.clone(),
+                force: *force,
+                wait: None,
+            };
+            for p in run::plan(pipeline, &options)? {
+                say!(
+                    "{:<26} {:<5} {}",
+                    p.stage,
+                    if p.will_run { "RUN" } else { "skip" },
+                    p.reason
+                );
+                say!(
+                    "{:<26}       reads {}; writes {}",
+                    "",
+                    p.reads.join(", "),
+                    p.writes.join(", ")
                 );
             }
             Ok(())
@@ -175,7 +299,7 @@ fn try_main(cli: Cli) -> Result<(), CliError> {
             height,
             highlight,
         } => {
-            let formats = format.map(|f| {
+            let formats = format.as_ref().map(|f| {
                 f.iter()
                     .map(|x| {
                         if x == "svg" {
@@ -186,35 +310,32 @@ fn try_main(cli: Cli) -> Result<(), CliError> {
                     })
                     .collect()
             });
-            let files = run::rechart(
-                &out,
-                &run::ChartOptions {
-                    formats,
-                    width,
-                    height,
-                    highlight,
-                },
-            )?;
-            eprintln!(
-                "cityimpact: {} charts and report.html drawn again in {}",
+            let options = run::ChartOptions {
+                formats,
+                width: *width,
+                height: *height,
+                highlight: highlight.clone(),
+            };
+            let files = run::rechart(out, &options)?;
+            tracing::info!(
+                "{} charts and report.html drawn again in {}",
                 files.len(),
                 out.display()
             );
             Ok(())
         }
         Command::Validate { pipeline } => {
-            let lines = run::validate(&pipeline)?;
-            for l in lines {
-                println!("{l}");
+            for l in run::validate(pipeline)? {
+                say!("{l}");
             }
-            println!("{}: ok", pipeline.display());
+            say!("{}: ok", pipeline.display());
             Ok(())
         }
         Command::Indicators { action: None } => {
-            println!("{:<30} {:<10} {:<18} name", "id", "family", "unit");
+            say!("{:<34} {:<10} {:<18} name", "id", "family", "unit");
             for i in catalogue::all() {
-                println!(
-                    "{:<30} {:<10} {:<18} {}",
+                say!(
+                    "{:<34} {:<10} {:<18} {}",
                     i.id,
                     i.family.as_str(),
                     i.unit,
@@ -226,18 +347,105 @@ fn try_main(cli: Cli) -> Result<(), CliError> {
         Command::Indicators {
             action: Some(IndicatorsAction::Describe { id }),
         } => {
-            let Some(i) = catalogue::get(&id) else {
-                let near = cityimpact::config::nearest(&id, catalogue::all().iter().map(|i| i.id))
+            let Some(i) = catalogue::get(id) else {
+                let near = cityimpact::config::nearest(id, catalogue::all().iter().map(|i| i.id))
                     .map(String::from);
-                return Err(CliError::UnknownIndicator(id, near));
+                return Err(CliError::UnknownIndicator(id.clone(), near));
             };
-            println!("{} ({})", i.name, i.id);
-            println!("family:     {}", i.family.as_str());
-            println!("unit:       {}", i.unit);
-            println!("direction:  {}", i.direction.as_str());
-            println!("definition: {}", i.definition);
-            println!("source:     {}", i.source);
+            say!("{} ({})", i.name, i.id);
+            say!("family:     {}", i.family.as_str());
+            say!("unit:       {}", i.unit);
+            say!("direction:  {}", i.direction.as_str());
+            say!("definition: {}", i.definition);
+            say!("source:     {}", i.source);
             Ok(())
         }
+    }
+}
+
+/// The end of a run: row counts and stages in the logs, and with --json one summary line on
+/// stdout, the last line printed (Airflow's BashOperator hands it to the next task).
+fn report_summary(summary: &run::Summary, json: bool) {
+    let m = &summary.manifest;
+    let rows = m["rows"].as_array().cloned().unwrap_or_default();
+    for r in &rows {
+        tracing::info!(
+            "source {}: read {}, kept {}, rejected {}",
+            r["source"].as_str().unwrap_or(""),
+            r["read"],
+            r["kept"],
+            r["rejected"]
+        );
+    }
+    for s in m["stages"].as_array().into_iter().flatten() {
+        tracing::debug!(
+            "stage {} {} in {:.3} s: {}",
+            s["stage"].as_str().unwrap_or(""),
+            s["status"].as_str().unwrap_or(""),
+            s["seconds"].as_f64().unwrap_or(0.0),
+            s["reason"].as_str().unwrap_or("")
+        );
+    }
+    let values = m["outputs"]
+        .as_array()
+        .and_then(|o| o.iter().find(|o| o["path"] == "indicators.parquet"))
+        .and_then(|o| o["rows"].as_u64())
+        .unwrap_or(0);
+    if summary.status == "up-to-date" {
+        tracing::info!(
+            "outputs in {} are up to date: nothing to do",
+            summary.out.display()
+        );
+    } else {
+        tracing::info!(
+            "{values} indicator values published to {} in {:.2} s",
+            summary.out.display(),
+            m["seconds"].as_f64().unwrap_or(0.0)
+        );
+    }
+    if json {
+        let sum = |k: &str| rows.iter().map(|r| r[k].as_u64().unwrap_or(0)).sum::<u64>();
+        let timings: serde_json::Map<String, serde_json::Value> = m["stages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| {
+                (
+                    s["stage"].as_str().unwrap_or("").to_string(),
+                    s["seconds"].clone(),
+                )
+            })
+            .collect();
+        let rejects: serde_json::Map<String, serde_json::Value> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r["source"].as_str().unwrap_or("").to_string(),
+                    r["rejected"].clone(),
+                )
+            })
+            .collect();
+        let outputs: Vec<serde_json::Value> = m["outputs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|o| o["path"].clone())
+            .collect();
+        let line = serde_json::json!({
+            "status": summary.status,
+            "exit_code": 0,
+            "out": summary.out,
+            "run_id": m["run_id"],
+            "outputs": outputs,
+            "counts": {
+                "rows_read": sum("read"),
+                "rows_kept": sum("kept"),
+                "rows_rejected": sum("rejected"),
+                "indicator_values": values,
+            },
+            "rejects": rejects,
+            "timings": timings,
+        });
+        say!("{line}");
     }
 }

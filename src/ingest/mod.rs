@@ -124,7 +124,27 @@ impl IngestError {
     }
 }
 
-/// Reads a source's file into text cells for every role the file provides.
+/// A source's file, read once: its bytes, for parsing, and their BLAKE3, for provenance and
+/// for deciding whether anything changed since the last run.
+pub struct Loaded {
+    pub bytes: Vec<u8>,
+    pub blake3: String,
+}
+
+pub fn load(source: &Source) -> Result<Loaded, IngestError> {
+    let bytes = csv::load(source)?;
+    let blake3 = blake3::hash(&bytes).to_hex().to_string();
+    Ok(Loaded { bytes, blake3 })
+}
+
+/// Parses a source's bytes into text cells for every role the file provides.
+pub fn parse(source: &Source, loaded: &Loaded) -> Result<RawTable, IngestError> {
+    let mut raw = csv::read(source, &loaded.bytes)?;
+    raw.blake3 = loaded.blake3.clone();
+    Ok(raw)
+}
+
+/// Reads and parses a source's file.
 pub fn read(source: &Source) -> Result<RawTable, IngestError> {
-    csv::read(source)
+    parse(source, &load(source)?)
 }

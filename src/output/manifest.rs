@@ -50,9 +50,16 @@ pub struct SourceRows {
 #[derive(Debug, Clone, Serialize)]
 pub struct StageTiming {
     pub stage: String,
+    /// Stages it waits for.
     pub after: Vec<String>,
     pub seconds: f64,
     pub rows_out: Option<usize>,
+    /// `ran`, or `reused` (taken from the last good run).
+    pub status: String,
+    /// Why it ran or was reused.
+    pub reason: Option<String>,
+    /// What its result depends on (hash of tool version, pipeline file and the inputs it reads).
+    pub key: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -4,6 +4,22 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Staging folders in use, so that a signal handler can remove them before the process
+/// stops (destructors do not run on `exit`).
+static STAGING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn registry() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    STAGING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Removes every staging folder of this process. For signal handlers.
+pub fn remove_staging() {
+    for dir in registry().drain(..) {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
 
 /// A staging folder beside the output folder. Dropping it without [`Staging::publish`] removes
 /// it and everything in it.
@@ -24,6 +40,7 @@ impl Staging {
             .prefix(&format!(".{name}.staging-"))
             .tempdir_in(&parent)?;
         std::fs::create_dir(dir.path().join("charts"))?;
+        registry().push(dir.path().to_path_buf());
         Ok(Staging {
             dir,
             out: out.to_path_buf(),
@@ -37,6 +54,7 @@ impl Staging {
     /// Moves the staged outputs into place in one step (Linux: renameat2 with
     /// RENAME_EXCHANGE), then removes the previous outputs.
     pub fn publish(self) -> io::Result<()> {
+        registry().retain(|p| p != self.dir.path());
         // tempfile makes the folder 0700; outputs are for other users too (replace_dir).
         replace_dir(&self.dir.keep(), &self.out)
     }

@@ -8,15 +8,13 @@
 //!                     indicators:climate   ┘                ─► output:manifest ─► publish
 //! ```
 
-use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use crate::catalogue;
+use crate::catalogue::{self, Family};
 use crate::charts::{self, ChartError};
 use crate::config::{self, ConfigError, Pipeline, Source};
 use crate::contracts::{self, Table};
@@ -25,6 +23,16 @@ use crate::ingest::{self, IngestError};
 use crate::output::manifest::{Manifest, OutputFile, PipelineInfo, SourceRows, StageTiming};
 use crate::output::{self, datapackage, publish::Staging, InputFile, Provenance};
 use crate::report;
+
+mod history;
+mod incremental;
+mod lock;
+mod plan;
+mod rechart;
+
+pub use lock::Lock;
+pub use plan::{plan, Planned};
+pub use rechart::{rechart, ChartOptions};
 
 /// The tool's version, as recorded in every output.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -89,14 +97,20 @@ impl RunError {
 pub struct Options {
     /// Overrides the pipeline's output folder.
     pub out: Option<PathBuf>,
+    /// Recompute everything, whatever the last run did.
+    pub force: bool,
+    /// Wait this long for another run's lock instead of failing at once.
+    pub wait: Option<std::time::Duration>,
 }
 
 /// What a finished run reports.
 #[derive(Debug, Clone)]
 pub struct Summary {
     pub out: PathBuf,
-    pub manifest: Manifest,
-    pub rows: usize,
+    /// `published`, or `up-to-date` when nothing changed since the last good run.
+    pub status: &'static str,
+    /// The manifest of the published outputs (for `up-to-date`, the last good run's).
+    pub manifest: serde_json::Value,
 }
 
 /// Progress messages, for the binary to show or not.
@@ -108,39 +122,151 @@ struct Timer {
 
 impl Timer {
     fn record(&self, stage: &str, after: &[&str], started: Instant, rows_out: Option<usize>) {
-        let mut stages = self.stages.lock().unwrap_or_else(|e| e.into_inner());
-        stages.push(StageTiming {
+        self.push(StageTiming {
             stage: stage.to_string(),
             after: after.iter().map(|s| s.to_string()).collect(),
             seconds: started.elapsed().as_secs_f64(),
             rows_out,
+            status: "ran".into(),
+            reason: None,
+            key: None,
         });
+    }
+
+    fn push(&self, timing: StageTiming) {
+        self.stages
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(timing);
     }
 }
 
-/// Runs a pipeline file end to end and publishes its outputs.
+/// Runs a pipeline file end to end and publishes its outputs. Every run that got as far as
+/// the lock leaves a row in the output folder's `runs.parquet`, failed ones included.
 pub fn run(pipeline_file: &Path, options: &Options, report: Report) -> Result<Summary, RunError> {
     let started_at = chrono::Utc::now();
+    let t = Instant::now();
+    let pipeline = config::load(pipeline_file)?;
+    let out = options.out.clone().unwrap_or_else(|| pipeline.out.clone());
+    let _lock = Lock::acquire_waiting(&out, options.wait)?;
+    let config_time = t.elapsed();
+    let result = execute(&pipeline, &out, options, report, started_at, config_time);
+    if let Err(e) = &result {
+        let status = match e {
+            RunError::Checks { .. } => "checks-failed",
+            _ => "failed",
+        };
+        let record = history::RunRecord {
+            run_id: String::new(),
+            started: started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            finished: now(),
+            status: status.into(),
+            exit_code: e.exit_code() as i32,
+            rows_read: 0,
+            rows_kept: 0,
+            rows_rejected: 0,
+            indicator_values: 0,
+            inputs: "{}".into(),
+            version: VERSION.into(),
+            pipeline_blake3: pipeline.file_hash.clone(),
+            message: Some(e.to_string()),
+        };
+        // The history is a courtesy to the scheduler; the run's own error matters more.
+        if let Err(h) = history::append_in_place(&out, &record) {
+            tracing::warn!("could not record the failed run in runs.parquet: {h}");
+        }
+    }
+    result
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn execute(
+    pipeline: &Pipeline,
+    out: &Path,
+    options: &Options,
+    report: Report,
+    started_at: chrono::DateTime<chrono::Utc>,
+    config_time: std::time::Duration,
+) -> Result<Summary, RunError> {
     let started = Instant::now();
     let timer = Timer {
         stages: Default::default(),
     };
+    timer.push(StageTiming {
+        stage: "config".into(),
+        after: vec![],
+        seconds: config_time.as_secs_f64(),
+        rows_out: None,
+        status: "ran".into(),
+        reason: None,
+        key: None,
+    });
+    let pipeline = pipeline.clone();
+    let out = out.to_path_buf();
 
-    let t = Instant::now();
-    let pipeline = config::load(pipeline_file)?;
-    timer.record("config", &[], t, None);
-    let out = options.out.clone().unwrap_or_else(|| pipeline.out.clone());
-    let _lock = Lock::acquire(&out)?;
-
-    // Ingest and contracts: sources are independent, so all at once.
+    // Every source's bytes once, hashed: that decides whether anything changed.
     report(&format!("reading {} sources", pipeline.sources.len()));
-    let results: Vec<Result<(InputFile, Table), RunError>> = pipeline
+    let loaded: Vec<ingest::Loaded> = pipeline
         .sources
         .par_iter()
-        .map(|source| {
+        .map(ingest::load)
+        .collect::<Result<_, _>>()?;
+    let inputs: Vec<InputFile> = pipeline
+        .sources
+        .iter()
+        .zip(&loaded)
+        .map(|(s, l)| InputFile {
+            source: s.name.clone(),
+            path: s.path.clone(),
+            bytes: l.bytes.len() as u64,
+            blake3: l.blake3.clone(),
+        })
+        .collect();
+    let provenance = Provenance::new(VERSION, &pipeline.name, &pipeline.file_hash, inputs.clone());
+    let previous =
+        incremental::previous(&out).filter(|m| incremental::outputs_intact(&out, m).is_ok());
+    if let Some(prev) = &previous {
+        if !options.force && prev["run_id"].as_str() == Some(provenance.run_id.as_str()) {
+            report("nothing changed since the last good run: outputs are up to date");
+            let record = history::RunRecord {
+                run_id: provenance.run_id.clone(),
+                started: started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                finished: now(),
+                status: "up-to-date".into(),
+                exit_code: 0,
+                rows_read: 0,
+                rows_kept: 0,
+                rows_rejected: 0,
+                indicator_values: 0,
+                inputs: inputs_json(&inputs),
+                version: VERSION.into(),
+                pipeline_blake3: pipeline.file_hash.clone(),
+                message: Some("inputs, pipeline file and tool version unchanged".into()),
+            };
+            history::append_in_place(&out, &record).map_err(|source| RunError::Stage {
+                stage: "history".into(),
+                source,
+            })?;
+            return Ok(Summary {
+                out,
+                status: "up-to-date",
+                manifest: prev.clone(),
+            });
+        }
+    }
+
+    // Ingest and contracts: sources are independent, so all at once.
+    let results: Vec<Result<Table, RunError>> = pipeline
+        .sources
+        .par_iter()
+        .zip(&loaded)
+        .map(|(source, bytes)| {
             let t = Instant::now();
-            let r = read_source(&pipeline, source);
-            if let Ok((_, table)) = &r {
+            let r = read_source(&pipeline, source, bytes);
+            if let Ok(table) = &r {
                 timer.record(
                     &format!("ingest:{}", source.name),
                     &["config"],
@@ -151,22 +277,8 @@ pub fn run(pipeline_file: &Path, options: &Options, report: Report) -> Result<Su
             r
         })
         .collect();
-    let mut inputs = Vec::new();
-    let mut tables = Vec::new();
-    for r in results {
-        let (input, table) = r?;
-        inputs.push(input);
-        tables.push(table);
-    }
-    for t in &tables {
-        report(&format!(
-            "source {}: {} rows read, {} kept, {} rejected",
-            t.source,
-            t.rows_read,
-            t.rows_kept(),
-            t.rejects.len()
-        ));
-    }
+    let tables: Vec<Table> = results.into_iter().collect::<Result<_, _>>()?;
+    drop(loaded);
 
     let t = Instant::now();
     let ingest_stages: Vec<String> = pipeline
@@ -178,28 +290,81 @@ pub fn run(pipeline_file: &Path, options: &Options, report: Report) -> Result<Su
     check(&pipeline, &tables)?;
     timer.record("checks", &ingest_refs, t, None);
 
-    // Indicators: the three families side by side.
+    // Indicators: the families whose inputs changed, side by side; the others are taken from
+    // the last good outputs.
     report("computing indicators");
     let inputs_view = Inputs::new(&pipeline, &tables).map_err(|source| RunError::Stage {
         stage: "indicators".into(),
         source,
     })?;
-    let families = indicators::compute_all(&inputs_view).map_err(|source| RunError::Stage {
-        stage: "indicators".into(),
-        source,
-    })?;
+    let mut todo = Vec::new();
     let mut values = Vec::new();
     let mut skipped: Vec<Skipped> = Vec::new();
-    for (family, out, took) in families {
-        let mut stages = timer.stages.lock().unwrap_or_else(|e| e.into_inner());
-        stages.push(StageTiming {
+    for family in Family::ALL {
+        let stage = format!("indicators:{}", family.as_str());
+        let key = incremental::family_key(VERSION, &pipeline, &inputs, family);
+        let reason = incremental::reason_to_run(previous.as_ref(), &stage, &key, options.force);
+        let reused = match reason {
+            None => incremental::reuse(&out, family).ok(),
+            Some(_) => None,
+        };
+        match reused {
+            Some(rows) => {
+                timer.push(StageTiming {
+                    stage,
+                    after: vec!["checks".into()],
+                    seconds: 0.0,
+                    rows_out: Some(rows.len()),
+                    status: "reused".into(),
+                    reason: Some(
+                        "its inputs and the pipeline file are unchanged since the last good run"
+                            .into(),
+                    ),
+                    key: Some(key),
+                });
+                // Values that could not be computed then cannot be now either.
+                if let Some(prev) = &previous {
+                    for s in prev["skipped"].as_array().into_iter().flatten() {
+                        let id = s["indicator"].as_str().unwrap_or("");
+                        if catalogue::get(id).is_some_and(|c| c.family == family) {
+                            if let Ok(s) = serde_json::from_value::<Skipped>(s.clone()) {
+                                skipped.push(s);
+                            }
+                        }
+                    }
+                }
+                values.extend(rows);
+            }
+            None => todo.push((
+                family,
+                key,
+                reason.unwrap_or_else(|| "the last outputs could not be read".into()),
+            )),
+        }
+    }
+    let wanted: Vec<Family> = todo.iter().map(|t| t.0).collect();
+    let families =
+        indicators::compute_all(&inputs_view, &wanted).map_err(|source| RunError::Stage {
+            stage: "indicators".into(),
+            source,
+        })?;
+    for (family, result, took) in families {
+        let (_, key, reason) = todo.iter().find(|t| t.0 == family).cloned().unwrap_or((
+            family,
+            String::new(),
+            String::new(),
+        ));
+        timer.push(StageTiming {
             stage: format!("indicators:{}", family.as_str()),
             after: vec!["checks".into()],
             seconds: took.as_secs_f64(),
-            rows_out: Some(out.values.len()),
+            rows_out: Some(result.values.len()),
+            status: "ran".into(),
+            reason: Some(reason),
+            key: Some(key),
         });
-        values.extend(out.values);
-        skipped.extend(out.skipped);
+        values.extend(result.values);
+        skipped.extend(result.skipped);
     }
     let family_stages = [
         "indicators:exclusion",
@@ -214,7 +379,6 @@ pub fn run(pipeline_file: &Path, options: &Options, report: Report) -> Result<Su
         source,
     })?;
     let dir = staging.path().to_path_buf();
-    let provenance = Provenance::new(VERSION, &pipeline.name, &pipeline.file_hash, inputs.clone());
     let stage_err = |stage: &str| {
         let stage = stage.to_string();
         move |source| RunError::Stage {
@@ -388,20 +552,43 @@ pub fn run(pipeline_file: &Path, options: &Options, report: Report) -> Result<Su
         after: vec!["output:charts".into()],
         seconds: t.elapsed().as_secs_f64(),
         rows_out: None,
+        status: "ran".into(),
+        reason: None,
+        key: None,
     });
     let manifest_path = dir.join("manifest.json");
     output::write_json(&manifest_path, &manifest).map_err(write_err(&manifest_path))?;
 
+    // The history goes with the outputs: the last good one's rows and this run's.
+    let totals = |f: fn(&SourceRows) -> usize| manifest.rows.iter().map(f).sum::<usize>() as i64;
+    let record = history::RunRecord {
+        run_id: provenance.run_id.clone(),
+        started: manifest.started.clone(),
+        finished: manifest.finished.clone(),
+        status: "published".into(),
+        exit_code: 0,
+        rows_read: totals(|r| r.read),
+        rows_kept: totals(|r| r.kept),
+        rows_rejected: totals(|r| r.rejected),
+        indicator_values: indicators_df.height() as i64,
+        inputs: inputs_json(&manifest.inputs),
+        version: VERSION.into(),
+        pipeline_blake3: pipeline.file_hash.clone(),
+        message: None,
+    };
+    let mut runs = history::appended(&out, &record).map_err(stage_err("output:history"))?;
+    history::write(&dir, &mut runs, &provenance.metadata()).map_err(stage_err("output:history"))?;
+
     staging.publish().map_err(write_err(&out))?;
     Ok(Summary {
         out,
-        rows: indicators_df.height(),
-        manifest,
+        status: "published",
+        manifest: serde_json::to_value(&manifest).unwrap_or_default(),
     })
 }
 
 /// Size and BLAKE3 of output files (paths relative to `dir`), charts included.
-fn hash_outputs(
+pub(crate) fn hash_outputs(
     dir: &Path,
     mut files: Vec<(String, Option<usize>)>,
     charts: &[PathBuf],
@@ -443,21 +630,24 @@ fn stage_order(stage: &str) -> (usize, String) {
     (rank, stage.to_string())
 }
 
-fn read_source(pipeline: &Pipeline, source: &Source) -> Result<(InputFile, Table), RunError> {
-    let raw = ingest::read(source)?;
-    let table = contracts::apply(pipeline, source, &raw).map_err(|e| RunError::Stage {
+fn read_source(
+    pipeline: &Pipeline,
+    source: &Source,
+    loaded: &ingest::Loaded,
+) -> Result<Table, RunError> {
+    let raw = ingest::parse(source, loaded)?;
+    contracts::apply(pipeline, source, &raw).map_err(|e| RunError::Stage {
         stage: format!("contracts:{}", source.name),
         source: e,
-    })?;
-    Ok((
-        InputFile {
-            source: source.name.clone(),
-            path: source.path.clone(),
-            bytes: raw.bytes,
-            blake3: raw.blake3.clone(),
-        },
-        table,
-    ))
+    })
+}
+
+fn inputs_json(inputs: &[InputFile]) -> String {
+    let map: serde_json::Map<String, serde_json::Value> = inputs
+        .iter()
+        .map(|i| (i.source.clone(), serde_json::Value::from(i.blake3.clone())))
+        .collect();
+    serde_json::Value::Object(map).to_string()
 }
 
 /// `[checks]`: a source that rejects more than its share fails the run (exit 3).
@@ -528,73 +718,6 @@ fn source_note(pipeline: &Pipeline) -> String {
     format!("{} (cityimpact {VERSION})", pipeline.title)
 }
 
-/// An advisory lock on the output folder, held for the run and released by the OS when the
-/// process ends, however it ends.
-pub struct Lock {
-    _file: File,
-}
-
-impl Lock {
-    /// The lock file sits beside the output folder, so that publishing (which swaps the folder)
-    /// does not move it.
-    pub fn path(out: &Path) -> PathBuf {
-        let name = out
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "out".into());
-        let parent = match out.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        parent.join(format!(".{name}.lock"))
-    }
-
-    pub fn acquire(out: &Path) -> Result<Lock, RunError> {
-        let path = Self::path(out);
-        let write_err = |source| RunError::Write {
-            path: path.clone(),
-            source,
-        };
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(write_err)?;
-        }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(write_err)?;
-        match file.try_lock() {
-            Ok(()) => {
-                let note = format!(
-                    "pid {} started {}\n",
-                    std::process::id(),
-                    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                );
-                file.set_len(0).map_err(write_err)?;
-                file.rewind().map_err(write_err)?;
-                file.write_all(note.as_bytes()).map_err(write_err)?;
-                Ok(Lock { _file: file })
-            }
-            Err(TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                let holder = holder.trim();
-                Err(RunError::Locked {
-                    out: out.to_path_buf(),
-                    holder: if holder.is_empty() {
-                        "unknown holder".into()
-                    } else {
-                        holder.to_string()
-                    },
-                })
-            }
-            Err(TryLockError::Error(e)) => Err(write_err(e)),
-        }
-    }
-}
-
 /// `cityimpact validate`: the pipeline file, and every source's file and columns, without
 /// computing anything. Returns one line per source.
 pub fn validate(pipeline_file: &Path) -> Result<Vec<String>, RunError> {
@@ -615,112 +738,4 @@ pub fn validate(pipeline_file: &Path) -> Result<Vec<String>, RunError> {
         ));
     }
     Ok(lines)
-}
-
-/// Overrides for `cityimpact chart`.
-#[derive(Debug, Clone, Default)]
-pub struct ChartOptions {
-    pub formats: Option<Vec<config::ChartFormat>>,
-    pub width: Option<u32>,
-    pub height: Option<u32>,
-    pub highlight: Option<Vec<String>>,
-}
-
-/// `cityimpact chart OUTPUT_DIR`: draws the charts and the report again from a published
-/// output folder (its Parquet tables and manifest) without recomputing anything, and swaps
-/// the new charts in as a whole. Returns the chart files written.
-pub fn rechart(out: &Path, options: &ChartOptions) -> Result<Vec<PathBuf>, RunError> {
-    let _lock = Lock::acquire(out)?;
-    let read_err = |path: PathBuf| {
-        move |e: std::io::Error| {
-            RunError::Ingest(IngestError::Io {
-                source_name: "outputs".into(),
-                path: path.clone(),
-                error: e,
-            })
-        }
-    };
-    let manifest_path = out.join("manifest.json");
-    let text = std::fs::read_to_string(&manifest_path).map_err(read_err(manifest_path.clone()))?;
-    let mut manifest: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| read_err(manifest_path.clone())(std::io::Error::other(e)))?;
-    let mut settings: config::Charts =
-        serde_json::from_value(manifest["charts"].clone()).map_err(|e| {
-            read_err(manifest_path.clone())(std::io::Error::other(format!(
-                "no chart settings: {e}"
-            )))
-        })?;
-    if let Some(f) = &options.formats {
-        settings.formats = f.clone();
-    }
-    if let Some(w) = options.width {
-        settings.width = w;
-    }
-    if let Some(h) = options.height {
-        settings.height = h;
-    }
-    if let Some(h) = &options.highlight {
-        settings.highlight = h.clone();
-    }
-    let indicators_path = out.join("indicators.parquet");
-    let indicators = output::parquet::read(&indicators_path).map_err(|source| RunError::Stage {
-        stage: format!("read {}", indicators_path.display()),
-        source,
-    })?;
-    let ctx = charts::Context {
-        settings: settings.clone(),
-        source: manifest["chart_source"].as_str().unwrap_or("").to_string(),
-    };
-
-    // New charts in a staging folder inside the output folder, then swapped in whole.
-    let staging = tempfile::Builder::new()
-        .prefix(".charts.staging-")
-        .tempdir_in(out)
-        .map_err(|source| RunError::Write {
-            path: out.to_path_buf(),
-            source,
-        })?;
-    let files = charts::render_all(&indicators, staging.path(), &ctx)?;
-    let final_files: Vec<PathBuf> = files
-        .iter()
-        .filter_map(|f| f.file_name().map(|n| out.join("charts").join(n)))
-        .collect();
-    let write_err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| RunError::Write {
-            path: path.clone(),
-            source,
-        }
-    };
-    output::publish::replace_dir(staging.keep().as_path(), &out.join("charts"))
-        .map_err(write_err(&out.join("charts")))?;
-
-    // The report and the manifest describe the new charts.
-    manifest["charts"] = serde_json::to_value(&settings).unwrap_or_default();
-    let tmp_dir = tempfile::Builder::new()
-        .prefix(".report.staging-")
-        .tempdir_in(out)
-        .map_err(write_err(out))?;
-    report::write(tmp_dir.path(), &indicators, &manifest, &final_files)
-        .map_err(write_err(&out.join("report.html")))?;
-    std::fs::rename(tmp_dir.path().join("report.html"), out.join("report.html"))
-        .map_err(write_err(&out.join("report.html")))?;
-    let mut outputs: Vec<serde_json::Value> = manifest["outputs"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|o| {
-            let p = o["path"].as_str().unwrap_or("");
-            !p.starts_with("charts/") && p != "report.html"
-        })
-        .collect();
-    for o in hash_outputs(out, vec![("report.html".into(), None)], &final_files)? {
-        outputs.push(serde_json::to_value(o).unwrap_or_default());
-    }
-    manifest["outputs"] = serde_json::Value::Array(outputs);
-    let manifest_tmp = tmp_dir.path().join("manifest.json");
-    output::write_json(&manifest_tmp, &manifest).map_err(write_err(&manifest_tmp))?;
-    std::fs::rename(&manifest_tmp, &manifest_path).map_err(write_err(&manifest_path))?;
-    Ok(final_files)
 }

@@ -1,0 +1,149 @@
+//! Incremental runs: a run whose pipeline file, inputs (by BLAKE3) and tool version are those
+//! of the last good run does nothing; otherwise only the indicator families whose inputs
+//! changed are computed again, and the others are taken from the last good outputs. The
+//! manifest says, for every stage, whether it ran or was reused, and why.
+
+use std::path::Path;
+
+use polars::prelude::*;
+
+use crate::catalogue::Family;
+use crate::config::{Pipeline, SourceKind};
+use crate::indicators::{floats, ints, strings, Value};
+use crate::output::InputFile;
+
+/// The source kinds each family reads.
+pub fn sources_of(family: Family) -> &'static [SourceKind] {
+    match family {
+        Family::Exclusion => &[
+            SourceKind::Microdata,
+            SourceKind::CityStats,
+            SourceKind::Areas,
+        ],
+        Family::Spending => &[
+            SourceKind::Projects,
+            SourceKind::Outcomes,
+            SourceKind::Procurement,
+            SourceKind::Areas,
+        ],
+        Family::Climate => &[
+            SourceKind::Emissions,
+            SourceKind::Projects,
+            SourceKind::Areas,
+        ],
+    }
+}
+
+/// What a family's values depend on: the tool, the whole pipeline file (settings anywhere in it
+/// may change a family), and the files of the sources it reads.
+pub fn family_key(
+    version: &str,
+    pipeline: &Pipeline,
+    inputs: &[InputFile],
+    family: Family,
+) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(version.as_bytes());
+    h.update(pipeline.file_hash.as_bytes());
+    h.update(family.as_str().as_bytes());
+    for input in inputs {
+        let kind = pipeline.source(&input.source).map(|s| s.kind);
+        if kind.is_some_and(|k| sources_of(family).contains(&k)) {
+            h.update(input.source.as_bytes());
+            h.update(input.blake3.as_bytes());
+        }
+    }
+    h.finalize().to_hex()[..16].to_string()
+}
+
+/// The last good run's manifest, if the output folder has one.
+pub fn previous(out: &Path) -> Option<serde_json::Value> {
+    let text = std::fs::read_to_string(out.join("manifest.json")).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Whether every output the manifest lists is there, unchanged.
+pub fn outputs_intact(out: &Path, manifest: &serde_json::Value) -> Result<(), String> {
+    let outputs = manifest["outputs"]
+        .as_array()
+        .ok_or("the manifest lists no outputs")?;
+    for o in outputs {
+        let name = o["path"].as_str().unwrap_or("");
+        let bytes =
+            std::fs::read(out.join(name)).map_err(|_| format!("output {name} is missing"))?;
+        if blake3::hash(&bytes).to_hex().as_str() != o["blake3"].as_str().unwrap_or("") {
+            return Err(format!("output {name} was changed since the last run"));
+        }
+    }
+    Ok(())
+}
+
+/// Why a stage must run, or `None` when the last good run's result can be reused.
+pub fn reason_to_run(
+    previous: Option<&serde_json::Value>,
+    stage: &str,
+    key: &str,
+    force: bool,
+) -> Option<String> {
+    if force {
+        return Some("--force".into());
+    }
+    let Some(prev) = previous else {
+        return Some("no earlier run in this output folder".into());
+    };
+    let old = prev["stages"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["stage"] == stage));
+    match old.and_then(|s| s["key"].as_str()) {
+        Some(k) if k == key => None,
+        Some(_) => Some("an input it reads or the pipeline file changed".into()),
+        None => Some("the earlier run has no result for it".into()),
+    }
+}
+
+/// One family's rows from the last good `indicators.parquet`.
+pub fn reuse(out: &Path, family: Family) -> PolarsResult<Vec<Value>> {
+    let df = crate::output::parquet::read(&out.join("indicators.parquet"))?;
+    let fam = strings(&df, "family")?;
+    let ind = strings(&df, "indicator")?;
+    let area = strings(&df, "area")?;
+    let level = strings(&df, "level")?;
+    let period = ints(&df, "period")?;
+    let breakdown = strings(&df, "breakdown")?;
+    let value = floats(&df, "value")?;
+    let num = floats(&df, "numerator")?;
+    let den = floats(&df, "denominator")?;
+    let n: Vec<Option<i64>> = df
+        .column("n")?
+        .as_materialized_series()
+        .i64()?
+        .iter()
+        .collect();
+    let lo = floats(&df, "ci_low")?;
+    let hi = floats(&df, "ci_high")?;
+    let flag = strings(&df, "flag")?;
+    let mut out = Vec::new();
+    for i in 0..df.height() {
+        if fam[i].as_deref() != Some(family.as_str()) {
+            continue;
+        }
+        let (Some(id), Some(a), Some(l), Some(v)) = (&ind[i], &area[i], &level[i], value[i]) else {
+            continue;
+        };
+        out.push(Value {
+            indicator: id.clone(),
+            area: a.clone(),
+            level: l.clone(),
+            period: period[i],
+            breakdown: breakdown[i].clone(),
+            value: v,
+            numerator: num[i],
+            denominator: den[i],
+            n: n[i],
+            ci_low: lo[i],
+            ci_high: hi[i],
+            flag: flag[i].clone(),
+        });
+    }
+    Ok(out)
+}

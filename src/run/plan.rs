@@ -1,0 +1,145 @@
+//! `cityimpact plan PIPELINE.toml`: the stages of a run, what each reads and writes, and which
+//! of them would run now and why. Reads the inputs to hash them; computes and writes nothing.
+
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use super::{incremental, Options, RunError, VERSION};
+use crate::catalogue::Family;
+use crate::config;
+use crate::ingest;
+use crate::output::{InputFile, Provenance};
+
+/// One stage of the plan.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Planned {
+    pub stage: String,
+    pub reads: Vec<String>,
+    pub writes: Vec<String>,
+    pub will_run: bool,
+    pub reason: String,
+}
+
+pub fn plan(pipeline_file: &Path, options: &Options) -> Result<Vec<Planned>, RunError> {
+    let pipeline = config::load(pipeline_file)?;
+    let out = options.out.clone().unwrap_or_else(|| pipeline.out.clone());
+    let loaded: Vec<ingest::Loaded> = pipeline
+        .sources
+        .par_iter()
+        .map(ingest::load)
+        .collect::<Result<_, _>>()?;
+    let inputs: Vec<InputFile> = pipeline
+        .sources
+        .iter()
+        .zip(&loaded)
+        .map(|(s, l)| InputFile {
+            source: s.name.clone(),
+            path: s.path.clone(),
+            bytes: l.bytes.len() as u64,
+            blake3: l.blake3.clone(),
+        })
+        .collect();
+    let run_id =
+        Provenance::new(VERSION, &pipeline.name, &pipeline.file_hash, inputs.clone()).run_id;
+    let raw_previous = incremental::previous(&out);
+    let intact = raw_previous
+        .as_ref()
+        .map(|m| incremental::outputs_intact(&out, m));
+    let previous = raw_previous.filter(|_| matches!(intact, Some(Ok(()))));
+    let up_to_date = !options.force
+        && previous
+            .as_ref()
+            .is_some_and(|p| p["run_id"].as_str() == Some(run_id.as_str()));
+    let whole_reason = if options.force {
+        "--force".to_string()
+    } else if up_to_date {
+        "up to date: pipeline file, inputs and tool version unchanged since the last good run"
+            .to_string()
+    } else {
+        match &intact {
+            None => "no earlier run in this output folder".to_string(),
+            Some(Err(why)) => why.clone(),
+            Some(Ok(())) => "an input, the pipeline file or the tool version changed".to_string(),
+        }
+    };
+
+    let mut stages = Vec::new();
+    for (source, input) in pipeline.sources.iter().zip(&inputs) {
+        let before = previous.as_ref().and_then(|p| {
+            p["inputs"]
+                .as_array()?
+                .iter()
+                .find(|i| i["source"] == source.name.as_str())
+                .and_then(|i| i["blake3"].as_str().map(String::from))
+        });
+        let reason = if up_to_date {
+            whole_reason.clone()
+        } else if before.as_deref() != Some(input.blake3.as_str()) && before.is_some() {
+            "its input's hash changed".to_string()
+        } else {
+            "every run that is not up to date reads and checks all sources".to_string()
+        };
+        stages.push(Planned {
+            stage: format!("ingest:{}", source.name),
+            reads: vec![source.path.clone()],
+            writes: vec!["rejects.parquet".into()],
+            will_run: !up_to_date,
+            reason,
+        });
+    }
+    for family in Family::ALL {
+        let stage = format!("indicators:{}", family.as_str());
+        let key = incremental::family_key(VERSION, &pipeline, &inputs, family);
+        let why = incremental::reason_to_run(previous.as_ref(), &stage, &key, options.force);
+        let reads = pipeline
+            .sources
+            .iter()
+            .filter(|s| incremental::sources_of(family).contains(&s.kind))
+            .map(|s| format!("source {}", s.name))
+            .collect();
+        stages.push(Planned {
+            stage,
+            reads,
+            writes: vec!["indicators.parquet".into()],
+            will_run: !up_to_date && why.is_some(),
+            reason: if up_to_date {
+                whole_reason.clone()
+            } else {
+                why.unwrap_or_else(|| {
+                    "reused: its inputs and the pipeline file are unchanged".into()
+                })
+            },
+        });
+    }
+    for (stage, writes) in [
+        (
+            "output:tables",
+            vec![
+                "indicators.parquet",
+                "rejects.parquet",
+                "projects.parquet",
+                "outcomes.parquet",
+            ],
+        ),
+        ("output:charts", vec!["charts/"]),
+        (
+            "output:manifest",
+            vec![
+                "manifest.json",
+                "datapackage.json",
+                "report.html",
+                "runs.parquet",
+            ],
+        ),
+    ] {
+        stages.push(Planned {
+            stage: stage.into(),
+            reads: vec!["the indicator stages".into()],
+            writes: writes.into_iter().map(String::from).collect(),
+            will_run: !up_to_date,
+            reason: whole_reason.clone(),
+        });
+    }
+    Ok(stages)
+}
