@@ -23,14 +23,19 @@ fn main() {
         &pipeline,
         &Options {
             out: Some(out.clone()),
+            ..Options::default()
         },
         &|_| {},
     )
     .expect("the sample runs");
     let indicators = parquet::read(&out.join("indicators.parquet")).expect("indicators");
     let ctx = Context {
-        settings: summary.manifest.charts.clone(),
-        source: summary.manifest.chart_source.clone(),
+        settings: serde_json::from_value(summary.manifest["charts"].clone())
+            .expect("chart settings"),
+        source: summary.manifest["chart_source"]
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
     };
     let mut times = Vec::new();
     let mut count = 0;

@@ -130,7 +130,20 @@ fn exit_3_when_a_check_fails_and_nothing_is_published() {
     let err = stderr(&o);
     assert!(err.contains("source `projects` rejected"), "{err}");
     assert!(err.contains("no exchange rate for GBP"), "{err}");
-    assert!(!out.exists(), "a failed check must not publish");
+    // Nothing is published: the folder holds only the history, which records the failure.
+    assert!(
+        !out.join("indicators.parquet").exists(),
+        "a failed check must not publish"
+    );
+    let runs = cityimpact::output::parquet::read(&out.join("runs.parquet")).unwrap();
+    assert_eq!(
+        runs.column("status").unwrap().str().unwrap().get(0),
+        Some("checks-failed")
+    );
+    assert_eq!(
+        runs.column("exit_code").unwrap().i32().unwrap().get(0),
+        Some(3)
+    );
 }
 
 #[test]

@@ -36,8 +36,16 @@ impl Staging {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "out".into());
+        // A run killed with SIGKILL cannot clean up after itself; the caller holds the lock on
+        // this output folder, so no other run is using its leftovers.
+        let prefix = format!(".{name}.staging-");
+        for entry in std::fs::read_dir(&parent)?.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
         let dir = tempfile::Builder::new()
-            .prefix(&format!(".{name}.staging-"))
+            .prefix(&prefix)
             .tempdir_in(&parent)?;
         std::fs::create_dir(dir.path().join("charts"))?;
         registry().push(dir.path().to_path_buf());
