@@ -7,6 +7,7 @@
 
 use std::time::{Duration, Instant};
 
+use cityimpact::catalogue::Family;
 use cityimpact::config::{self, SourceKind};
 use cityimpact::contracts::Table;
 use cityimpact::indicators::stats::SplitMix64;
@@ -176,7 +177,7 @@ fn main() {
     let mut values = 0;
     for _ in 0..runs {
         let t = Instant::now();
-        let out = indicators::compute_all(&inputs).expect("compute_all");
+        let out = indicators::compute_all(&inputs, &Family::ALL).expect("compute_all");
         parallel.push(t.elapsed());
         values = out.iter().map(|(_, o, _)| o.values.len()).sum::<usize>();
 
