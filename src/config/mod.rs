@@ -63,15 +63,18 @@ impl ConfigError {
 pub enum Format {
     Csv,
     Tsv,
+    /// Eurostat's bulk-download TSV (`dimensions\TIME_PERIOD`, periods as columns).
+    EurostatTsv,
 }
 
 impl Format {
-    pub const NAMES: [&'static str; 2] = ["csv", "tsv"];
+    pub const NAMES: [&'static str; 3] = ["csv", "tsv", "eurostat-tsv"];
 
     fn parse(s: &str) -> Option<Format> {
         match s {
             "csv" => Some(Format::Csv),
             "tsv" => Some(Format::Tsv),
+            "eurostat-tsv" => Some(Format::EurostatTsv),
             _ => None,
         }
     }
@@ -80,6 +83,7 @@ impl Format {
         match self {
             Format::Csv => "csv",
             Format::Tsv => "tsv",
+            Format::EurostatTsv => "eurostat-tsv",
         }
     }
 }
@@ -96,6 +100,10 @@ pub struct Source {
     pub format: Format,
     /// Field separator; `None` means the format's default.
     pub separator: Option<u8>,
+    /// Numbers are written with a decimal comma (`1.234,56`).
+    pub decimal_comma: bool,
+    /// The file's text encoding.
+    pub encoding: Encoding,
     /// A constant reference year for files without a period column.
     pub period: Option<i32>,
     /// role → the file's own column name. Roles not listed here are looked up under their own
@@ -115,6 +123,16 @@ impl Source {
     pub fn column_for<'a>(&'a self, role: &'a str) -> &'a str {
         self.columns.get(role).map(String::as_str).unwrap_or(role)
     }
+}
+
+/// Text encodings a source may declare; UTF-8 (with or without a byte-order mark) is the
+/// default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Encoding {
+    #[default]
+    Utf8,
+    Latin1,
+    Windows1252,
 }
 
 /// How a project's amount is booked over the years.
@@ -632,6 +650,16 @@ fn resolve_source(
             }
         }
     };
+    if format == Format::EurostatTsv && kind != SourceKind::CityStats {
+        return Err(ctx.error(
+            &s.kind,
+            format!(
+                "format eurostat-tsv holds aggregate statistics; source `{name}` is of kind {}",
+                kind.as_str()
+            ),
+            Some("use kind = \"city_stats\" for a Eurostat bulk-download file".into()),
+        ));
+    }
     let separator = match &s.separator {
         Some(sep) => {
             let v = sep.get_ref();
@@ -689,6 +717,35 @@ fn resolve_source(
         }
     }
 
+    let decimal_comma = match &s.decimal {
+        None => false,
+        Some(d) => match d.get_ref().as_str() {
+            "." => false,
+            "," => true,
+            other => {
+                return Err(ctx.error(
+                    d,
+                    format!("decimal `{other}` must be \".\" or \",\""),
+                    Some("decimal = \",\" reads 1.234,56 as 1234.56".into()),
+                ))
+            }
+        },
+    };
+    let encoding = match &s.encoding {
+        None => Encoding::Utf8,
+        Some(e) => match e.get_ref().to_ascii_lowercase().replace('_', "-").as_str() {
+            "utf-8" | "utf8" => Encoding::Utf8,
+            "latin-1" | "latin1" | "iso-8859-1" => Encoding::Latin1,
+            "windows-1252" | "cp1252" => Encoding::Windows1252,
+            other => {
+                return Err(ctx.error(
+                    e,
+                    format!("unknown encoding `{other}`"),
+                    Some("encodings: utf-8 (default), latin-1, windows-1252".into()),
+                ))
+            }
+        },
+    };
     let spread = match &s.spread {
         None => Spread::StartYear,
         Some(v) if kind != SourceKind::Projects => {
@@ -721,6 +778,8 @@ fn resolve_source(
         path,
         format,
         separator,
+        decimal_comma,
+        encoding,
         period: s.period.as_ref().map(|p| *p.get_ref()),
         columns,
         variables: s

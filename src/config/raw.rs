@@ -47,6 +47,8 @@ pub struct RawSource {
     pub path: Spanned<String>,
     pub format: Option<Spanned<String>>,
     pub separator: Option<Spanned<String>>,
+    pub decimal: Option<Spanned<String>>,
+    pub encoding: Option<Spanned<String>>,
     pub period: Option<Spanned<i32>>,
     pub columns: Option<Spanned<BTreeMap<String, String>>>,
     pub variables: Option<Spanned<BTreeMap<String, String>>>,

@@ -192,11 +192,24 @@ enum Value {
 }
 
 /// Parses and checks one cell; `Ok(None)` is an empty cell.
+#[cfg(test)]
 fn check(rule: Rule, raw: &str) -> Result<Option<Value>, String> {
+    check_with(rule, raw, false)
+}
+
+/// Parses and checks one cell; with `decimal_comma`, numbers are read as `1.234,56`.
+fn check_with(rule: Rule, raw: &str, decimal_comma: bool) -> Result<Option<Value>, String> {
     let s = raw.trim();
     if s.is_empty() {
         return Ok(None);
     }
+    let normalised;
+    let s = if decimal_comma && matches!(rule, Rule::Number { .. }) {
+        normalised = s.replace('.', "").replace(',', ".");
+        normalised.as_str()
+    } else {
+        s
+    };
     let v = match rule {
         Rule::Text => Value::Text(s.to_string()),
         Rule::Number { min, above, max } => {
@@ -383,7 +396,7 @@ pub fn apply(pipeline: &Pipeline, source: &Source, raw: &RawTable) -> Result<Tab
             }
             let cell = raw.cells[r][i].as_deref();
             let column = raw.columns[r].as_str();
-            match check(rules[r], cell.unwrap_or("")) {
+            match check_with(rules[r], cell.unwrap_or(""), source.decimal_comma) {
                 Ok(None) if required.contains(role.as_str()) => {
                     bad = Some(reject(
                         Some(column),
@@ -694,6 +707,22 @@ mod tests {
         assert!(check(NON_NEGATIVE, "inf").is_err());
         assert!(matches!(check(ANY, " -3.5 "), Ok(Some(Value::Number(x))) if x == -3.5));
         assert!(matches!(check(ANY, ""), Ok(None)));
+    }
+
+    #[test]
+    fn decimal_comma_numbers() {
+        assert!(
+            matches!(check_with(ANY, "1.234,56", true), Ok(Some(Value::Number(x))) if x == 1234.56)
+        );
+        assert!(matches!(check_with(ANY, "-0,5", true), Ok(Some(Value::Number(x))) if x == -0.5));
+        // Years and texts are left alone.
+        assert!(matches!(
+            check_with(Rule::Year, "2021", true),
+            Ok(Some(Value::Int(2021)))
+        ));
+        assert!(
+            matches!(check_with(Rule::Text, "a.b,c", true), Ok(Some(Value::Text(t))) if t == "a.b,c")
+        );
     }
 
     #[test]

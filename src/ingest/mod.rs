@@ -3,10 +3,11 @@
 //! be read (and every row comes out, good or bad) or it cannot, and the error names the file.
 
 mod csv;
+mod eurostat;
 
 use std::path::PathBuf;
 
-use crate::config::{Location, Source};
+use crate::config::{Encoding, Format, Location, Source};
 
 /// A source's rows, as text, keyed by role.
 #[derive(Debug, Clone)]
@@ -95,7 +96,7 @@ impl IngestError {
             }
             IngestError::Io { .. } => "check the file's permissions".into(),
             IngestError::Encoding { .. } => {
-                "save the file as UTF-8 (Latin-1 and Windows-1252 are not read yet)".into()
+                "save the file as UTF-8, or declare its encoding: encoding = \"latin-1\" or \"windows-1252\"".into()
             }
             IngestError::NoHeader { .. } => {
                 "the first line must name the columns; is the file empty?".into()
@@ -132,14 +133,47 @@ pub struct Loaded {
 }
 
 pub fn load(source: &Source) -> Result<Loaded, IngestError> {
-    let bytes = csv::load(source)?;
-    let blake3 = blake3::hash(&bytes).to_hex().to_string();
+    let raw = csv::load(source)?;
+    // The hash is of the file as published; parsing sees it as UTF-8.
+    let blake3 = blake3::hash(&raw).to_hex().to_string();
+    let bytes = match source.encoding {
+        Encoding::Utf8 => raw,
+        Encoding::Latin1 => raw
+            .iter()
+            .map(|&b| b as char)
+            .collect::<String>()
+            .into_bytes(),
+        Encoding::Windows1252 => raw
+            .iter()
+            .map(|&b| windows_1252(b))
+            .collect::<String>()
+            .into_bytes(),
+    };
     Ok(Loaded { bytes, blake3 })
+}
+
+/// Windows-1252 differs from Latin-1 in 0x80-0x9F only; the five bytes it leaves undefined
+/// map to the same code points, as the WHATWG Encoding Standard does.
+fn windows_1252(b: u8) -> char {
+    const HIGH: [u32; 32] = [
+        0x20AC, 0x81, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+        0x2039, 0x0152, 0x8D, 0x017D, 0x8F, 0x90, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013,
+        0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x9D, 0x017E, 0x0178,
+    ];
+    match b {
+        0x80..=0x9F => {
+            char::from_u32(HIGH[(b - 0x80) as usize]).unwrap_or(char::REPLACEMENT_CHARACTER)
+        }
+        _ => b as char,
+    }
 }
 
 /// Parses a source's bytes into text cells for every role the file provides.
 pub fn parse(source: &Source, loaded: &Loaded) -> Result<RawTable, IngestError> {
-    let mut raw = csv::read(source, &loaded.bytes)?;
+    let mut raw = match source.format {
+        Format::EurostatTsv => eurostat::read(source, &loaded.bytes)?,
+        Format::Csv | Format::Tsv => csv::read(source, &loaded.bytes)?,
+    };
     raw.blake3 = loaded.blake3.clone();
     Ok(raw)
 }
@@ -147,4 +181,19 @@ pub fn parse(source: &Source, loaded: &Loaded) -> Result<RawTable, IngestError> 
 /// Reads and parses a source's file.
 pub fn read(source: &Source) -> Result<RawTable, IngestError> {
     parse(source, &load(source)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::windows_1252;
+
+    #[test]
+    fn windows_1252_high_bytes() {
+        // The euro sign, curly quotes and dashes that Excel on Windows writes.
+        assert_eq!(windows_1252(0x80), '€');
+        assert_eq!(windows_1252(0x93), '“');
+        assert_eq!(windows_1252(0x96), '–');
+        assert_eq!(windows_1252(0xE9), 'é');
+        assert_eq!(windows_1252(b'a'), 'a');
+    }
 }

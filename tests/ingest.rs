@@ -1,0 +1,227 @@
+//! Files as they are published: Eurostat's bulk TSV, Latin-1 with decimal commas, and no
+//! panic on any input, however broken.
+
+mod common;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use cityimpact::config;
+use cityimpact::contracts;
+use cityimpact::indicators::stats::SplitMix64;
+use cityimpact::ingest;
+use cityimpact::output::parquet::read;
+use common::*;
+use polars::prelude::*;
+
+#[test]
+fn eurostat_bulk_tsv_reads_values_flags_and_missing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("p.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "[pipeline]\nname = \"es\"\n[sources.labour]\nkind = \"city_stats\"\nformat = \"eurostat-tsv\"\npath = \"{}\"\n\
+             variables = {{ EC1020I = \"unemployment_rate\", EC1168I = \"youth_unemployment_rate\" }}\n\
+             [indicators]\nspending = \"none\"\nclimate = \"none\"\nbootstrap = {{ replicates = 0 }}\n",
+            root().join("tests/fixtures/eurostat/urb_clma.tsv").display()
+        ),
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    run_ok(p.to_str().unwrap(), &out);
+    let df = read(&out.join("indicators.parquet")).unwrap();
+    let rows = df
+        .lazy()
+        .filter(col("indicator").eq(lit("unemployment_rate")))
+        .collect()
+        .unwrap();
+    // NL012C: 3.4, 4.6, 3.9 (p), 2022 missing; PL005C: 4.1, 2020 missing (flag c), 4.3, 3.8 (e).
+    let got: Vec<(String, i32, f64, Option<String>)> = (0..rows.height())
+        .map(|i| {
+            (
+                rows.column("area")
+                    .unwrap()
+                    .str()
+                    .unwrap()
+                    .get(i)
+                    .unwrap()
+                    .to_string(),
+                rows.column("period")
+                    .unwrap()
+                    .i32()
+                    .unwrap()
+                    .get(i)
+                    .unwrap(),
+                rows.column("value").unwrap().f64().unwrap().get(i).unwrap(),
+                rows.column("flag")
+                    .unwrap()
+                    .str()
+                    .unwrap()
+                    .get(i)
+                    .map(String::from),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("NL012C".into(), 2019, 3.4, None),
+            ("NL012C".into(), 2020, 4.6, None),
+            ("NL012C".into(), 2021, 3.9, Some("p".into())),
+            ("PL005C".into(), 2019, 4.1, None),
+            ("PL005C".into(), 2021, 4.3, None),
+            ("PL005C".into(), 2022, 3.8, Some("e".into())),
+        ]
+    );
+    // Missing values are no observation, not rejects.
+    assert_eq!(read(&out.join("rejects.parquet")).unwrap().height(), 0);
+}
+
+#[test]
+fn latin1_with_decimal_commas() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("p.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "[pipeline]\nname = \"de\"\n[sources.gemeinden]\nkind = \"areas\"\npath = \"{}\"\nencoding = \"latin-1\"\ndecimal = \",\"\n\
+             columns = {{ area = \"Gemeinde\", period = \"Jahr\", population = \"Bevölkerung\", green_space_m2 = \"Grünfläche_m2\" }}\n\
+             [indicators]\nexclusion = \"none\"\nspending = \"none\"\n",
+            root().join("tests/fixtures/latin1/gemeinden.csv").display()
+        ),
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    run_ok(p.to_str().unwrap(), &out);
+    let df = read(&out.join("indicators.parquet")).unwrap();
+    let area = df
+        .column("area")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .to_string();
+    let value = df.column("value").unwrap().f64().unwrap().get(0).unwrap();
+    // Köln-Mülheim sorts before Zürich-Süd: 2 000 000 m² = 200 ha for 148 021 people,
+    // 200 × 100 000 / 148 021 ha per 100 000.
+    assert_eq!(area, "Köln-Mülheim");
+    assert!(
+        (value - 200.0 * 100_000.0 / 148_021.0).abs() < 1e-9,
+        "{value}"
+    );
+    // Without the declared encoding, the file is refused with a message that says what to do.
+    let text = std::fs::read_to_string(&p)
+        .unwrap()
+        .replace("encoding = \"latin-1\"\n", "");
+    std::fs::write(
+        &p,
+        text.replace("Bevölkerung", "Bev")
+            .replace("Grünfläche_m2", "G"),
+    )
+    .unwrap();
+    let o = cityimpact(&["run", p.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("not valid UTF-8") && stderr(&o).contains("encoding = \"latin-1\""),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// Mutates a file's bytes: flips, deletions, insertions of the characters CSV parsers trip on,
+/// and truncation.
+fn mutate(bytes: &[u8], g: &mut SplitMix64) -> Vec<u8> {
+    let mut b = bytes.to_vec();
+    let specials = [
+        b'"', b',', b';', b'\n', b'\r', b'\t', 0xFF, 0xC3, b':', b'-', b'.', b'e',
+    ];
+    for _ in 0..1 + g.below(8) {
+        if b.is_empty() {
+            break;
+        }
+        let at = g.below(b.len() as u64) as usize;
+        match g.below(4) {
+            0 => b[at] = g.next_u64() as u8,
+            1 => {
+                b.remove(at);
+            }
+            2 => b.insert(at, specials[g.below(specials.len() as u64) as usize]),
+            _ => b.truncate(at),
+        }
+    }
+    b
+}
+
+#[test]
+fn no_input_makes_ingest_or_contracts_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut g = SplitMix64::new(2026);
+    let seeds = [
+        ("projects", "sample-data/projects.csv", "csv"),
+        ("silc", "sample-data/silc.csv", "csv"),
+        ("emissions", "sample-data/emissions.csv", "csv"),
+        (
+            "labour",
+            "tests/fixtures/eurostat/urb_clma.tsv",
+            "eurostat-tsv",
+        ),
+    ];
+    let mut cases = 0;
+    for (kind, path, format) in seeds {
+        let original = std::fs::read(root().join(path)).unwrap();
+        // Keep the big file small: its first 60 lines are enough to mutate.
+        let original: Vec<u8> = original
+            .split(|b| *b == b'\n')
+            .take(60)
+            .collect::<Vec<_>>()
+            .join(&b'\n');
+        let kind = match kind {
+            "silc" => "microdata",
+            "labour" => "city_stats",
+            k => k,
+        };
+        let columns = match kind {
+            "projects" => "columns = { id = \"project_id\", area = \"district\", start = \"start_date\", end = \"end_date\" }",
+            "microdata" => "columns = { income = \"eq_income\", weight = \"weight\", area = \"district\", household = \"hh_id\", period = \"year\" }",
+            "emissions" => "columns = { area = \"city\", period = \"year\", sector = \"gpc_sector\", tco2e = \"t_co2e\" }",
+            _ => "variables = { EC1020I = \"unemployment_rate\" }",
+        };
+        for i in 0..150 {
+            let data = if i == 0 {
+                Vec::new()
+            } else {
+                mutate(&original, &mut g)
+            };
+            let file = tmp.path().join(format!("{kind}-{i}.dat"));
+            std::fs::write(&file, &data).unwrap();
+            let toml = tmp.path().join(format!("{kind}-{i}.toml"));
+            std::fs::write(
+                &toml,
+                format!(
+                    "[pipeline]\nname = \"fuzz\"\n[sources.s]\nkind = \"{kind}\"\nformat = \"{format}\"\npath = \"{}\"\n{columns}\n[currency]\nrates = {{ PLN = 0.23 }}\n",
+                    file.display()
+                ),
+            )
+            .unwrap();
+            let pipeline = config::load(&toml).unwrap();
+            let source = &pipeline.sources[0];
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                ingest::read(source)
+                    .map(|raw| contracts::apply(&pipeline, source, &raw).map(|t| (raw.len(), t)))
+            }));
+            let result = outcome.unwrap_or_else(|_| panic!("panic on {}", file.display()));
+            // A file that can be read at all accounts for every row.
+            if let Ok(Ok((read_rows, table))) = result {
+                assert_eq!(
+                    read_rows,
+                    table.rows_kept() + table.rejects.len(),
+                    "{}",
+                    file.display()
+                );
+            }
+            cases += 1;
+        }
+    }
+    assert_eq!(cases, 600);
+}
