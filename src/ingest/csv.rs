@@ -10,7 +10,7 @@ use std::path::Path;
 use csv::{ByteRecord, ReaderBuilder};
 
 use super::{IngestError, RawTable};
-use crate::config::{nearest, Format, Location, Source, SourceKind};
+use crate::config::{Format, Location, Source};
 
 const CANDIDATES: [u8; 4] = [b',', b';', b'\t', b'|'];
 
@@ -117,158 +117,41 @@ fn parse_error(source: &Source, e: &csv::Error) -> IngestError {
     }
 }
 
-/// Which file column feeds each role; wide city_stats columns are returned separately.
-struct Plan {
-    roles: Vec<String>,
-    columns: Vec<String>,
-    indices: Vec<usize>,
-    /// Wide layout: (variable code, column index).
-    wide: Vec<(String, usize)>,
-}
-
-fn plan(source: &Source, header: &[String]) -> Result<Plan, IngestError> {
-    let find = |column: &str| header.iter().position(|h| h == column);
-    let missing = |role: &str, column: &str| {
-        IngestError::MissingColumn(Box::new(super::MissingColumn {
-            source_name: source.name.clone(),
-            path: source.resolved.clone(),
-            role: role.to_string(),
-            column: column.to_string(),
-            available: header.to_vec(),
-            nearest: nearest(column, header.iter().map(String::as_str)).map(String::from),
-        }))
-    };
-    let wide: Vec<(String, usize)> =
-        if source.kind == SourceKind::CityStats && find(source.column_for("variable")).is_none() {
-            source
-                .variables
-                .keys()
-                .filter_map(|code| find(code).map(|i| (code.clone(), i)))
-                .collect()
-        } else {
-            Vec::new()
-        };
-    let mut p = Plan {
-        roles: Vec::new(),
-        columns: Vec::new(),
-        indices: Vec::new(),
-        wide,
-    };
-    // Microdata needs equivalised income, or household income and what it takes to
-    // equivalise it (household and ages).
-    if source.kind == SourceKind::Microdata && find(source.column_for("income")).is_none() {
-        if find(source.column_for("household_income")).is_none()
-            || source.columns.contains_key("income")
-        {
-            return Err(missing("income", source.column_for("income")));
-        }
-        for role in ["household", "age"] {
-            if find(source.column_for(role)).is_none() {
-                return Err(missing(role, source.column_for(role)));
-            }
-        }
-    }
-    for role in source.kind.all_roles() {
-        let column = source.column_for(role);
-        match find(column) {
-            Some(i) => {
-                p.roles.push(role.to_string());
-                p.columns.push(column.to_string());
-                p.indices.push(i);
-            }
-            None => {
-                let required = source.kind.required_roles().contains(&role);
-                let from_constant = role == "period" && source.period.is_some();
-                let from_wide = !p.wide.is_empty() && (role == "variable" || role == "value");
-                let mapped = source.columns.contains_key(role);
-                if (required && !from_constant && !from_wide) || mapped {
-                    return Err(missing(role, column));
-                }
-            }
-        }
-    }
-    Ok(p)
-}
-
 pub fn read(source: &Source, owned: &[u8]) -> Result<RawTable, IngestError> {
     let bytes = strip_bom(owned);
     let header = header(source, bytes)?;
-    let plan = plan(source, &header)?;
-
-    let mut roles = plan.roles.clone();
-    let mut columns = plan.columns.clone();
-    if !plan.wide.is_empty() {
-        roles.extend(["variable".to_string(), "value".to_string()]);
-        columns.extend(["(column name)".to_string(), "(variable column)".to_string()]);
-    }
-    let mut cells: Vec<Vec<Option<String>>> = vec![Vec::new(); roles.len()];
-    let mut lines = Vec::new();
-    let mut ragged = Vec::new();
-
     let mut reader = ReaderBuilder::new()
         .delimiter(separator(source, bytes))
         .flexible(true)
         .has_headers(true)
         .from_reader(bytes);
     let mut record = ByteRecord::new();
-    loop {
+    let rows = std::iter::from_fn(move || loop {
         match reader.read_byte_record(&mut record) {
-            Ok(false) => break,
+            Ok(false) => return None,
             Ok(true) => {}
-            Err(e) => return Err(parse_error(source, &e)),
+            Err(e) => return Some(Err(parse_error(source, &e))),
         }
         let line = record.position().map(|p| p.line()).unwrap_or(0);
         // A line with nothing on it is not a row.
         if record.len() <= 1 && record.get(0).is_none_or(|f| f.is_empty()) {
             continue;
         }
-        if record.len() != header.len() {
-            ragged.push((line, record.len()));
-        }
-        let text = |i: usize| -> Result<Option<String>, IngestError> {
-            match record.get(i) {
-                None => Ok(None),
-                Some(f) => std::str::from_utf8(f)
+        let fields: Result<Vec<Option<String>>, IngestError> = record
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                std::str::from_utf8(f)
                     .map(|s| Some(s.to_string()))
                     .map_err(|_| IngestError::Encoding {
                         source_name: source.name.clone(),
                         location: location(&source.resolved, line, i + 1),
-                    }),
-            }
-        };
-        let fixed: Vec<Option<String>> = plan
-            .indices
-            .iter()
-            .map(|&i| text(i))
-            .collect::<Result<_, _>>()?;
-        if plan.wide.is_empty() {
-            for (r, v) in fixed.into_iter().enumerate() {
-                cells[r].push(v);
-            }
-            lines.push(line);
-        } else {
-            let n = fixed.len();
-            for (code, i) in &plan.wide {
-                for (r, v) in fixed.iter().enumerate() {
-                    cells[r].push(v.clone());
-                }
-                cells[n].push(Some(code.clone()));
-                cells[n + 1].push(text(*i)?);
-                lines.push(line);
-            }
-        }
-    }
-    Ok(RawTable {
-        roles,
-        cells,
-        lines,
-        columns,
-        header_len: header.len(),
-        ragged,
-        bytes: owned.len() as u64,
-        // Filled in by `ingest::parse` from the hash it already has.
-        blake3: String::new(),
-    })
+                    })
+            })
+            .collect();
+        return Some(fields.map(|f| (line, f)));
+    });
+    super::records::assemble(source, &header, rows, owned.len() as u64)
 }
 
 #[cfg(test)]

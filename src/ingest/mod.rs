@@ -4,6 +4,7 @@
 
 mod csv;
 mod eurostat;
+mod records;
 
 use std::path::PathBuf;
 

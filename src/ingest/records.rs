@@ -1,0 +1,135 @@
+//! Any tabular file, once it is a header and rows of text, becomes a [`RawTable`] the same
+//! way: each role is found under its mapped column (or its own name), a missing required
+//! column stops the run with the columns the file does have, and a wide `city_stats` file
+//! (one column per variable code) is turned long.
+
+use super::{IngestError, RawTable};
+use crate::config::{nearest, Source, SourceKind};
+
+/// Which file column feeds each role; wide city_stats columns are returned separately.
+struct Plan {
+    roles: Vec<String>,
+    columns: Vec<String>,
+    indices: Vec<usize>,
+    /// Wide layout: (variable code, column index).
+    wide: Vec<(String, usize)>,
+}
+
+fn plan(source: &Source, header: &[String]) -> Result<Plan, IngestError> {
+    let find = |column: &str| header.iter().position(|h| h == column);
+    let missing = |role: &str, column: &str| {
+        IngestError::MissingColumn(Box::new(super::MissingColumn {
+            source_name: source.name.clone(),
+            path: source.resolved.clone(),
+            role: role.to_string(),
+            column: column.to_string(),
+            available: header.to_vec(),
+            nearest: nearest(column, header.iter().map(String::as_str)).map(String::from),
+        }))
+    };
+    let wide: Vec<(String, usize)> =
+        if source.kind == SourceKind::CityStats && find(source.column_for("variable")).is_none() {
+            source
+                .variables
+                .keys()
+                .filter_map(|code| find(code).map(|i| (code.clone(), i)))
+                .collect()
+        } else {
+            Vec::new()
+        };
+    let mut p = Plan {
+        roles: Vec::new(),
+        columns: Vec::new(),
+        indices: Vec::new(),
+        wide,
+    };
+    // Microdata needs equivalised income, or household income and what it takes to
+    // equivalise it (household and ages).
+    if source.kind == SourceKind::Microdata && find(source.column_for("income")).is_none() {
+        if find(source.column_for("household_income")).is_none()
+            || source.columns.contains_key("income")
+        {
+            return Err(missing("income", source.column_for("income")));
+        }
+        for role in ["household", "age"] {
+            if find(source.column_for(role)).is_none() {
+                return Err(missing(role, source.column_for(role)));
+            }
+        }
+    }
+    for role in source.kind.all_roles() {
+        let column = source.column_for(role);
+        match find(column) {
+            Some(i) => {
+                p.roles.push(role.to_string());
+                p.columns.push(column.to_string());
+                p.indices.push(i);
+            }
+            None => {
+                let required = source.kind.required_roles().contains(&role);
+                let from_constant = role == "period" && source.period.is_some();
+                let from_wide = !p.wide.is_empty() && (role == "variable" || role == "value");
+                let mapped = source.columns.contains_key(role);
+                if (required && !from_constant && !from_wide) || mapped {
+                    return Err(missing(role, column));
+                }
+            }
+        }
+    }
+    Ok(p)
+}
+
+/// Rows: (line or record number, fields in header order). Fields may be fewer than the
+/// header's (a short row); such rows are marked ragged and rejected by the contract.
+pub fn assemble(
+    source: &Source,
+    header: &[String],
+    rows: impl Iterator<Item = Result<(u64, Vec<Option<String>>), IngestError>>,
+    bytes: u64,
+) -> Result<RawTable, IngestError> {
+    let plan = plan(source, header)?;
+    let mut roles = plan.roles.clone();
+    let mut columns = plan.columns.clone();
+    if !plan.wide.is_empty() {
+        roles.extend(["variable".to_string(), "value".to_string()]);
+        columns.extend(["(column name)".to_string(), "(variable column)".to_string()]);
+    }
+    let mut cells: Vec<Vec<Option<String>>> = vec![Vec::new(); roles.len()];
+    let mut lines = Vec::new();
+    let mut ragged = Vec::new();
+    for row in rows {
+        let (line, fields) = row?;
+        if fields.len() != header.len() {
+            ragged.push((line, fields.len()));
+        }
+        let at = |i: usize| fields.get(i).cloned().flatten();
+        let fixed: Vec<Option<String>> = plan.indices.iter().map(|&i| at(i)).collect();
+        if plan.wide.is_empty() {
+            for (r, v) in fixed.into_iter().enumerate() {
+                cells[r].push(v);
+            }
+            lines.push(line);
+        } else {
+            let n = fixed.len();
+            for (code, i) in &plan.wide {
+                for (r, v) in fixed.iter().enumerate() {
+                    cells[r].push(v.clone());
+                }
+                cells[n].push(Some(code.clone()));
+                cells[n + 1].push(at(*i));
+                lines.push(line);
+            }
+        }
+    }
+    Ok(RawTable {
+        roles,
+        cells,
+        lines,
+        columns,
+        header_len: header.len(),
+        ragged,
+        bytes,
+        // Filled in by `ingest::parse` from the hash it already has.
+        blake3: String::new(),
+    })
+}
