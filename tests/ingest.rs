@@ -225,3 +225,138 @@ fn no_input_makes_ingest_or_contracts_panic() {
     }
     assert_eq!(cases, 600);
 }
+
+/// Reads a source through ingest and its contract, from a pipeline text.
+fn table(toml: &str) -> (contracts::Table, usize) {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("p.toml");
+    std::fs::write(&p, toml.replace("ROOT", root().to_str().unwrap())).unwrap();
+    let pipeline = config::load(&p).unwrap();
+    let source = &pipeline.sources[0];
+    let raw = ingest::read(source).unwrap_or_else(|e| panic!("{e}"));
+    let n = raw.len();
+    (contracts::apply(&pipeline, source, &raw).unwrap(), n)
+}
+
+fn column_strings(t: &contracts::Table, c: &str) -> Vec<Option<String>> {
+    t.frame
+        .column(c)
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|s| s.map(String::from))
+        .collect()
+}
+
+fn column_floats(t: &contracts::Table, c: &str) -> Vec<Option<f64>> {
+    t.frame.column(c).unwrap().f64().unwrap().iter().collect()
+}
+
+#[test]
+fn ocds_release_package_maps_to_procurement_without_a_column_map() {
+    // The OCDS worked example: one award of 11 000 000 GBP by the London Borough of Barnet to
+    // AnyCorp Cycle Provision (GB-COH-11111111), dated 2010-05-10.
+    let (t, read) = table(
+        "[pipeline]\nname = \"o\"\n[sources.contracts]\nkind = \"procurement\"\nformat = \"ocds\"\n\
+         path = \"ROOT/tests/fixtures/ocds/ocds-213czf-000-00001-04-award.json\"\nsocial_enterprises = [\"GB-COH-11111111\"]\n\
+         [currency]\nrates = { GBP = 1.17 }\n",
+    );
+    assert_eq!((read, t.rows_kept()), (1, 1));
+    assert_eq!(
+        column_strings(&t, "buyer"),
+        [Some("London Borough of Barnet".into())]
+    );
+    assert_eq!(
+        column_strings(&t, "supplier"),
+        [Some("AnyCorp Cycle Provision".into())]
+    );
+    assert_eq!(
+        column_strings(&t, "supplier_type"),
+        [Some("social_enterprise".into())]
+    );
+    assert_eq!(column_floats(&t, "amount"), [Some(11_000_000.0 * 1.17)]);
+    assert_eq!(
+        t.frame.column("period").unwrap().i32().unwrap().get(0),
+        Some(2010)
+    );
+}
+
+#[test]
+fn giving360_grants_need_no_column_map() {
+    let (t, read) = table(
+        "[pipeline]\nname = \"g\"\n[sources.grants]\nkind = \"projects\"\nformat = \"360giving\"\n\
+         path = \"ROOT/tests/fixtures/360giving/grants.csv\"\n[currency]\nrates = { GBP = 1.17 }\n",
+    );
+    // Three grants: two kept, one rejected for its date (15/09/2022 is not ISO 8601).
+    assert_eq!((read, t.rows_kept(), t.rejects.len()), (3, 2, 1));
+    assert_eq!(
+        column_strings(&t, "id"),
+        [
+            Some("360G-cityfund-001".into()),
+            Some("360G-cityfund-002".into())
+        ]
+    );
+    assert_eq!(
+        column_strings(&t, "area"),
+        [Some("Barnet".into()), Some("Camden".into())]
+    );
+    assert_eq!(
+        column_floats(&t, "amount"),
+        [Some(12000.0 * 1.17), Some(8500.5 * 1.17)]
+    );
+    let r = &t.rejects[0];
+    assert_eq!(
+        (r.line, r.column.as_deref(), r.value.as_deref()),
+        (4, Some("Award Date"), Some("15/09/2022"))
+    );
+    assert!(r.reason.contains("not a date"), "{}", r.reason);
+}
+
+#[test]
+fn json_ndjson_and_parquet_records() {
+    for (format, file) in [("json", "projects.json"), ("parquet", "projects.parquet")] {
+        let (t, read) = table(&format!(
+            "[pipeline]\nname = \"j\"\n[sources.p]\nkind = \"projects\"\nformat = \"{format}\"\npath = \"ROOT/tests/fixtures/formats/{file}\"\n"
+        ));
+        assert_eq!((read, t.rows_kept()), (2, 2), "{format}");
+        assert_eq!(
+            column_floats(&t, "amount"),
+            [Some(1000.0), Some(500.5)],
+            "{format}"
+        );
+        assert_eq!(
+            column_strings(&t, "funding_source"),
+            [Some("public".into()), Some("crowdfunding".into())],
+            "{format}"
+        );
+    }
+    // NDJSON: the broken third line is rejected with its line number; the fourth lacks a
+    // funding source, which is optional.
+    let (t, read) = table("[pipeline]\nname = \"n\"\n[sources.p]\nkind = \"projects\"\npath = \"ROOT/tests/fixtures/formats/projects.ndjson\"\n");
+    assert_eq!((read, t.rows_kept(), t.rejects.len()), (4, 3, 1));
+    assert_eq!(t.rejects[0].line, 3);
+    assert!(
+        t.rejects[0].reason.contains("not a record"),
+        "{}",
+        t.rejects[0].reason
+    );
+}
+
+#[test]
+fn sdmx_csv_reads_with_only_the_area_and_variable_named() {
+    let (t, read) = table(
+        "[pipeline]\nname = \"s\"\n[sources.l]\nkind = \"city_stats\"\nformat = \"sdmx-csv\"\npath = \"ROOT/tests/fixtures/formats/urb_clma.sdmx.csv\"\n\
+         columns = { area = \"cities\", variable = \"indic_ur\" }\nvariables = { EC1020I = \"unemployment_rate\" }\n",
+    );
+    assert_eq!((read, t.rows_kept()), (2, 2));
+    assert_eq!(column_floats(&t, "value"), [Some(3.9), Some(3.5)]);
+    assert_eq!(column_strings(&t, "flag"), [Some("p".into()), None]);
+    assert_eq!(
+        column_strings(&t, "variable"),
+        [
+            Some("unemployment_rate".into()),
+            Some("unemployment_rate".into())
+        ]
+    );
+}

@@ -65,18 +65,45 @@ pub enum Format {
     Tsv,
     /// Eurostat's bulk-download TSV (`dimensions\TIME_PERIOD`, periods as columns).
     EurostatTsv,
+    /// SDMX-CSV as Eurostat and the OECD export it (TIME_PERIOD, OBS_VALUE, OBS_FLAG).
+    SdmxCsv,
+    /// A JSON array of records.
+    Json,
+    /// One JSON record per line.
+    Ndjson,
+    Parquet,
+    /// The 360Giving Data Standard's grant spreadsheets (CSV).
+    Giving360,
+    /// Open Contracting Data Standard release packages (JSON), or their flattened CSV.
+    Ocds,
 }
 
 impl Format {
-    pub const NAMES: [&'static str; 3] = ["csv", "tsv", "eurostat-tsv"];
+    pub const NAMES: [&'static str; 9] = [
+        "csv",
+        "tsv",
+        "eurostat-tsv",
+        "sdmx-csv",
+        "json",
+        "ndjson",
+        "parquet",
+        "360giving",
+        "ocds",
+    ];
 
     fn parse(s: &str) -> Option<Format> {
-        match s {
-            "csv" => Some(Format::Csv),
-            "tsv" => Some(Format::Tsv),
-            "eurostat-tsv" => Some(Format::EurostatTsv),
-            _ => None,
-        }
+        Some(match s {
+            "csv" => Format::Csv,
+            "tsv" => Format::Tsv,
+            "eurostat-tsv" => Format::EurostatTsv,
+            "sdmx-csv" => Format::SdmxCsv,
+            "json" => Format::Json,
+            "ndjson" | "jsonl" => Format::Ndjson,
+            "parquet" => Format::Parquet,
+            "360giving" => Format::Giving360,
+            "ocds" => Format::Ocds,
+            _ => return None,
+        })
     }
 
     pub fn as_str(self) -> &'static str {
@@ -84,6 +111,55 @@ impl Format {
             Format::Csv => "csv",
             Format::Tsv => "tsv",
             Format::EurostatTsv => "eurostat-tsv",
+            Format::SdmxCsv => "sdmx-csv",
+            Format::Json => "json",
+            Format::Ndjson => "ndjson",
+            Format::Parquet => "parquet",
+            Format::Giving360 => "360giving",
+            Format::Ocds => "ocds",
+        }
+    }
+
+    /// The kind of source a standard format holds, where it holds only one.
+    pub fn kind(self) -> Option<SourceKind> {
+        match self {
+            Format::EurostatTsv | Format::SdmxCsv => Some(SourceKind::CityStats),
+            Format::Giving360 => Some(SourceKind::Projects),
+            Format::Ocds => Some(SourceKind::Procurement),
+            _ => None,
+        }
+    }
+
+    /// Columns a standard's files carry for each role, so that they need no column map.
+    pub fn default_columns(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Format::SdmxCsv => &[
+                ("period", "TIME_PERIOD"),
+                ("value", "OBS_VALUE"),
+                ("flag", "OBS_FLAG"),
+                ("area", "geo"),
+            ],
+            Format::Giving360 => &[
+                ("id", "Identifier"),
+                ("title", "Title"),
+                ("currency", "Currency"),
+                ("amount", "Amount Awarded"),
+                ("start", "Award Date"),
+                ("end", "Planned Dates:End Date"),
+                ("area", "Beneficiary Location:Name"),
+                ("theme", "Grant Programme:Title"),
+            ],
+            // The flattened CSV's column names; a JSON release package is flattened to them.
+            Format::Ocds => &[
+                ("id", "awards/0/id"),
+                ("buyer", "buyer/name"),
+                ("supplier", "awards/0/suppliers/0/name"),
+                ("amount", "awards/0/value/amount"),
+                ("currency", "awards/0/value/currency"),
+                ("date", "awards/0/date"),
+                ("supplier_type", "supplier_type"),
+            ],
+            _ => &[],
         }
     }
 }
@@ -113,6 +189,8 @@ pub struct Source {
     pub variables: BTreeMap<String, String>,
     /// projects: how a project's amount is booked over the years.
     pub spread: Spread,
+    /// ocds: supplier identifiers (or names) of social enterprises.
+    pub social_enterprises: Vec<String>,
     pub description: Option<String>,
     pub licence: Option<String>,
     pub url: Option<String>,
@@ -120,8 +198,20 @@ pub struct Source {
 
 impl Source {
     /// The file's column for a role: mapped, or the role's own name.
+    /// The file's column for a role: mapped by the pipeline, else the one a standard format
+    /// gives it, else the role's own name.
     pub fn column_for<'a>(&'a self, role: &'a str) -> &'a str {
-        self.columns.get(role).map(String::as_str).unwrap_or(role)
+        self.columns
+            .get(role)
+            .map(String::as_str)
+            .or_else(|| {
+                self.format
+                    .default_columns()
+                    .iter()
+                    .find(|(r, _)| *r == role)
+                    .map(|(_, c)| *c)
+            })
+            .unwrap_or(role)
     }
 }
 
@@ -637,6 +727,9 @@ fn resolve_source(
             match ext.as_str() {
                 "tsv" | "tab" => Format::Tsv,
                 "csv" | "txt" => Format::Csv,
+                "json" => Format::Json,
+                "ndjson" | "jsonl" => Format::Ndjson,
+                "parquet" => Format::Parquet,
                 _ => {
                     return Err(ctx.error(
                         &s.path,
@@ -788,6 +881,7 @@ fn resolve_source(
             .map(|v| v.get_ref().clone())
             .unwrap_or_default(),
         spread,
+        social_enterprises: s.social_enterprises.clone().unwrap_or_default(),
         description: s.description.clone(),
         licence: s.licence.clone(),
         url: s.url.clone(),

@@ -53,6 +53,7 @@ pub struct RawSource {
     pub columns: Option<Spanned<BTreeMap<String, String>>>,
     pub variables: Option<Spanned<BTreeMap<String, String>>>,
     pub spread: Option<Spanned<String>>,
+    pub social_enterprises: Option<Vec<String>>,
     pub description: Option<String>,
     pub licence: Option<String>,
     pub url: Option<String>,

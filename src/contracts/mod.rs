@@ -381,14 +381,16 @@ pub fn apply(pipeline: &Pipeline, source: &Source, raw: &RawTable) -> Result<Tab
         let mut row: Vec<Option<Value>> = Vec::with_capacity(raw.roles.len());
         let mut bad: Option<Reject> = None;
         if let Some(&fields) = ragged.get(&line) {
-            bad = Some(reject(
-                None,
-                None,
+            let why = if fields == 0 {
+                "this line is not a record (not valid JSON, or not an object); fix or remove it"
+                    .to_string()
+            } else {
                 format!(
                     "the row has {fields} fields but the header has {}; check for an unquoted separator",
                     raw.header_len
-                ),
-            ));
+                )
+            };
+            bad = Some(reject(None, None, why));
         }
         for (r, role) in raw.roles.iter().enumerate() {
             if bad.is_some() {

@@ -66,7 +66,7 @@ pub fn load(source: &Source) -> Result<Vec<u8>, IngestError> {
 fn separator(source: &Source, bytes: &[u8]) -> u8 {
     source.separator.unwrap_or(match source.format {
         Format::Tsv | Format::EurostatTsv => b'\t',
-        Format::Csv => sniff_separator(bytes),
+        _ => sniff_separator(bytes),
     })
 }
 

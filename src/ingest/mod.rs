@@ -4,6 +4,8 @@
 
 mod csv;
 mod eurostat;
+mod json;
+mod parquet;
 mod records;
 
 use std::path::PathBuf;
@@ -173,7 +175,15 @@ fn windows_1252(b: u8) -> char {
 pub fn parse(source: &Source, loaded: &Loaded) -> Result<RawTable, IngestError> {
     let mut raw = match source.format {
         Format::EurostatTsv => eurostat::read(source, &loaded.bytes)?,
-        Format::Csv | Format::Tsv => csv::read(source, &loaded.bytes)?,
+        Format::Json | Format::Ndjson => json::read(source, &loaded.bytes)?,
+        Format::Parquet => parquet::read(source, &loaded.bytes)?,
+        // OCDS release packages are JSON; their flattened form is CSV.
+        Format::Ocds if loaded.bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') => {
+            json::read(source, &loaded.bytes)?
+        }
+        Format::Csv | Format::Tsv | Format::SdmxCsv | Format::Giving360 | Format::Ocds => {
+            csv::read(source, &loaded.bytes)?
+        }
     };
     raw.blake3 = loaded.blake3.clone();
     Ok(raw)

@@ -1,0 +1,67 @@
+//! Parquet files, reading only the columns the source's roles need (projection pushdown).
+
+use std::collections::BTreeSet;
+
+use polars::prelude::*;
+
+use super::{records, IngestError, RawTable};
+use crate::config::{Location, Source};
+
+pub fn read(source: &Source, bytes: &[u8]) -> Result<RawTable, IngestError> {
+    let error = |message: String| IngestError::Parse {
+        source_name: source.name.clone(),
+        location: Location {
+            file: source.resolved.clone(),
+            line: 1,
+            column: 1,
+        },
+        message,
+    };
+    let cursor = std::io::Cursor::new(bytes);
+    let mut reader = ParquetReader::new(cursor);
+    let schema = reader.schema().map_err(|e| error(e.to_string()))?;
+    let header: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
+    // Only the columns some role (or a wide variable code) reads.
+    let wanted: BTreeSet<String> = source
+        .kind
+        .all_roles()
+        .map(|r| source.column_for(r).to_string())
+        .chain(source.variables.keys().cloned())
+        .filter(|c| header.contains(c))
+        .collect();
+    let projected: Vec<String> = header
+        .iter()
+        .filter(|h| wanted.contains(*h))
+        .cloned()
+        .collect();
+    let df = ParquetReader::new(std::io::Cursor::new(bytes))
+        .with_columns(Some(projected.clone()))
+        .finish()
+        .map_err(|e| error(e.to_string()))?;
+    let columns: Vec<Vec<Option<String>>> = projected
+        .iter()
+        .map(|c| {
+            let s = df
+                .column(c)?
+                .as_materialized_series()
+                .cast(&DataType::String)?;
+            Ok(s.str()?.iter().map(|v| v.map(String::from)).collect())
+        })
+        .collect::<PolarsResult<_>>()
+        .map_err(|e: PolarsError| error(e.to_string()))?;
+    // The header the role plan sees is the whole schema; unread columns stay empty.
+    let index: Vec<Option<usize>> = header
+        .iter()
+        .map(|h| projected.iter().position(|p| p == h))
+        .collect();
+    let rows = (0..df.height()).map(|i| {
+        Ok((
+            i as u64 + 1,
+            index
+                .iter()
+                .map(|p| p.and_then(|p| columns[p][i].clone()))
+                .collect(),
+        ))
+    });
+    records::assemble(source, &header, rows, bytes.len() as u64)
+}
