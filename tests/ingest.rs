@@ -360,3 +360,63 @@ fn sdmx_csv_reads_with_only_the_area_and_variable_named() {
         ]
     );
 }
+
+#[test]
+fn a_glob_reads_one_file_per_year_as_one_source() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("sample-data/emissions.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let mut per_year: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
+    for l in lines {
+        per_year
+            .entry(l.split(',').nth(1).unwrap().to_string())
+            .or_default()
+            .push(l);
+    }
+    for (year, rows) in &per_year {
+        let mut body = format!("{header}\n{}\n", rows.join("\n"));
+        if year == "2021" {
+            body.push_str("PT_Braga,2021,waste,9,1.0\n"); // scope 9: rejected
+        }
+        std::fs::write(tmp.path().join(format!("emissions-{year}.csv")), body).unwrap();
+    }
+    let toml = "[pipeline]\nname = \"g\"\n[sources.e]\nkind = \"emissions\"\npath = \"emissions-*.csv\"\n\
+                columns = { area = \"city\", period = \"year\", sector = \"gpc_sector\", tco2e = \"t_co2e\" }\n";
+    std::fs::write(tmp.path().join("p.toml"), toml).unwrap();
+    let pipeline = config::load(&tmp.path().join("p.toml")).unwrap();
+    let source = &pipeline.sources[0];
+    let raw = ingest::read(source).unwrap();
+    let t = contracts::apply(&pipeline, source, &raw).unwrap();
+    // Every row of every year's file, plus the planted one.
+    assert_eq!(raw.len(), text.lines().count() - 1 + 1);
+    assert_eq!(
+        (t.rows_kept(), t.rejects.len()),
+        (text.lines().count() - 1, 1)
+    );
+    let r = &t.rejects[0];
+    // The reject names its own file and its line in that file.
+    let rows_2021 = per_year["2021"].len() as i64;
+    assert_eq!(
+        (r.file.as_str(), r.line),
+        ("emissions-2021.csv", rows_2021 + 2)
+    );
+    // The manifest lists each file with its hash.
+    let out = tmp.path().join("out");
+    run_ok(tmp.path().join("p.toml").to_str().unwrap(), &out);
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    let files: Vec<&str> = m["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        per_year
+            .keys()
+            .map(|y| format!("emissions-{y}.csv"))
+            .collect::<Vec<_>>()
+    );
+}

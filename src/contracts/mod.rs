@@ -370,9 +370,10 @@ pub fn apply(pipeline: &Pipeline, source: &Source, raw: &RawTable) -> Result<Tab
 
     for i in 0..n {
         let line = raw.lines[i];
+        let file = raw.file(i).unwrap_or(&source.path).to_string();
         let reject = |column: Option<&str>, value: Option<&str>, reason: String| Reject {
             source: source.name.clone(),
-            file: source.path.clone(),
+            file: file.clone(),
             line: line as i64,
             column: column.map(String::from),
             value: value.map(String::from),
@@ -380,7 +381,9 @@ pub fn apply(pipeline: &Pipeline, source: &Source, raw: &RawTable) -> Result<Tab
         };
         let mut row: Vec<Option<Value>> = Vec::with_capacity(raw.roles.len());
         let mut bad: Option<Reject> = None;
-        if let Some(&fields) = ragged.get(&line) {
+        // Ragged rows are keyed by line and file (see RawTable::concat).
+        let ragged_key = line | (raw.file_of.get(i).copied().unwrap_or(0) as u64) << 40;
+        if let Some(&fields) = ragged.get(&ragged_key) {
             let why = if fields == 0 {
                 "this line is not a record (not valid JSON, or not an object); fix or remove it"
                     .to_string()

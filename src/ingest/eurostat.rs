@@ -141,6 +141,8 @@ pub fn read(source: &Source, owned: &[u8]) -> Result<RawTable, IngestError> {
         ragged,
         bytes: owned.len() as u64,
         blake3: String::new(),
+        files: Vec::new(),
+        file_of: Vec::new(),
     })
 }
 

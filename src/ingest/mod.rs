@@ -8,7 +8,7 @@ mod json;
 mod parquet;
 mod records;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::config::{Encoding, Format, Location, Source};
 
@@ -30,6 +30,9 @@ pub struct RawTable {
     /// The file's size and BLAKE3 (hex), from the bytes that were read, for provenance.
     pub bytes: u64,
     pub blake3: String,
+    /// The files the rows come from (one, or several for a glob), and each row's file.
+    pub files: Vec<String>,
+    pub file_of: Vec<u32>,
 }
 
 impl RawTable {
@@ -43,6 +46,65 @@ impl RawTable {
 
     pub fn role(&self, role: &str) -> Option<usize> {
         self.roles.iter().position(|r| r == role)
+    }
+
+    /// The file a row comes from.
+    pub fn file(&self, row: usize) -> Option<&str> {
+        self.file_of
+            .get(row)
+            .and_then(|f| self.files.get(*f as usize))
+            .map(String::as_str)
+    }
+
+    /// Several files' rows as one table: roles are the union, a role a file lacks is empty.
+    pub fn concat(mut tables: Vec<RawTable>) -> RawTable {
+        if tables.len() == 1 {
+            return tables.remove(0);
+        }
+        let mut out = RawTable {
+            roles: Vec::new(),
+            cells: Vec::new(),
+            lines: Vec::new(),
+            columns: Vec::new(),
+            header_len: 0,
+            ragged: Vec::new(),
+            bytes: 0,
+            blake3: String::new(),
+            files: Vec::new(),
+            file_of: Vec::new(),
+        };
+        for t in &tables {
+            for (r, c) in t.roles.iter().zip(&t.columns) {
+                if !out.roles.contains(r) {
+                    out.roles.push(r.clone());
+                    out.columns.push(c.clone());
+                    out.cells.push(Vec::new());
+                }
+            }
+        }
+        for t in tables {
+            let n = t.len();
+            let file = out.files.len() as u32;
+            out.files.extend(t.files);
+            for (k, role) in out.roles.iter().enumerate() {
+                match t.roles.iter().position(|r| r == role) {
+                    Some(i) => out.cells[k].extend(t.cells[i].iter().cloned()),
+                    None => out.cells[k].extend(std::iter::repeat_n(None, n)),
+                }
+            }
+            out.lines.extend(t.lines);
+            // Lines repeat across files; ragged rows are keyed by (file, line) through the
+            // row's file, so keep them per file by offsetting into a file-tagged key.
+            out.ragged.extend(
+                t.ragged
+                    .into_iter()
+                    .map(|(l, f)| (l | (file as u64) << 40, f)),
+            );
+            out.file_of.extend(std::iter::repeat_n(file, n));
+            out.header_len = out.header_len.max(t.header_len);
+            out.bytes += t.bytes;
+        }
+        out
     }
 }
 
@@ -128,14 +190,80 @@ impl IngestError {
     }
 }
 
-/// A source's file, read once: its bytes, for parsing, and their BLAKE3, for provenance and
-/// for deciding whether anything changed since the last run.
+/// A source's files, read once: their bytes, for parsing, and their BLAKE3, for provenance
+/// and for deciding whether anything changed since the last run. A glob in `path` gives
+/// several files, read as one source (one file per year, say).
 pub struct Loaded {
+    pub files: Vec<LoadedFile>,
+}
+
+pub struct LoadedFile {
+    /// As the pipeline would name it (relative to the pipeline file's folder).
+    pub path: String,
+    pub resolved: PathBuf,
     pub bytes: Vec<u8>,
     pub blake3: String,
 }
 
+fn is_glob(path: &str) -> bool {
+    path.contains(['*', '?', '['])
+}
+
 pub fn load(source: &Source) -> Result<Loaded, IngestError> {
+    if !is_glob(&source.path) {
+        let (bytes, blake3) = load_file(source)?;
+        return Ok(Loaded {
+            files: vec![LoadedFile {
+                path: source.path.clone(),
+                resolved: source.resolved.clone(),
+                bytes,
+                blake3,
+            }],
+        });
+    }
+    let pattern = source.resolved.to_string_lossy().into_owned();
+    let mut paths: Vec<PathBuf> = glob::glob(&pattern)
+        .map_err(|e| IngestError::Io {
+            source_name: source.name.clone(),
+            path: source.resolved.clone(),
+            error: std::io::Error::other(format!("`{}` is not a valid glob: {e}", source.path)),
+        })?
+        .filter_map(Result::ok)
+        .filter(|p| p.is_file())
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        return Err(IngestError::Missing {
+            source_name: source.name.clone(),
+            path: source.resolved.clone(),
+        });
+    }
+    let dir = Path::new(&source.path)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let mut files = Vec::new();
+    for resolved in paths {
+        let one = Source {
+            resolved: resolved.clone(),
+            ..source.clone()
+        };
+        let (bytes, blake3) = load_file(&one)?;
+        let name = resolved
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        files.push(LoadedFile {
+            path: dir.join(name).to_string_lossy().into_owned(),
+            resolved,
+            bytes,
+            blake3,
+        });
+    }
+    Ok(Loaded { files })
+}
+
+fn load_file(source: &Source) -> Result<(Vec<u8>, String), IngestError> {
     let raw = csv::load(source)?;
     // The hash is of the file as published; parsing sees it as UTF-8.
     let blake3 = blake3::hash(&raw).to_hex().to_string();
@@ -152,7 +280,7 @@ pub fn load(source: &Source) -> Result<Loaded, IngestError> {
             .collect::<String>()
             .into_bytes(),
     };
-    Ok(Loaded { bytes, blake3 })
+    Ok((bytes, blake3))
 }
 
 /// Windows-1252 differs from Latin-1 in 0x80-0x9F only; the five bytes it leaves undefined
@@ -171,22 +299,33 @@ fn windows_1252(b: u8) -> char {
     }
 }
 
-/// Parses a source's bytes into text cells for every role the file provides.
+/// Parses a source's files into text cells for every role the files provide; several files
+/// (a glob) are read as one table, each row keeping its file.
 pub fn parse(source: &Source, loaded: &Loaded) -> Result<RawTable, IngestError> {
-    let mut raw = match source.format {
-        Format::EurostatTsv => eurostat::read(source, &loaded.bytes)?,
-        Format::Json | Format::Ndjson => json::read(source, &loaded.bytes)?,
-        Format::Parquet => parquet::read(source, &loaded.bytes)?,
-        // OCDS release packages are JSON; their flattened form is CSV.
-        Format::Ocds if loaded.bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') => {
-            json::read(source, &loaded.bytes)?
-        }
-        Format::Csv | Format::Tsv | Format::SdmxCsv | Format::Giving360 | Format::Ocds => {
-            csv::read(source, &loaded.bytes)?
-        }
-    };
-    raw.blake3 = loaded.blake3.clone();
-    Ok(raw)
+    let mut tables = Vec::new();
+    for file in &loaded.files {
+        let one = Source {
+            resolved: file.resolved.clone(),
+            ..source.clone()
+        };
+        let mut raw = match one.format {
+            Format::EurostatTsv => eurostat::read(&one, &file.bytes)?,
+            Format::Json | Format::Ndjson => json::read(&one, &file.bytes)?,
+            Format::Parquet => parquet::read(&one, &file.bytes)?,
+            // OCDS release packages are JSON; their flattened form is CSV.
+            Format::Ocds if file.bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') => {
+                json::read(&one, &file.bytes)?
+            }
+            Format::Csv | Format::Tsv | Format::SdmxCsv | Format::Giving360 | Format::Ocds => {
+                csv::read(&one, &file.bytes)?
+            }
+        };
+        raw.blake3 = file.blake3.clone();
+        raw.files = vec![file.path.clone()];
+        raw.file_of = vec![0; raw.len()];
+        tables.push(raw);
+    }
+    Ok(RawTable::concat(tables))
 }
 
 /// Reads and parses a source's file.

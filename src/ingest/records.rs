@@ -131,5 +131,7 @@ pub fn assemble(
         bytes,
         // Filled in by `ingest::parse` from the hash it already has.
         blake3: String::new(),
+        files: Vec::new(),
+        file_of: Vec::new(),
     })
 }

@@ -214,17 +214,7 @@ fn execute(
         .par_iter()
         .map(ingest::load)
         .collect::<Result<_, _>>()?;
-    let inputs: Vec<InputFile> = pipeline
-        .sources
-        .iter()
-        .zip(&loaded)
-        .map(|(s, l)| InputFile {
-            source: s.name.clone(),
-            path: s.path.clone(),
-            bytes: l.bytes.len() as u64,
-            blake3: l.blake3.clone(),
-        })
-        .collect();
+    let inputs = input_files(&pipeline, &loaded);
     let provenance = Provenance::new(VERSION, &pipeline.name, &pipeline.file_hash, inputs.clone());
     let previous =
         incremental::previous(&out).filter(|m| incremental::outputs_intact(&out, m).is_ok());
@@ -642,10 +632,27 @@ fn read_source(
     })
 }
 
+/// One entry per file read (a glob gives several per source).
+pub(crate) fn input_files(pipeline: &Pipeline, loaded: &[ingest::Loaded]) -> Vec<InputFile> {
+    pipeline
+        .sources
+        .iter()
+        .zip(loaded)
+        .flat_map(|(s, l)| {
+            l.files.iter().map(|f| InputFile {
+                source: s.name.clone(),
+                path: f.path.clone(),
+                bytes: f.bytes.len() as u64,
+                blake3: f.blake3.clone(),
+            })
+        })
+        .collect()
+}
+
 fn inputs_json(inputs: &[InputFile]) -> String {
     let map: serde_json::Map<String, serde_json::Value> = inputs
         .iter()
-        .map(|i| (i.source.clone(), serde_json::Value::from(i.blake3.clone())))
+        .map(|i| (i.path.clone(), serde_json::Value::from(i.blake3.clone())))
         .collect();
     serde_json::Value::Object(map).to_string()
 }

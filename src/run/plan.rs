@@ -9,7 +9,7 @@ use super::{incremental, Options, RunError, VERSION};
 use crate::catalogue::Family;
 use crate::config;
 use crate::ingest;
-use crate::output::{InputFile, Provenance};
+use crate::output::Provenance;
 
 /// One stage of the plan.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -29,17 +29,7 @@ pub fn plan(pipeline_file: &Path, options: &Options) -> Result<Vec<Planned>, Run
         .par_iter()
         .map(ingest::load)
         .collect::<Result<_, _>>()?;
-    let inputs: Vec<InputFile> = pipeline
-        .sources
-        .iter()
-        .zip(&loaded)
-        .map(|(s, l)| InputFile {
-            source: s.name.clone(),
-            path: s.path.clone(),
-            bytes: l.bytes.len() as u64,
-            blake3: l.blake3.clone(),
-        })
-        .collect();
+    let inputs = super::input_files(&pipeline, &loaded);
     let run_id =
         Provenance::new(VERSION, &pipeline.name, &pipeline.file_hash, inputs.clone()).run_id;
     let raw_previous = incremental::previous(&out);
