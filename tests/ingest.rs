@@ -420,3 +420,63 @@ fn a_glob_reads_one_file_per_year_as_one_source() {
             .collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn every_broken_file_gives_its_exact_error_or_reject() {
+    let dir = root().join("tests/fixtures/bad");
+    let expected = std::fs::read_to_string(dir.join("expected.tsv")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut checked = 0;
+    for line in expected.lines().skip(1) {
+        let f: Vec<&str> = line.split('\t').collect();
+        let (file, kind, format, expect, at, column, message) =
+            (f[0], f[1], f[2], f[3], f[4], f[5], f[6]);
+        let format_line = if format.is_empty() {
+            String::new()
+        } else {
+            format!("format = \"{format}\"\n")
+        };
+        let toml = format!(
+            "[pipeline]\nname = \"bad\"\n[sources.s]\nkind = \"{kind}\"\npath = \"{}\"\n{format_line}",
+            dir.join(file).display()
+        );
+        let p = tmp.path().join("p.toml");
+        std::fs::write(&p, toml).unwrap();
+        let pipeline = config::load(&p).unwrap();
+        let source = &pipeline.sources[0];
+        let result = ingest::read(source);
+        match expect {
+            "error" => {
+                let e = result
+                    .err()
+                    .unwrap_or_else(|| panic!("{file}: read, but should not be readable"));
+                assert!(
+                    e.to_string().contains(message) || e.hint().contains(message),
+                    "{file}: {e} / {}",
+                    e.hint()
+                );
+                assert!(
+                    e.to_string().contains(file),
+                    "{file}: the error must name the file: {e}"
+                );
+            }
+            _ => {
+                let raw = result.unwrap_or_else(|e| panic!("{file}: {e}"));
+                let t = contracts::apply(&pipeline, source, &raw).unwrap();
+                assert_eq!(t.rejects.len(), 1, "{file}: {:?}", t.rejects);
+                assert_eq!(
+                    t.rows_kept() + 1,
+                    raw.len(),
+                    "{file}: every other row is kept"
+                );
+                let r = &t.rejects[0];
+                assert_eq!(r.line.to_string(), at, "{file}: line");
+                assert_eq!(r.column.as_deref().unwrap_or(""), column, "{file}: column");
+                assert_eq!(r.reason, message, "{file}: reason");
+                assert!(r.file.ends_with(file), "{file}: {}", r.file);
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 30, "{checked} broken files");
+}
