@@ -1,0 +1,55 @@
+//! Ingest speed: a CSV of project records read through cityimpact's ingest and contract (every
+//! cell typed and checked, rejects kept), beside polars' bare CSV reader on the same file
+//! (bench/ingest.sh runs both and quotes the ratio).
+//!
+//! Usage: cargo bench --bench ingest -- FILE.csv [RUNS]
+
+use std::time::Instant;
+
+use cityimpact::config;
+use cityimpact::contracts;
+use cityimpact::ingest;
+
+fn peak_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().filter(|a| a != "--bench").collect();
+    let Some(file) = args.get(1) else {
+        eprintln!("usage: cargo bench --bench ingest -- FILE.csv [RUNS]");
+        std::process::exit(2);
+    };
+    let runs: usize = args.get(2).and_then(|r| r.parse().ok()).unwrap_or(3);
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let toml = dir.path().join("bench.toml");
+    std::fs::write(
+        &toml,
+        format!("[pipeline]\nname = \"bench\"\n[sources.p]\nkind = \"projects\"\npath = \"{file}\"\n[currency]\nrates = {{ PLN = 0.23 }}\n"),
+    )
+    .expect("write the bench pipeline");
+    let pipeline = config::load(&toml).expect("the bench pipeline loads");
+    let source = &pipeline.sources[0];
+    for _ in 0..runs {
+        let t = Instant::now();
+        let raw = ingest::read(source).expect("read");
+        let read_s = t.elapsed().as_secs_f64();
+        let table = contracts::apply(&pipeline, source, &raw).expect("contract");
+        println!(
+            "cityimpact rows={} kept={} rejected={} read_s={read_s:.2} seconds={:.2} peak_mb={:.0}",
+            raw.len(),
+            table.rows_kept(),
+            table.rejects.len(),
+            t.elapsed().as_secs_f64(),
+            peak_mb()
+        );
+    }
+}
