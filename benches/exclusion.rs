@@ -4,24 +4,14 @@
 //!
 //! Usage: cargo bench --bench exclusion -- DATA.parquet REPLICATES
 
+mod common;
+
 use std::time::Instant;
 
 use cityimpact::config::{self, SourceKind};
 use cityimpact::contracts::Table;
 use cityimpact::indicators::{exclusion, Inputs};
 use cityimpact::output::parquet;
-
-fn peak_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().filter(|a| a != "--bench").collect();
@@ -68,6 +58,6 @@ fn main() {
     println!(
         "cityimpact rows={rows} replicates={replicates} values={base} read_s={read:.3} compute_s={compute:.3} seconds={:.3} peak_mb={:.0}",
         start.elapsed().as_secs_f64(),
-        peak_mb()
+        common::peak_mb()
     );
 }

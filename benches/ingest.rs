@@ -4,23 +4,13 @@
 //!
 //! Usage: cargo bench --bench ingest -- FILE.csv [RUNS]
 
+mod common;
+
 use std::time::Instant;
 
 use cityimpact::config;
 use cityimpact::contracts;
 use cityimpact::ingest;
-
-fn peak_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().filter(|a| a != "--bench").collect();
@@ -49,7 +39,7 @@ fn main() {
             table.rows_kept(),
             table.rejects.len(),
             t.elapsed().as_secs_f64(),
-            peak_mb()
+            common::peak_mb()
         );
     }
 }
