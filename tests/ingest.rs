@@ -480,3 +480,20 @@ fn every_broken_file_gives_its_exact_error_or_reject() {
     }
     assert!(checked >= 30, "{checked} broken files");
 }
+
+#[test]
+fn ocds_flattened_csv_uses_the_same_column_names() {
+    let (t, read) = table(
+        "[pipeline]\nname = \"f\"\n[sources.c]\nkind = \"procurement\"\nformat = \"ocds\"\n\
+         path = \"ROOT/tests/fixtures/formats/ocds-flat.csv\"\n[currency]\nrates = { PLN = 0.23 }\n",
+    );
+    assert_eq!((read, t.rows_kept()), (2, 2));
+    assert_eq!(
+        column_strings(&t, "supplier_type"),
+        [Some("social_enterprise".into()), Some("other".into())]
+    );
+    assert_eq!(
+        column_floats(&t, "amount"),
+        [Some(400_000.0 * 0.23), Some(1_000_000.0 * 0.23)]
+    );
+}
