@@ -41,15 +41,48 @@ const POVERTY_LINES: [(&str, f64); 4] = [
 
 /// One person record.
 #[derive(Debug, Clone)]
+/// Text fields are codes into [`Names`]: ten million persons share a few hundred areas, and
+/// a string per person would cost gigabytes.
 struct Person {
     income: f64,
     weight: f64,
-    household: Option<String>,
-    area: Option<String>,
-    sex: Option<String>,
+    household: Option<u32>,
+    area: Option<u32>,
+    sex: Option<u32>,
     age: Option<f64>,
     deprivation: Option<f64>,
     work_intensity: Option<f64>,
+}
+
+/// Interned texts: a code per distinct value.
+#[derive(Debug, Default)]
+struct Dict {
+    ids: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Dict {
+    fn code(&mut self, s: &str) -> u32 {
+        if let Some(&id) = self.ids.get(s) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(s.to_string());
+        self.ids.insert(s.to_string(), id);
+        id
+    }
+
+    fn name(&self, id: u32) -> &str {
+        &self.names[id as usize]
+    }
+}
+
+/// The dictionaries of one microdata source.
+#[derive(Debug, Default)]
+struct Names {
+    area: Dict,
+    sex: Dict,
+    household: Dict,
 }
 
 /// The population a value describes.
@@ -61,12 +94,20 @@ struct Group {
 }
 
 /// The groups a person belongs to under one breakdown (several when age groups overlap).
-fn groups_of(p: &Person, keys: &[String], ages: &[AgeGroup]) -> Vec<Group> {
+fn groups_of(p: &Person, keys: &[String], ages: &[AgeGroup], names: &Names) -> Vec<Group> {
     let mut out = vec![(None::<String>, Vec::<String>::new())];
     for key in keys {
         let labels: Vec<String> = match key.as_str() {
-            "area" => p.area.iter().cloned().collect(),
-            "sex" => p.sex.iter().map(|s| format!("sex={s}")).collect(),
+            "area" => p
+                .area
+                .iter()
+                .map(|a| names.area.name(*a).to_string())
+                .collect(),
+            "sex" => p
+                .sex
+                .iter()
+                .map(|s| format!("sex={}", names.sex.name(*s)))
+                .collect(),
             "age_group" => match p.age {
                 Some(age) => ages
                     .iter()
@@ -143,15 +184,27 @@ fn microdata(
     let period = ints(df, "period")?;
     let income = opt_floats(df, "income")?;
     let household_income = opt_floats(df, "household_income")?;
-    let household = opt_strings(df, "household")?;
-    let area = opt_strings(df, "area")?;
-    let sex = opt_strings(df, "sex")?;
     let age = opt_floats(df, "age")?;
-    let country = opt_strings(df, "country")?;
     let deprivation = opt_floats(df, "deprivation_items")?;
     let work_intensity = opt_floats(df, "work_intensity")?;
-    let at = |v: &Option<Vec<Option<String>>>, i: usize| v.as_ref().and_then(|v| v[i].clone());
     let atf = |v: &Option<Vec<Option<f64>>>, i: usize| v.as_ref().and_then(|v| v[i]);
+    // Text columns are read in place and interned, not copied out as strings.
+    let text = |name: &str| -> PolarsResult<Option<&StringChunked>> {
+        match df.schema().contains(name) {
+            true => Ok(Some(df.column(name)?.as_materialized_series().str()?)),
+            false => Ok(None),
+        }
+    };
+    let (household, area, sex, country) = (
+        text("household")?,
+        text("area")?,
+        text("sex")?,
+        text("country")?,
+    );
+    let mut names = Names::default();
+    let code = |d: &mut Dict, c: Option<&StringChunked>, i: usize| {
+        c.and_then(|c| c.get(i)).map(|s| d.code(s))
+    };
 
     let mut populations: BTreeMap<(Option<String>, Option<i32>), Vec<Person>> = BTreeMap::new();
     for i in 0..df.height() {
@@ -160,19 +213,26 @@ fn microdata(
         let Some(income) = atf(&income, i).or(atf(&household_income, i)) else {
             continue;
         };
-        populations
-            .entry((at(&country, i), period[i]))
-            .or_default()
-            .push(Person {
-                income,
-                weight,
-                household: at(&household, i),
-                area: at(&area, i),
-                sex: at(&sex, i),
-                age: atf(&age, i),
-                deprivation: atf(&deprivation, i),
-                work_intensity: atf(&work_intensity, i),
-            });
+        let person = Person {
+            income,
+            weight,
+            household: code(&mut names.household, household, i),
+            area: code(&mut names.area, area, i),
+            sex: code(&mut names.sex, sex, i),
+            age: atf(&age, i),
+            deprivation: atf(&deprivation, i),
+            work_intensity: atf(&work_intensity, i),
+        };
+        let c = country.and_then(|c| c.get(i));
+        match populations
+            .iter_mut()
+            .find(|((k, p), _)| k.as_deref() == c && *p == period[i])
+        {
+            Some((_, list)) => list.push(person),
+            None => {
+                populations.insert((c.map(String::from), period[i]), vec![person]);
+            }
+        }
     }
     let equivalise = income.is_none();
     let has = Has {
@@ -193,7 +253,12 @@ fn microdata(
             Some(c) => (c.clone(), "country"),
             None => ("ALL".to_string(), "all"),
         };
-        let plan = Plan::new(&persons, &selection.breakdowns, &selection.age_groups);
+        let plan = Plan::new(
+            &persons,
+            &selection.breakdowns,
+            &selection.age_groups,
+            &names,
+        );
         let point = plan.values(
             &persons,
             &persons.iter().map(|p| p.weight).collect::<Vec<_>>(),
@@ -273,10 +338,10 @@ struct Has {
 
 /// Replaces household income with equivalised income for every member.
 fn equivalise_households(persons: &mut [Person]) {
-    let mut ages: HashMap<String, Vec<f64>> = HashMap::new();
+    let mut ages: HashMap<u32, Vec<f64>> = HashMap::new();
     for p in persons.iter() {
-        if let (Some(h), Some(a)) = (&p.household, p.age) {
-            ages.entry(h.clone()).or_default().push(a);
+        if let (Some(h), Some(a)) = (p.household, p.age) {
+            ages.entry(h).or_default().push(a);
         }
     }
     for p in persons.iter_mut() {
@@ -297,12 +362,12 @@ struct Clusters {
 }
 
 fn clusters(persons: &[Person]) -> Clusters {
-    let mut ids: HashMap<&str, usize> = HashMap::new();
+    let mut ids: HashMap<u32, usize> = HashMap::new();
     let mut count = 0;
     let of_person = persons
         .iter()
-        .map(|p| match &p.household {
-            Some(h) => *ids.entry(h.as_str()).or_insert_with(|| {
+        .map(|p| match p.household {
+            Some(h) => *ids.entry(h).or_insert_with(|| {
                 count += 1;
                 count - 1
             }),
@@ -328,13 +393,18 @@ struct Plan {
 type Slot = Option<(f64, Option<f64>, Option<f64>)>;
 
 impl Plan {
-    fn new(persons: &[Person], breakdowns: &[Vec<String>], ages: &[AgeGroup]) -> Plan {
+    fn new(
+        persons: &[Person],
+        breakdowns: &[Vec<String>],
+        ages: &[AgeGroup],
+        names: &Names,
+    ) -> Plan {
         let mut by_income: Vec<usize> = (0..persons.len()).collect();
         by_income.sort_by(|a, b| persons[*a].income.total_cmp(&persons[*b].income));
         let mut index: BTreeMap<Group, Vec<usize>> = BTreeMap::new();
         for &i in &by_income {
             for keys in breakdowns {
-                for g in groups_of(&persons[i], keys, ages) {
+                for g in groups_of(&persons[i], keys, ages, names) {
                     index.entry(g).or_default().push(i);
                 }
             }
@@ -567,13 +637,13 @@ fn city_stats(
 mod tests {
     use super::*;
 
-    fn person(area: &str, sex: &str, age: f64) -> Person {
+    fn person(names: &mut Names, area: &str, sex: &str, age: f64) -> Person {
         Person {
             income: 1.0,
             weight: 1.0,
             household: None,
-            area: Some(area.into()),
-            sex: Some(sex.into()),
+            area: Some(names.area.code(area)),
+            sex: Some(names.sex.code(sex)),
             age: Some(age),
             deprivation: None,
             work_intensity: None,
@@ -592,9 +662,10 @@ mod tests {
                 max: Some(64),
             },
         ];
-        let p = person("Tyrol", "female", 20.0);
+        let mut names = Names::default();
+        let p = person(&mut names, "Tyrol", "female", 20.0);
         let keys = vec!["age_group".to_string(), "sex".to_string()];
-        let mut g = groups_of(&p, &keys, &ages);
+        let mut g = groups_of(&p, &keys, &ages, &names);
         g.sort();
         assert_eq!(
             g,
@@ -609,7 +680,7 @@ mod tests {
                 },
             ]
         );
-        let g = groups_of(&p, &["area".to_string(), "sex".to_string()], &ages);
+        let g = groups_of(&p, &["area".to_string(), "sex".to_string()], &ages, &names);
         assert_eq!(
             g,
             vec![Group {
@@ -618,12 +689,8 @@ mod tests {
             }]
         );
         // Age 70 is in neither band: no group.
-        assert!(groups_of(
-            &person("x", "male", 70.0),
-            &["age_group".to_string()],
-            &ages
-        )
-        .is_empty());
+        let old = person(&mut names, "x", "male", 70.0);
+        assert!(groups_of(&old, &["age_group".to_string()], &ages, &names).is_empty());
     }
 
     #[test]
@@ -638,11 +705,12 @@ mod tests {
         assert!((oecd_modified_scale(&[13.0, 9.0]) - 1.3).abs() < 1e-12);
     }
 
+    /// A person of household `household` (the tests' short names are distinct by their bytes).
     fn p(income: f64, household: &str, age: f64, dep: f64, wi: f64) -> Person {
         Person {
             income,
             weight: 1.0,
-            household: Some(household.into()),
+            household: Some(household.bytes().map(u32::from).sum()),
             area: None,
             sex: None,
             age: Some(age),
@@ -667,7 +735,7 @@ mod tests {
             p(900.0, "i", 30.0, 0.0, 0.9),
             p(1000.0, "j", 30.0, 0.0, 0.9),
         ];
-        let plan = Plan::new(&persons, &[], &[]);
+        let plan = Plan::new(&persons, &[], &[], &Names::default());
         let w = vec![1.0; 10];
         let v = plan.values(
             &persons,
