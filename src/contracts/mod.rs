@@ -500,13 +500,15 @@ fn cross_checks(
     row: &mut [Option<Value>],
     period: &mut Option<i32>,
 ) -> Option<CrossFailure> {
-    let snapshot: Vec<Option<Value>> = row.to_vec();
-    let get = |role: &str| {
-        raw.role(role)
-            .and_then(|r| snapshot.get(r).cloned().flatten())
-    };
+    // A macro rather than a closure, so that reading one cell does not hold a borrow of the
+    // row that is rewritten below (and no copy of the whole row is needed).
+    macro_rules! get {
+        ($role:expr) => {
+            raw.role($role).and_then(|r| row.get(r).cloned().flatten())
+        };
+    }
     let col = |role: &str| Some(source.column_for(role).to_string());
-    if let Some(Value::Int(p)) = get("period") {
+    if let Some(Value::Int(p)) = get!("period") {
         *period = Some(p);
     }
     match source.kind {
@@ -516,10 +518,11 @@ fn cross_checks(
             } else {
                 "date"
             };
-            if let Some(Value::Text(d)) = get(date_role) {
+            if let Some(Value::Text(d)) = get!(date_role) {
                 *period = d.get(..4).and_then(|y| y.parse().ok());
             }
-            if let (Some(Value::Text(start)), Some(Value::Text(end))) = (get("start"), get("end")) {
+            if let (Some(Value::Text(start)), Some(Value::Text(end))) = (get!("start"), get!("end"))
+            {
                 if end < start {
                     return Some((
                         col("end"),
@@ -529,7 +532,7 @@ fn cross_checks(
                 }
             }
             if let Some(r) = raw.role("currency") {
-                let code = match get("currency") {
+                let code = match get!("currency") {
                     Some(Value::Text(c)) => c,
                     _ => pipeline.currency.report.clone(),
                 };
@@ -547,7 +550,7 @@ fn cross_checks(
             }
         }
         SourceKind::CityStats => {
-            if let (Some(r), Some(Value::Text(code))) = (raw.role("variable"), get("variable")) {
+            if let (Some(r), Some(Value::Text(code))) = (raw.role("variable"), get!("variable")) {
                 let id = source.variables.get(&code).cloned().unwrap_or(code.clone());
                 let is_rate = CITY_STAT_RATES.contains(&id.as_str());
                 if !is_rate && !CITY_STAT_COUNTS.contains(&id.as_str()) {
@@ -562,7 +565,7 @@ fn cross_checks(
                     };
                     return Some((col("variable"), Some(code), why));
                 }
-                if let Some(Value::Number(v)) = get("value") {
+                if let Some(Value::Number(v)) = get!("value") {
                     if is_rate && !(0.0..=100.0).contains(&v) {
                         return Some((
                             col("value"),
@@ -580,11 +583,11 @@ fn cross_checks(
                 }
                 row[r] = Some(Value::Text(id));
             }
-            if get("value").is_none() {
+            if get!("value").is_none() {
                 return Some((col("value"), None, "the value is missing".into()));
             }
         }
-        SourceKind::Microdata if raw.role("income").is_some() && get("income").is_none() => {
+        SourceKind::Microdata if raw.role("income").is_some() && get!("income").is_none() => {
             let c = source.column_for("income");
             return Some((
                 col("income"),
@@ -595,7 +598,7 @@ fn cross_checks(
         SourceKind::Microdata if raw.role("income").is_none() => {
             // Equivalising household income here needs the household and every member's age.
             for role in ["household_income", "household", "age"] {
-                if get(role).is_none() {
+                if get!(role).is_none() {
                     return Some((
                         col(role),
                         None,
