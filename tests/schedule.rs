@@ -292,17 +292,24 @@ fn sigterm_stops_cleanly() {
         out.to_str().unwrap(),
         "--force",
     ]);
-    // Stop it once it is computing (its staging folder exists).
+    // Stop it while it computes: once it holds the lock, the bootstrap has seconds to go.
+    let lock = cityimpact::run::Lock::path(&out);
     let start = Instant::now();
+    while !std::fs::read_to_string(&lock).is_ok_and(|s| s.contains(&format!("pid {}", child.id())))
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the run never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
     let staging = || {
         std::fs::read_dir(tmp.path())
             .unwrap()
             .flatten()
             .any(|e| e.file_name().to_string_lossy().contains("staging"))
     };
-    while !staging() && start.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
