@@ -7,7 +7,6 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;
-use rayon::prelude::*;
 
 use crate::config::{Currency, Pipeline, Source, SourceKind};
 use crate::ingest::RawTable;
@@ -366,20 +365,22 @@ pub fn apply(pipeline: &Pipeline, source: &Source, raw: &RawTable) -> Result<Tab
     let mut seen_keys: HashMap<String, u64> = HashMap::new();
     // Derived per-row values: period, converted amount, mapped variable.
     let mut period: Vec<Option<i32>> = Vec::with_capacity(n);
+    let mut keep = Vec::with_capacity(n);
     let required: HashSet<&str> = kind.required_roles().iter().copied().collect();
 
-    // Each row's own checks are independent of the others: run them on all cores, in row
-    // order. Then, in order, the checks that look across rows (periods, unique keys).
-    let check_row = |i: usize| -> Result<CheckedRow, Box<Reject>> {
+    for i in 0..n {
         let line = raw.lines[i];
+        let file = raw.file(i).unwrap_or(&source.path).to_string();
         let reject = |column: Option<&str>, value: Option<&str>, reason: String| Reject {
             source: source.name.clone(),
-            file: raw.file(i).unwrap_or(&source.path).to_string(),
+            file: file.clone(),
             line: line as i64,
             column: column.map(String::from),
             value: value.map(String::from),
             reason,
         };
+        let mut row: Vec<Option<Value>> = Vec::with_capacity(raw.roles.len());
+        let mut bad: Option<Reject> = None;
         // Ragged rows are keyed by line and file (see RawTable::concat).
         let ragged_key = line | (raw.file_of.get(i).copied().unwrap_or(0) as u64) << 40;
         if let Some(&fields) = ragged.get(&ragged_key) {
@@ -392,82 +393,79 @@ pub fn apply(pipeline: &Pipeline, source: &Source, raw: &RawTable) -> Result<Tab
                     raw.header_len
                 )
             };
-            return Err(Box::new(reject(None, None, why)));
+            bad = Some(reject(None, None, why));
         }
-        let mut row: Vec<Option<Value>> = Vec::with_capacity(raw.roles.len());
         for (r, role) in raw.roles.iter().enumerate() {
+            if bad.is_some() {
+                break;
+            }
             let cell = raw.cells[r][i].as_deref();
             let column = raw.columns[r].as_str();
             match check_with(rules[r], cell.unwrap_or(""), source.decimal_comma) {
                 Ok(None) if required.contains(role.as_str()) => {
-                    return Err(Box::new(reject(
+                    bad = Some(reject(
                         Some(column),
                         cell,
                         format!("`{column}` ({role}) is empty; every row needs it"),
-                    )));
+                    ));
                 }
                 Ok(v) => row.push(v),
                 Err(why) => {
-                    return Err(Box::new(reject(
+                    bad = Some(reject(
                         Some(column),
                         cell,
                         format!("`{column}` ({role}): {why}"),
-                    )))
+                    ))
                 }
             }
         }
+        // Cross-field rules.
         let mut row_period = source.period;
-        if let Some((col, val, why)) =
-            cross_checks(pipeline, source, raw, &mut row, &mut row_period)
-        {
-            return Err(Box::new(reject(col.as_deref(), val.as_deref(), why)));
+        if bad.is_none() {
+            bad = cross_checks(pipeline, source, raw, &mut row, &mut row_period)
+                .map(|(col, val, why)| reject(col.as_deref(), val.as_deref(), why));
         }
-        Ok((row, row_period))
-    };
-    let checked: Vec<Result<CheckedRow, Box<Reject>>> =
-        (0..n).into_par_iter().map(check_row).collect();
-
-    for (i, result) in checked.into_iter().enumerate() {
-        let (row, row_period) = match result {
-            Ok(ok) => ok,
-            Err(r) => {
-                rejects.push(*r);
-                continue;
-            }
-        };
-        let line = raw.lines[i];
-        let reject = |value: String, reason: String| Reject {
-            source: source.name.clone(),
-            file: raw.file(i).unwrap_or(&source.path).to_string(),
-            line: line as i64,
-            column: None,
-            value: Some(value),
-            reason,
-        };
-        if let Some(p) = row_period {
-            if !pipeline.in_periods(p) {
-                let (from, to) = pipeline.periods.unwrap_or((p, p));
-                rejects.push(reject(
-                    p.to_string(),
-                    format!("period {p} is outside the pipeline's periods {from}-{to}"),
-                ));
-                filtered += 1;
-                continue;
+        if bad.is_none() {
+            if let Some(p) = row_period {
+                if !pipeline.in_periods(p) {
+                    let (from, to) = pipeline.periods.unwrap_or((p, p));
+                    bad = Some(reject(
+                        None,
+                        Some(&p.to_string()),
+                        format!("period {p} is outside the pipeline's periods {from}-{to}"),
+                    ));
+                    filtered += 1;
+                }
             }
         }
-        if let Some(key) = unique_key(kind, raw, &row, row_period) {
-            if let Some(first) = seen_keys.get(&key) {
-                let why =
-                    format!("duplicate {key}: the same row key was already read at line {first}");
-                rejects.push(reject(key, why));
-                continue;
+        if bad.is_none() {
+            if let Some(key) = unique_key(kind, raw, &row, row_period) {
+                if let Some(first) = seen_keys.get(&key) {
+                    bad = Some(reject(
+                        None,
+                        Some(&key),
+                        format!(
+                            "duplicate {key}: the same row key was already read at line {first}"
+                        ),
+                    ));
+                } else {
+                    seen_keys.insert(key, line);
+                }
             }
-            seen_keys.insert(key, line);
         }
-        for (r, v) in row.into_iter().enumerate() {
-            typed[r].push(v);
+        match bad {
+            Some(r) => {
+                rejects.push(r);
+                keep.push(false);
+            }
+            None => {
+                for (r, v) in row.into_iter().enumerate() {
+                    typed[r].push(v);
+                }
+                period.push(row_period);
+                keep.push(true);
+            }
         }
-        period.push(row_period);
     }
 
     let height = period.len();
@@ -492,9 +490,6 @@ pub fn apply(pipeline: &Pipeline, source: &Source, raw: &RawTable) -> Result<Tab
 }
 
 type CrossFailure = (Option<String>, Option<String>, String);
-
-/// A row that passed its own checks: its typed cells and its period.
-type CheckedRow = (Vec<Option<Value>>, Option<i32>);
 
 /// Rules that look at more than one cell: the period, currency conversion, date order and
 /// variable mapping. May rewrite the row (converted amount, mapped variable id).
