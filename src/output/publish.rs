@@ -32,20 +32,10 @@ impl Staging {
     pub fn new(out: &Path) -> io::Result<Staging> {
         let parent = parent_of(out);
         std::fs::create_dir_all(&parent)?;
-        let name = out
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "out".into());
-        // A run killed with SIGKILL cannot clean up after itself; the caller holds the lock on
-        // this output folder, so no other run is using its leftovers.
-        let prefix = format!(".{name}.staging-");
-        for entry in std::fs::read_dir(&parent)?.flatten() {
-            if entry.file_name().to_string_lossy().starts_with(&prefix) {
-                let _ = std::fs::remove_dir_all(entry.path());
-            }
-        }
+        // The caller holds the lock on this output folder (see `remove_stale`).
+        remove_stale(out)?;
         let dir = tempfile::Builder::new()
-            .prefix(&prefix)
+            .prefix(&staging_prefix(out))
             .tempdir_in(&parent)?;
         std::fs::create_dir(dir.path().join("charts"))?;
         registry().push(dir.path().to_path_buf());
@@ -66,6 +56,31 @@ impl Staging {
         // tempfile makes the folder 0700; outputs are for other users too (replace_dir).
         replace_dir(&self.dir.keep(), &self.out)
     }
+}
+
+fn staging_prefix(out: &Path) -> String {
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    format!(".{name}.staging-")
+}
+
+/// Removes staging folders that killed runs left beside `out`. A run killed with SIGKILL
+/// cannot clean up after itself; call this only while holding the output folder's lock, so
+/// that no other run is using them.
+pub fn remove_stale(out: &Path) -> io::Result<()> {
+    let parent = parent_of(out);
+    if !parent.exists() {
+        return Ok(());
+    }
+    let prefix = staging_prefix(out);
+    for entry in std::fs::read_dir(&parent)?.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+    Ok(())
 }
 
 /// Puts the finished folder `staged` in the place of `target` in one step, then removes what

@@ -149,6 +149,13 @@ pub fn run(pipeline_file: &Path, options: &Options, report: Report) -> Result<Su
     let pipeline = config::load(pipeline_file)?;
     let out = options.out.clone().unwrap_or_else(|| pipeline.out.clone());
     let _lock = Lock::acquire_waiting(&out, options.wait)?;
+    // What killed runs left beside the folder goes first, whether or not this run computes.
+    if let Err(e) = output::publish::remove_stale(&out) {
+        tracing::warn!(
+            "could not remove a killed run's staging folder beside {}: {e}",
+            out.display()
+        );
+    }
     let config_time = t.elapsed();
     let result = execute(&pipeline, &out, options, report, started_at, config_time);
     if let Err(e) = &result {
