@@ -11,11 +11,7 @@ use common::*;
 
 fn sample() -> &'static Path {
     static OUT: OnceLock<PathBuf> = OnceLock::new();
-    OUT.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap().keep();
-        run_ok("pipelines/sample.toml", &dir.join("sample"));
-        dir.join("sample")
-    })
+    run_once(&OUT, "pipelines/sample.toml", "sample")
 }
 
 /// One SVG element: its name, attributes and text.

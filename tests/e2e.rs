@@ -15,12 +15,7 @@ use polars::prelude::*;
 /// One sample run shared by the tests in this file.
 fn sample_out() -> &'static Path {
     static OUT: OnceLock<PathBuf> = OnceLock::new();
-    OUT.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap().keep();
-        let out = dir.join("sample");
-        run_ok("pipelines/sample.toml", &out);
-        out
-    })
+    run_once(&OUT, "pipelines/sample.toml", "sample")
 }
 
 fn csv_rows(path: &str) -> Vec<HashMap<String, String>> {
@@ -430,12 +425,7 @@ fn the_same_inputs_give_byte_identical_tables() {
 /// Runs `pipelines/eusilc.toml` once for the tests below.
 fn eusilc_out() -> &'static Path {
     static OUT: OnceLock<PathBuf> = OnceLock::new();
-    OUT.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap().keep();
-        let out = dir.join("eusilc");
-        run_ok("pipelines/eusilc.toml", &out);
-        out
-    })
+    run_once(&OUT, "pipelines/eusilc.toml", "eusilc")
 }
 
 fn row(df: &DataFrame, indicator: &str, breakdown: Option<&str>) -> DataFrame {

@@ -41,6 +41,20 @@ fn spawn(args: &[&str]) -> Child {
         .unwrap()
 }
 
+/// Waits until `child` holds the lock on `out` (its pid is in the lock file).
+fn wait_for_lock(out: &Path, child: &Child) {
+    let lock = cityimpact::run::Lock::path(out);
+    let start = Instant::now();
+    while !std::fs::read_to_string(&lock).is_ok_and(|s| s.contains(&format!("pid {}", child.id())))
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the run never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn manifest(out: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap()
 }
@@ -201,16 +215,7 @@ fn a_second_run_waits_or_stops_at_once() {
         "-q",
     ]);
     // Wait until the first run holds the lock.
-    let lock = cityimpact::run::Lock::path(&out);
-    let start = Instant::now();
-    while !std::fs::read_to_string(&lock).is_ok_and(|s| s.contains(&format!("pid {}", first.id())))
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "the first run never took the lock"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_lock(&out, &first);
     let second = cityimpact(&["run", p.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     let first_done = first.try_wait().unwrap().is_some();
     if !first_done {
@@ -297,16 +302,7 @@ fn sigterm_stops_cleanly() {
         "--force",
     ]);
     // Stop it while it computes: once it holds the lock, the bootstrap has seconds to go.
-    let lock = cityimpact::run::Lock::path(&out);
-    let start = Instant::now();
-    while !std::fs::read_to_string(&lock).is_ok_and(|s| s.contains(&format!("pid {}", child.id())))
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "the run never took the lock"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_lock(&out, &child);
     std::thread::sleep(Duration::from_millis(300));
     let staging = || {
         std::fs::read_dir(tmp.path())

@@ -109,12 +109,8 @@ fn header(source: &Source, bytes: &[u8]) -> Result<Vec<String>, IngestError> {
 }
 
 fn parse_error(source: &Source, e: &csv::Error) -> IngestError {
-    let line = e.position().map(|p| p.line()).unwrap_or(1);
-    IngestError::Parse {
-        source_name: source.name.clone(),
-        location: location(&source.resolved, line, 1),
-        message: e.to_string(),
-    }
+    let line = e.position().map(|p| p.line()).unwrap_or(1) as usize;
+    IngestError::parse(source, line, e.to_string())
 }
 
 pub fn read(source: &Source, owned: &[u8]) -> Result<RawTable, IngestError> {

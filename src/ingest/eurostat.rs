@@ -56,15 +56,7 @@ pub fn read(source: &Source, owned: &[u8]) -> Result<RawTable, IngestError> {
             path: source.resolved.clone(),
         })?;
     let cells: Vec<&str> = header.split('\t').collect();
-    let parse_error = |message: String| IngestError::Parse {
-        source_name: source.name.clone(),
-        location: Location {
-            file: source.resolved.clone(),
-            line: 1,
-            column: 1,
-        },
-        message,
-    };
+    let parse_error = |message: String| IngestError::parse(source, 1, message);
     let (dims, _time) = cells[0].split_once('\\').ok_or_else(|| {
         parse_error(format!(
             "the first header cell `{}` is not Eurostat's `dimensions\\TIME_PERIOD`",

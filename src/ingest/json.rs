@@ -14,18 +14,6 @@ fn text(v: &Value) -> Option<String> {
     }
 }
 
-fn parse_error(source: &Source, line: usize, message: String) -> IngestError {
-    IngestError::Parse {
-        source_name: source.name.clone(),
-        location: Location {
-            file: source.resolved.clone(),
-            line,
-            column: 1,
-        },
-        message,
-    }
-}
-
 /// The records of a JSON file: a top-level array, or the first array inside a top-level object
 /// (`{"data": [...]}`).
 fn array_of(source: &Source, doc: Value) -> Result<Vec<Value>, IngestError> {
@@ -37,8 +25,10 @@ fn array_of(source: &Source, doc: Value) -> Result<Vec<Value>, IngestError> {
                 Value::Array(a) => Some(a),
                 _ => None,
             })
-            .ok_or_else(|| parse_error(source, 1, "the JSON holds no array of records".into())),
-        _ => Err(parse_error(
+            .ok_or_else(|| {
+                IngestError::parse(source, 1, "the JSON holds no array of records".into())
+            }),
+        _ => Err(IngestError::parse(
             source,
             1,
             "the JSON is not an array of records".into(),
@@ -114,12 +104,12 @@ pub fn read(source: &Source, bytes: &[u8]) -> Result<RawTable, IngestError> {
         }
         Format::Ocds => {
             let doc: Value = serde_json::from_str(utf8)
-                .map_err(|e| parse_error(source, e.line(), e.to_string()))?;
+                .map_err(|e| IngestError::parse(source, e.line(), e.to_string()))?;
             ocds_records(source, &doc)
         }
         _ => {
             let doc: Value = serde_json::from_str(utf8)
-                .map_err(|e| parse_error(source, e.line(), e.to_string()))?;
+                .map_err(|e| IngestError::parse(source, e.line(), e.to_string()))?;
             array_of(source, doc)?
                 .into_iter()
                 .enumerate()

@@ -152,6 +152,19 @@ pub struct MissingColumn {
 }
 
 impl IngestError {
+    /// A file that cannot be parsed, at a line of it.
+    pub fn parse(source: &Source, line: usize, message: String) -> IngestError {
+        IngestError::Parse {
+            source_name: source.name.clone(),
+            location: Location {
+                file: source.resolved.clone(),
+                line,
+                column: 1,
+            },
+            message,
+        }
+    }
+
     /// What the user can do about it.
     pub fn hint(&self) -> String {
         match self {

@@ -5,18 +5,10 @@ use std::collections::BTreeSet;
 use polars::prelude::*;
 
 use super::{records, IngestError, RawTable};
-use crate::config::{Location, Source};
+use crate::config::Source;
 
 pub fn read(source: &Source, bytes: &[u8]) -> Result<RawTable, IngestError> {
-    let error = |message: String| IngestError::Parse {
-        source_name: source.name.clone(),
-        location: Location {
-            file: source.resolved.clone(),
-            line: 1,
-            column: 1,
-        },
-        message,
-    };
+    let error = |message: String| IngestError::parse(source, 1, message);
     let cursor = std::io::Cursor::new(bytes);
     let mut reader = ParquetReader::new(cursor);
     let schema = reader.schema().map_err(|e| error(e.to_string()))?;

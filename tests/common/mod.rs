@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -43,4 +44,14 @@ pub fn sample_variant(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
     let path = dir.join("pipeline.toml");
     std::fs::write(&path, edit(text)).unwrap();
     path
+}
+
+/// Runs a pipeline once per test binary, into a folder that outlives the tests, and returns
+/// the output folder: for tests that only read the outputs.
+pub fn run_once(cell: &'static OnceLock<PathBuf>, pipeline: &str, name: &str) -> &'static Path {
+    cell.get_or_init(|| {
+        let out = tempfile::tempdir().unwrap().keep().join(name);
+        run_ok(pipeline, &out);
+        out
+    })
 }
