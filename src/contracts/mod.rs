@@ -3,10 +3,12 @@
 //! on; the rest becomes a typed polars frame whose columns are the role names. Nothing is
 //! dropped silently: rows read = rows kept + rows rejected, for every source.
 
-use std::collections::{HashMap, HashSet};
+use std::borrow::Cow;
+use std::collections::HashMap;
 
 use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use crate::config::{Currency, Pipeline, Source, SourceKind};
 use crate::ingest::RawTable;
@@ -182,10 +184,11 @@ fn rule(kind: SourceKind, role: &str) -> Rule {
     }
 }
 
-/// A typed cell.
+/// A typed cell. Text borrows from the raw table (or the pipeline) unless checking rewrote it,
+/// so that a large file is not copied cell by cell.
 #[derive(Debug, Clone)]
-enum Value {
-    Text(String),
+enum Value<'a> {
+    Text(Cow<'a, str>),
     Number(f64),
     Int(i32),
     Bool(bool),
@@ -193,28 +196,25 @@ enum Value {
 
 /// Parses and checks one cell; `Ok(None)` is an empty cell.
 #[cfg(test)]
-fn check(rule: Rule, raw: &str) -> Result<Option<Value>, String> {
+fn check(rule: Rule, raw: &str) -> Result<Option<Value<'_>>, String> {
     check_with(rule, raw, false)
 }
 
 /// Parses and checks one cell; with `decimal_comma`, numbers are read as `1.234,56`.
-fn check_with(rule: Rule, raw: &str, decimal_comma: bool) -> Result<Option<Value>, String> {
+fn check_with(rule: Rule, raw: &str, decimal_comma: bool) -> Result<Option<Value<'_>>, String> {
     let s = raw.trim();
     if s.is_empty() {
         return Ok(None);
     }
-    let normalised;
-    let s = if decimal_comma && matches!(rule, Rule::Number { .. }) {
-        normalised = s.replace('.', "").replace(',', ".");
-        normalised.as_str()
-    } else {
-        s
-    };
     let v = match rule {
-        Rule::Text => Value::Text(s.to_string()),
+        Rule::Text => Value::Text(Cow::Borrowed(s)),
         Rule::Number { min, above, max } => {
-            let x: f64 = s
-                .parse()
+            let parsed = if decimal_comma {
+                s.replace('.', "").replace(',', ".").parse::<f64>()
+            } else {
+                s.parse::<f64>()
+            };
+            let x: f64 = parsed
                 .ok()
                 .filter(|x: &f64| x.is_finite())
                 .ok_or_else(|| format!("`{s}` is not a number"))?;
@@ -248,12 +248,16 @@ fn check_with(rule: Rule, raw: &str, decimal_comma: bool) -> Result<Option<Value
             if !(1900..=2100).contains(&d.year()) {
                 return Err(format!("date {d} is outside 1900-2100"));
             }
-            Value::Text(d.format("%Y-%m-%d").to_string())
+            if is_plain_date(s) {
+                Value::Text(Cow::Borrowed(s))
+            } else {
+                Value::Text(Cow::Owned(d.format("%Y-%m-%d").to_string()))
+            }
         }
         Rule::Sex => match s.to_ascii_lowercase().as_str() {
             // EU-SILC RB090 codes 1 and 2.
-            "male" | "m" | "1" => Value::Text("male".into()),
-            "female" | "f" | "2" => Value::Text("female".into()),
+            "male" | "m" | "1" => Value::Text(Cow::Borrowed("male")),
+            "female" | "f" | "2" => Value::Text(Cow::Borrowed("female")),
             _ => {
                 return Err(format!(
                     "`{s}` is not a sex (male/female, or RB090 codes 1/2)"
@@ -261,14 +265,18 @@ fn check_with(rule: Rule, raw: &str, decimal_comma: bool) -> Result<Option<Value
             }
         },
         Rule::OneOf(allowed) => {
+            if let Some(a) = allowed.iter().find(|a| **a == s) {
+                return Ok(Some(Value::Text(Cow::Borrowed(a))));
+            }
             let l = s.to_ascii_lowercase().replace([' ', '-'], "_");
-            if allowed.contains(&l.as_str()) {
-                Value::Text(l)
-            } else {
-                let hint = crate::config::nearest(&l, allowed.iter().copied())
-                    .map(|n| format!("did you mean `{n}`?"))
-                    .unwrap_or_else(|| format!("allowed: {}", allowed.join(", ")));
-                return Err(format!("`{s}` is not allowed here; {hint}"));
+            match allowed.iter().find(|a| **a == l) {
+                Some(a) => Value::Text(Cow::Borrowed(a)),
+                None => {
+                    let hint = crate::config::nearest(&l, allowed.iter().copied())
+                        .map(|n| format!("did you mean `{n}`?"))
+                        .unwrap_or_else(|| format!("allowed: {}", allowed.join(", ")));
+                    return Err(format!("`{s}` is not allowed here; {hint}"));
+                }
             }
         }
         Rule::Scope => match s {
@@ -284,8 +292,24 @@ fn check_with(rule: Rule, raw: &str, decimal_comma: bool) -> Result<Option<Value
     Ok(Some(v))
 }
 
+/// `YYYY-MM-DD` exactly, the form dates are kept in (validity is checked by `parse_date`).
+fn is_plain_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && [0, 1, 2, 3, 5, 6, 8, 9]
+            .iter()
+            .all(|&i| b[i].is_ascii_digit())
+}
+
 /// ISO dates as grant makers publish them: `2021-03-01`, with a time part, or a bare year.
 fn parse_date(s: &str) -> Option<NaiveDate> {
+    if is_plain_date(s) {
+        // The common form, read without chrono's format machinery.
+        let n = |r: std::ops::Range<usize>| s[r].parse::<u32>().ok();
+        return NaiveDate::from_ymd_opt(n(0..4)? as i32, n(5..7)?, n(8..10)?);
+    }
     let head = s.get(..10).unwrap_or(s);
     NaiveDate::parse_from_str(head, "%Y-%m-%d")
         .ok()
@@ -297,323 +321,482 @@ fn parse_date(s: &str) -> Option<NaiveDate> {
         })
 }
 
-fn dtype(rule: Rule) -> DataType {
-    match rule {
-        Rule::Number { .. } => DataType::Float64,
-        Rule::Year | Rule::Scope => DataType::Int32,
-        Rule::Bool => DataType::Boolean,
-        _ => DataType::String,
+/// A typed column being filled with the kept rows.
+enum Builder {
+    Number(PrimitiveChunkedBuilder<Float64Type>),
+    Int(PrimitiveChunkedBuilder<Int32Type>),
+    Bool(BooleanChunkedBuilder),
+    Text(StringChunkedBuilder),
+}
+
+impl Builder {
+    fn new(name: &str, rule: Rule, capacity: usize) -> Builder {
+        let name = PlSmallStr::from(name);
+        match rule {
+            Rule::Number { .. } => Builder::Number(PrimitiveChunkedBuilder::new(name, capacity)),
+            Rule::Year | Rule::Scope => Builder::Int(PrimitiveChunkedBuilder::new(name, capacity)),
+            Rule::Bool => Builder::Bool(BooleanChunkedBuilder::new(name, capacity)),
+            _ => Builder::Text(StringChunkedBuilder::new(name, capacity)),
+        }
+    }
+
+    /// A cell of the rule's type, or a missing one (`None`, or a value of another type).
+    fn push(&mut self, v: Option<&Value>) {
+        match self {
+            Builder::Number(b) => b.append_option(match v {
+                Some(Value::Number(x)) => Some(*x),
+                _ => None,
+            }),
+            Builder::Int(b) => b.append_option(match v {
+                Some(Value::Int(x)) => Some(*x),
+                _ => None,
+            }),
+            Builder::Bool(b) => b.append_option(match v {
+                Some(Value::Bool(x)) => Some(*x),
+                _ => None,
+            }),
+            Builder::Text(b) => b.append_option(match v {
+                Some(Value::Text(x)) => Some(x.as_ref()),
+                _ => None,
+            }),
+        }
+    }
+
+    fn finish(self) -> Series {
+        match self {
+            Builder::Number(b) => b.finish().into_series(),
+            Builder::Int(b) => b.finish().into_series(),
+            Builder::Bool(b) => b.finish().into_series(),
+            Builder::Text(b) => b.finish().into_series(),
+        }
     }
 }
 
-/// Builds a typed column from checked cells of the kept rows.
-fn column(name: &str, dt: &DataType, values: Vec<Option<Value>>) -> Column {
-    let name = PlSmallStr::from(name);
-    match dt {
-        DataType::Float64 => Column::new(
-            name,
-            values
-                .into_iter()
-                .map(|v| match v {
-                    Some(Value::Number(x)) => Some(x),
-                    _ => None,
-                })
-                .collect::<Vec<_>>(),
-        ),
-        DataType::Int32 => Column::new(
-            name,
-            values
-                .into_iter()
-                .map(|v| match v {
-                    Some(Value::Int(x)) => Some(x),
-                    _ => None,
-                })
-                .collect::<Vec<_>>(),
-        ),
-        DataType::Boolean => Column::new(
-            name,
-            values
-                .into_iter()
-                .map(|v| match v {
-                    Some(Value::Bool(x)) => Some(x),
-                    _ => None,
-                })
-                .collect::<Vec<_>>(),
-        ),
-        _ => Column::new(
-            name,
-            values
-                .into_iter()
-                .map(|v| match v {
-                    Some(Value::Text(x)) => Some(x),
-                    _ => None,
-                })
-                .collect::<Vec<_>>(),
-        ),
+/// Where the roles that cross-row and cross-field rules read sit in a raw table, looked up
+/// once rather than by name on every row.
+struct At {
+    period: Option<usize>,
+    start: Option<usize>,
+    end: Option<usize>,
+    date: Option<usize>,
+    currency: Option<usize>,
+    amount: Option<usize>,
+    variable: Option<usize>,
+    value: Option<usize>,
+    income: Option<usize>,
+    household_income: Option<usize>,
+    household: Option<usize>,
+    age: Option<usize>,
+    area: Option<usize>,
+    id: Option<usize>,
+    sector: Option<usize>,
+    scope: Option<usize>,
+}
+
+impl At {
+    fn new(raw: &RawTable) -> At {
+        At {
+            period: raw.role("period"),
+            start: raw.role("start"),
+            end: raw.role("end"),
+            date: raw.role("date"),
+            currency: raw.role("currency"),
+            amount: raw.role("amount"),
+            variable: raw.role("variable"),
+            value: raw.role("value"),
+            income: raw.role("income"),
+            household_income: raw.role("household_income"),
+            household: raw.role("household"),
+            age: raw.role("age"),
+            area: raw.role("area"),
+            id: raw.role("id"),
+            sector: raw.role("sector"),
+            scope: raw.role("scope"),
+        }
     }
 }
+
+/// What checking a run of rows gives: their kept rows as typed columns, and the rest.
+struct Part {
+    columns: Vec<Builder>,
+    period: Vec<Option<i32>>,
+    /// (row, reject), in row order.
+    rejects: Vec<(usize, Reject)>,
+    filtered: usize,
+    /// The unique key of each kept row (row, key), for kinds that have one.
+    keys: Vec<(usize, String)>,
+}
+
+/// Everything a row check reads, shared by the runs of rows checked side by side.
+struct Contract<'a> {
+    pipeline: &'a Pipeline,
+    source: &'a Source,
+    raw: &'a RawTable,
+    rules: Vec<Rule>,
+    required: Vec<bool>,
+    at: At,
+    ragged: HashMap<u64, usize>,
+}
+
+/// Rows per run of rows checked on one core: large enough that building columns per run and
+/// joining them costs little, small enough to keep both cores busy to the end.
+const ROWS_PER_PART: usize = 1 << 18;
 
 /// Applies a source's contract to its raw rows.
 pub fn apply(pipeline: &Pipeline, source: &Source, raw: &RawTable) -> Result<Table, PolarsError> {
     let kind = source.kind;
     let n = raw.len();
-    let rules: Vec<Rule> = raw.roles.iter().map(|r| rule(kind, r)).collect();
-    let mut typed: Vec<Vec<Option<Value>>> = vec![Vec::with_capacity(n); raw.roles.len()];
-    let mut rejects = Vec::new();
-    let mut filtered = 0usize;
-    let ragged: HashMap<u64, usize> = raw.ragged.iter().copied().collect();
-    let mut seen_keys: HashMap<String, u64> = HashMap::new();
-    // Derived per-row values: period, converted amount, mapped variable.
-    let mut period: Vec<Option<i32>> = Vec::with_capacity(n);
-    let mut keep = Vec::with_capacity(n);
-    let required: HashSet<&str> = kind.required_roles().iter().copied().collect();
+    let contract = Contract {
+        pipeline,
+        source,
+        raw,
+        rules: raw.roles.iter().map(|r| rule(kind, r)).collect(),
+        required: raw
+            .roles
+            .iter()
+            .map(|r| kind.required_roles().contains(&r.as_str()))
+            .collect(),
+        at: At::new(raw),
+        ragged: raw.ragged.iter().copied().collect(),
+    };
+    let starts: Vec<usize> = (0..n.max(1)).step_by(ROWS_PER_PART).collect();
+    let parts: Vec<Part> = starts
+        .par_iter()
+        .map(|&start| contract.check_rows(start..(start + ROWS_PER_PART).min(n)))
+        .collect();
 
-    for i in 0..n {
-        let line = raw.lines[i];
-        let file = raw.file(i).unwrap_or(&source.path).to_string();
-        let reject = |column: Option<&str>, value: Option<&str>, reason: String| Reject {
-            source: source.name.clone(),
-            file: file.clone(),
-            line: line as i64,
-            column: column.map(String::from),
-            value: value.map(String::from),
-            reason,
-        };
-        let mut row: Vec<Option<Value>> = Vec::with_capacity(raw.roles.len());
-        let mut bad: Option<Reject> = None;
-        // Ragged rows are keyed by line and file (see RawTable::concat).
-        let ragged_key = line | (raw.file_of.get(i).copied().unwrap_or(0) as u64) << 40;
-        if let Some(&fields) = ragged.get(&ragged_key) {
-            let why = if fields == 0 {
-                "this line is not a record (not valid JSON, or not an object); fix or remove it"
-                    .to_string()
-            } else {
-                format!(
-                    "the row has {fields} fields but the header has {}; check for an unquoted separator",
-                    raw.header_len
-                )
-            };
-            bad = Some(reject(None, None, why));
-        }
-        for (r, role) in raw.roles.iter().enumerate() {
-            if bad.is_some() {
-                break;
-            }
-            let cell = raw.cells[r][i].as_deref();
-            let column = raw.columns[r].as_str();
-            match check_with(rules[r], cell.unwrap_or(""), source.decimal_comma) {
-                Ok(None) if required.contains(role.as_str()) => {
-                    bad = Some(reject(
-                        Some(column),
-                        cell,
-                        format!("`{column}` ({role}) is empty; every row needs it"),
-                    ));
-                }
-                Ok(v) => row.push(v),
-                Err(why) => {
-                    bad = Some(reject(
-                        Some(column),
-                        cell,
-                        format!("`{column}` ({role}): {why}"),
-                    ))
-                }
-            }
-        }
-        // Cross-field rules.
-        let mut row_period = source.period;
-        if bad.is_none() {
-            bad = cross_checks(pipeline, source, raw, &mut row, &mut row_period)
-                .map(|(col, val, why)| reject(col.as_deref(), val.as_deref(), why));
-        }
-        if bad.is_none() {
-            if let Some(p) = row_period {
-                if !pipeline.in_periods(p) {
-                    let (from, to) = pipeline.periods.unwrap_or((p, p));
-                    bad = Some(reject(
-                        None,
-                        Some(&p.to_string()),
-                        format!("period {p} is outside the pipeline's periods {from}-{to}"),
-                    ));
-                    filtered += 1;
-                }
-            }
-        }
-        if bad.is_none() {
-            if let Some(key) = unique_key(kind, raw, &row, row_period) {
-                if let Some(first) = seen_keys.get(&key) {
-                    bad = Some(reject(
-                        None,
-                        Some(&key),
-                        format!(
-                            "duplicate {key}: the same row key was already read at line {first}"
+    // Ids must be unique across the whole source, first row first: checked in row order once
+    // every row has been typed.
+    let mut seen: HashMap<&str, u64> = HashMap::new();
+    let mut duplicates: Vec<(usize, Reject)> = Vec::new();
+    let mut keep: Vec<bool> = Vec::new();
+    for part in &parts {
+        for (row, key) in &part.keys {
+            let line = raw.lines[*row];
+            match seen.get(key.as_str()) {
+                Some(first) => {
+                    duplicates.push((
+                        *row,
+                        contract.reject(
+                            *row,
+                            None,
+                            Some(key),
+                            format!(
+                                "duplicate {key}: the same row key was already read at line {first}"
+                            ),
                         ),
                     ));
-                } else {
-                    seen_keys.insert(key, line);
+                    keep.push(false);
                 }
-            }
-        }
-        match bad {
-            Some(r) => {
-                rejects.push(r);
-                keep.push(false);
-            }
-            None => {
-                for (r, v) in row.into_iter().enumerate() {
-                    typed[r].push(v);
+                None => {
+                    seen.insert(key, line);
+                    keep.push(true);
                 }
-                period.push(row_period);
-                keep.push(true);
             }
         }
     }
 
+    let mut filtered = 0;
+    let mut rejects: Vec<(usize, Reject)> = duplicates;
+    let mut columns: Vec<Option<Series>> = vec![None; raw.roles.len()];
+    let mut period: Vec<Option<i32>> = Vec::with_capacity(n);
+    for part in parts {
+        filtered += part.filtered;
+        rejects.extend(part.rejects);
+        period.extend(part.period);
+        for (c, b) in columns.iter_mut().zip(part.columns) {
+            let s = b.finish();
+            match c {
+                Some(c) => {
+                    c.append(&s)?;
+                }
+                None => *c = Some(s),
+            }
+        }
+    }
+    // Each row has at most one reject, so the order by row is total.
+    rejects.sort_by_key(|(row, _)| *row);
     let height = period.len();
     let mut columns: Vec<Column> = raw
         .roles
         .iter()
-        .zip(rules.iter())
-        .zip(typed)
-        .filter(|((role, _), _)| role.as_str() != "period")
-        .map(|((role, rule), values)| column(role, &dtype(*rule), values))
+        .zip(columns)
+        .filter(|(role, _)| role.as_str() != "period")
+        .filter_map(|(_, s)| s.map(Column::from))
         .collect();
     columns.push(Column::new("period".into(), period));
-    let frame = DataFrame::new(height, columns)?;
+    let mut frame = DataFrame::new(height, columns)?;
+    if keep.contains(&false) {
+        frame = frame.filter(&BooleanChunked::from_slice("keep".into(), &keep))?;
+    }
+    frame.rechunk_mut();
     Ok(Table {
         source: source.name.clone(),
         kind,
         frame,
         rows_read: n,
-        rejects,
+        rejects: rejects.into_iter().map(|(_, r)| r).collect(),
         rows_filtered: filtered,
     })
 }
 
-type CrossFailure = (Option<String>, Option<String>, String);
+impl<'a> Contract<'a> {
+    fn reject(
+        &self,
+        row: usize,
+        column: Option<&str>,
+        value: Option<&str>,
+        reason: String,
+    ) -> Reject {
+        Reject {
+            source: self.source.name.clone(),
+            file: self.raw.file(row).unwrap_or(&self.source.path).to_string(),
+            line: self.raw.lines[row] as i64,
+            column: column.map(String::from),
+            value: value.map(String::from),
+            reason,
+        }
+    }
 
-/// Rules that look at more than one cell: the period, currency conversion, date order and
-/// variable mapping. May rewrite the row (converted amount, mapped variable id).
-fn cross_checks(
-    pipeline: &Pipeline,
-    source: &Source,
-    raw: &RawTable,
-    row: &mut [Option<Value>],
-    period: &mut Option<i32>,
-) -> Option<CrossFailure> {
-    // A macro rather than a closure, so that reading one cell does not hold a borrow of the
-    // row that is rewritten below (and no copy of the whole row is needed).
-    macro_rules! get {
-        ($role:expr) => {
-            raw.role($role).and_then(|r| row.get(r).cloned().flatten())
+    /// Types and checks a run of rows.
+    fn check_rows(&self, rows: std::ops::Range<usize>) -> Part {
+        let (raw, source, pipeline) = (self.raw, self.source, self.pipeline);
+        let kind = source.kind;
+        let mut part = Part {
+            columns: raw
+                .roles
+                .iter()
+                .zip(&self.rules)
+                .map(|(role, rule)| Builder::new(role, *rule, rows.len()))
+                .collect(),
+            period: Vec::with_capacity(rows.len()),
+            rejects: Vec::new(),
+            filtered: 0,
+            keys: Vec::new(),
         };
-    }
-    let col = |role: &str| Some(source.column_for(role).to_string());
-    if let Some(Value::Int(p)) = get!("period") {
-        *period = Some(p);
-    }
-    match source.kind {
-        SourceKind::Projects | SourceKind::Procurement => {
-            let date_role = if source.kind == SourceKind::Projects {
-                "start"
-            } else {
-                "date"
-            };
-            if let Some(Value::Text(d)) = get!(date_role) {
-                *period = d.get(..4).and_then(|y| y.parse().ok());
-            }
-            if let (Some(Value::Text(start)), Some(Value::Text(end))) = (get!("start"), get!("end"))
-            {
-                if end < start {
-                    return Some((
-                        col("end"),
-                        Some(end.clone()),
-                        format!("the end date {end} is before the start date {start}"),
-                    ));
-                }
-            }
-            if let Some(r) = raw.role("currency") {
-                let code = match get!("currency") {
-                    Some(Value::Text(c)) => c,
-                    _ => pipeline.currency.report.clone(),
-                };
-                match convert(&pipeline.currency, &code) {
-                    Ok(factor) => {
-                        if let Some(a) = raw.role("amount") {
-                            if let Some(Value::Number(x)) = row[a] {
-                                row[a] = Some(Value::Number(x * factor));
-                            }
-                        }
-                        row[r] = Some(Value::Text(pipeline.currency.report.clone()));
-                    }
-                    Err(why) => return Some((col("currency"), Some(code), why)),
-                }
-            }
-        }
-        SourceKind::CityStats => {
-            if let (Some(r), Some(Value::Text(code))) = (raw.role("variable"), get!("variable")) {
-                let id = source.variables.get(&code).cloned().unwrap_or(code.clone());
-                let is_rate = CITY_STAT_RATES.contains(&id.as_str());
-                if !is_rate && !CITY_STAT_COUNTS.contains(&id.as_str()) {
-                    let why = if source.variables.contains_key(&code) {
-                        format!(
-                            "variable `{code}` maps to `{id}`, which a city_stats source cannot give; use a rate ({}) or a count ({})",
-                            CITY_STAT_RATES.join(", "),
-                            CITY_STAT_COUNTS.join(", ")
-                        )
+        let mut row: Vec<Option<Value<'a>>> = Vec::with_capacity(raw.roles.len());
+        for i in rows {
+            row.clear();
+            let line = raw.lines[i];
+            let mut bad: Option<Reject> = None;
+            if !self.ragged.is_empty() {
+                // Ragged rows are keyed by line and file (see RawTable::concat).
+                let key = line | (raw.file_of.get(i).copied().unwrap_or(0) as u64) << 40;
+                if let Some(&fields) = self.ragged.get(&key) {
+                    let why = if fields == 0 {
+                        "this line is not a record (not valid JSON, or not an object); fix or remove it"
+                            .to_string()
                     } else {
-                        format!("variable `{code}` is not mapped to an indicator; add it to `variables` in [sources.{}], e.g. {{ {code} = \"unemployment_rate\" }}", source.name)
-                    };
-                    return Some((col("variable"), Some(code), why));
-                }
-                if let Some(Value::Number(v)) = get!("value") {
-                    if is_rate && !(0.0..=100.0).contains(&v) {
-                        return Some((
-                            col("value"),
-                            Some(v.to_string()),
-                            format!("{id} is a percentage; {v} lies outside 0-100"),
-                        ));
-                    }
-                    if !is_rate && v < 0.0 {
-                        return Some((
-                            col("value"),
-                            Some(v.to_string()),
-                            format!("{id} is a count of persons; {v} is negative"),
-                        ));
-                    }
-                }
-                row[r] = Some(Value::Text(id));
-            }
-            if get!("value").is_none() {
-                return Some((col("value"), None, "the value is missing".into()));
-            }
-        }
-        SourceKind::Microdata if raw.role("income").is_some() && get!("income").is_none() => {
-            let c = source.column_for("income");
-            return Some((
-                col("income"),
-                None,
-                format!("`{c}` (income) is empty; every row needs it"),
-            ));
-        }
-        SourceKind::Microdata if raw.role("income").is_none() => {
-            // Equivalising household income here needs the household and every member's age.
-            for role in ["household_income", "household", "age"] {
-                if get!(role).is_none() {
-                    return Some((
-                        col(role),
-                        None,
                         format!(
-                            "`{}` ({role}) is empty; it is needed to equivalise household income",
-                            source.column_for(role)
-                        ),
-                    ));
+                            "the row has {fields} fields but the header has {}; check for an unquoted separator",
+                            raw.header_len
+                        )
+                    };
+                    bad = Some(self.reject(i, None, None, why));
+                }
+            }
+            if bad.is_none() {
+                for (r, role) in raw.roles.iter().enumerate() {
+                    let cell = raw.cells[r].get(i);
+                    let column = raw.columns[r].as_str();
+                    match check_with(self.rules[r], cell.unwrap_or(""), source.decimal_comma) {
+                        Ok(None) if self.required[r] => {
+                            bad = Some(self.reject(
+                                i,
+                                Some(column),
+                                cell,
+                                format!("`{column}` ({role}) is empty; every row needs it"),
+                            ));
+                        }
+                        Ok(v) => row.push(v),
+                        Err(why) => {
+                            bad = Some(self.reject(
+                                i,
+                                Some(column),
+                                cell,
+                                format!("`{column}` ({role}): {why}"),
+                            ))
+                        }
+                    }
+                    if bad.is_some() {
+                        break;
+                    }
+                }
+            }
+            // Cross-field rules.
+            let mut row_period = source.period;
+            if bad.is_none() {
+                bad = self
+                    .cross_checks(&mut row, &mut row_period)
+                    .map(|(col, val, why)| self.reject(i, col.as_deref(), val.as_deref(), why));
+            }
+            if bad.is_none() {
+                if let Some(p) = row_period {
+                    if !pipeline.in_periods(p) {
+                        let (from, to) = pipeline.periods.unwrap_or((p, p));
+                        bad = Some(self.reject(
+                            i,
+                            None,
+                            Some(&p.to_string()),
+                            format!("period {p} is outside the pipeline's periods {from}-{to}"),
+                        ));
+                        part.filtered += 1;
+                    }
+                }
+            }
+            match bad {
+                Some(r) => part.rejects.push((i, r)),
+                None => {
+                    if let Some(key) = unique_key(kind, &self.at, &row, row_period) {
+                        part.keys.push((i, key));
+                    }
+                    for (b, v) in part.columns.iter_mut().zip(&row) {
+                        b.push(v.as_ref());
+                    }
+                    part.period.push(row_period);
                 }
             }
         }
-        _ => {}
+        part
     }
-    None
+
+    /// Rules that look at more than one cell: the period, currency conversion, date order and
+    /// variable mapping. May rewrite the row (converted amount, mapped variable id).
+    fn cross_checks(
+        &self,
+        row: &mut [Option<Value<'a>>],
+        period: &mut Option<i32>,
+    ) -> Option<CrossFailure> {
+        let (source, pipeline, at) = (self.source, self.pipeline, &self.at);
+        // A macro rather than a closure, so that reading one cell does not hold a borrow of
+        // the row that is rewritten below. Cloning a borrowed text is cheap.
+        macro_rules! get {
+            ($at:expr) => {
+                $at.and_then(|r: usize| row.get(r).cloned().flatten())
+            };
+        }
+        let col = |role: &str| Some(source.column_for(role).to_string());
+        if let Some(Value::Int(p)) = get!(at.period) {
+            *period = Some(p);
+        }
+        match source.kind {
+            SourceKind::Projects | SourceKind::Procurement => {
+                let date_at = if source.kind == SourceKind::Projects {
+                    at.start
+                } else {
+                    at.date
+                };
+                if let Some(Value::Text(d)) = get!(date_at) {
+                    *period = d.get(..4).and_then(|y| y.parse().ok());
+                }
+                if let (Some(Value::Text(start)), Some(Value::Text(end))) =
+                    (get!(at.start), get!(at.end))
+                {
+                    if end < start {
+                        return Some((
+                            col("end"),
+                            Some(end.to_string()),
+                            format!("the end date {end} is before the start date {start}"),
+                        ));
+                    }
+                }
+                if let Some(r) = at.currency {
+                    let report = pipeline.currency.report.as_str();
+                    let code = match get!(at.currency) {
+                        Some(Value::Text(c)) => c,
+                        _ => Cow::Borrowed(report),
+                    };
+                    match convert(&pipeline.currency, &code) {
+                        Ok(factor) => {
+                            if let Some(a) = at.amount {
+                                if let Some(Value::Number(x)) = row[a] {
+                                    row[a] = Some(Value::Number(x * factor));
+                                }
+                            }
+                            row[r] = Some(Value::Text(Cow::Borrowed(report)));
+                        }
+                        Err(why) => return Some((col("currency"), Some(code.into_owned()), why)),
+                    }
+                }
+            }
+            SourceKind::CityStats => {
+                if let (Some(r), Some(Value::Text(code))) = (at.variable, get!(at.variable)) {
+                    let mapped = source.variables.get(code.as_ref());
+                    let id: &str = mapped.map(String::as_str).unwrap_or(&code);
+                    let is_rate = CITY_STAT_RATES.contains(&id);
+                    if !is_rate && !CITY_STAT_COUNTS.contains(&id) {
+                        let why = if mapped.is_some() {
+                            format!(
+                                "variable `{code}` maps to `{id}`, which a city_stats source cannot give; use a rate ({}) or a count ({})",
+                                CITY_STAT_RATES.join(", "),
+                                CITY_STAT_COUNTS.join(", ")
+                            )
+                        } else {
+                            format!("variable `{code}` is not mapped to an indicator; add it to `variables` in [sources.{}], e.g. {{ {code} = \"unemployment_rate\" }}", source.name)
+                        };
+                        return Some((col("variable"), Some(code.into_owned()), why));
+                    }
+                    if let Some(Value::Number(v)) = get!(at.value) {
+                        if is_rate && !(0.0..=100.0).contains(&v) {
+                            return Some((
+                                col("value"),
+                                Some(v.to_string()),
+                                format!("{id} is a percentage; {v} lies outside 0-100"),
+                            ));
+                        }
+                        if !is_rate && v < 0.0 {
+                            return Some((
+                                col("value"),
+                                Some(v.to_string()),
+                                format!("{id} is a count of persons; {v} is negative"),
+                            ));
+                        }
+                    }
+                    let id = match mapped {
+                        Some(m) => Cow::Borrowed(m.as_str()),
+                        None => code,
+                    };
+                    row[r] = Some(Value::Text(id));
+                }
+                if get!(at.value).is_none() {
+                    return Some((col("value"), None, "the value is missing".into()));
+                }
+            }
+            SourceKind::Microdata if at.income.is_some() && get!(at.income).is_none() => {
+                let c = source.column_for("income");
+                return Some((
+                    col("income"),
+                    None,
+                    format!("`{c}` (income) is empty; every row needs it"),
+                ));
+            }
+            SourceKind::Microdata if at.income.is_none() => {
+                // Equivalising household income here needs the household and every member's
+                // age.
+                for (role, r) in [
+                    ("household_income", at.household_income),
+                    ("household", at.household),
+                    ("age", at.age),
+                ] {
+                    if get!(r).is_none() {
+                        return Some((
+                            col(role),
+                            None,
+                            format!(
+                                "`{}` ({role}) is empty; it is needed to equivalise household income",
+                                source.column_for(role)
+                            ),
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+        None
+    }
 }
+
+type CrossFailure = (Option<String>, Option<String>, String);
 
 fn convert(currency: &Currency, code: &str) -> Result<f64, String> {
     currency.factor(code).ok_or_else(|| {
@@ -628,29 +811,29 @@ fn convert(currency: &Currency, code: &str) -> Result<f64, String> {
 /// The key that must be unique within a source, where the kind has one.
 fn unique_key(
     kind: SourceKind,
-    raw: &RawTable,
+    at: &At,
     row: &[Option<Value>],
     period: Option<i32>,
 ) -> Option<String> {
-    let text = |role: &str| match raw.role(role).and_then(|r| row[r].as_ref()) {
-        Some(Value::Text(s)) => s.clone(),
+    let text = |r: Option<usize>| match r.and_then(|r| row[r].as_ref()) {
+        Some(Value::Text(s)) => s.to_string(),
         Some(Value::Int(x)) => x.to_string(),
         _ => String::new(),
     };
     let p = period.map(|p| p.to_string()).unwrap_or_default();
     match kind {
-        SourceKind::Areas => Some(format!("area `{}` in period `{p}`", text("area"))),
+        SourceKind::Areas => Some(format!("area `{}` in period `{p}`", text(at.area))),
         SourceKind::CityStats => Some(format!(
             "`{}` for area `{}` in period `{p}`",
-            text("variable"),
-            text("area")
+            text(at.variable),
+            text(at.area)
         )),
-        SourceKind::Procurement => Some(format!("contract id `{}`", text("id"))),
+        SourceKind::Procurement => Some(format!("contract id `{}`", text(at.id))),
         SourceKind::Emissions => Some(format!(
             "emissions row for area `{}`, period `{p}`, sector `{}`, scope `{}`",
-            text("area"),
-            text("sector"),
-            text("scope")
+            text(at.area),
+            text(at.sector),
+            text(at.scope)
         )),
         _ => None,
     }

@@ -7,8 +7,9 @@
 
 use std::path::Path;
 
-use csv::{ByteRecord, ReaderBuilder};
+use csv::{ByteRecord, ReaderBuilder, StringRecord};
 
+use super::records::Assembler;
 use super::{IngestError, RawTable};
 use crate::config::{Format, Location, Source};
 
@@ -121,33 +122,35 @@ pub fn read(source: &Source, owned: &[u8]) -> Result<RawTable, IngestError> {
         .flexible(true)
         .has_headers(true)
         .from_reader(bytes);
-    let mut record = ByteRecord::new();
-    let rows = std::iter::from_fn(move || loop {
-        match reader.read_byte_record(&mut record) {
-            Ok(false) => return None,
+    let mut rows = Assembler::new(source, &header)?;
+    rows.reserve(bytes.iter().filter(|&&b| b == b'\n').count());
+    let mut record = StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
             Ok(true) => {}
-            Err(e) => return Some(Err(parse_error(source, &e))),
+            Ok(false) => break,
+            Err(e) => {
+                return Err(match e.kind() {
+                    csv::ErrorKind::Utf8 { pos, err } => IngestError::Encoding {
+                        source_name: source.name.clone(),
+                        location: location(
+                            &source.resolved,
+                            pos.as_ref().map(|p| p.line()).unwrap_or(1),
+                            err.field() + 1,
+                        ),
+                    },
+                    _ => parse_error(source, &e),
+                })
+            }
         }
         let line = record.position().map(|p| p.line()).unwrap_or(0);
         // A line with nothing on it is not a row.
-        if record.len() <= 1 && record.get(0).is_none_or(|f| f.is_empty()) {
+        if record.len() <= 1 && record.get(0).is_none_or(str::is_empty) {
             continue;
         }
-        let fields: Result<Vec<Option<String>>, IngestError> = record
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                std::str::from_utf8(f)
-                    .map(|s| Some(s.to_string()))
-                    .map_err(|_| IngestError::Encoding {
-                        source_name: source.name.clone(),
-                        location: location(&source.resolved, line, i + 1),
-                    })
-            })
-            .collect();
-        return Some(fields.map(|f| (line, f)));
-    });
-    super::records::assemble(source, &header, rows, owned.len() as u64)
+        rows.push(line, record.len(), |i| record.get(i));
+    }
+    Ok(rows.finish(owned.len() as u64))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! error. The result is the long layout of a `city_stats` source: area, period, variable,
 //! value, flag.
 
-use super::{IngestError, RawTable};
+use super::{IngestError, RawTable, Texts};
 use crate::config::{Location, Source};
 
 /// Eurostat's observation flags.
@@ -94,7 +94,7 @@ pub fn read(source: &Source, owned: &[u8]) -> Result<RawTable, IngestError> {
     let roles: Vec<String> = ["area", "period", "variable", "value", "flag"]
         .map(String::from)
         .to_vec();
-    let mut out: Vec<Vec<Option<String>>> = vec![Vec::new(); roles.len()];
+    let mut out: Vec<Texts> = vec![Texts::default(); roles.len()];
     let mut line_numbers = Vec::new();
     let mut ragged = Vec::new();
     for (i, line) in lines.enumerate() {
@@ -110,11 +110,11 @@ pub fn read(source: &Source, owned: &[u8]) -> Result<RawTable, IngestError> {
         for (p, cell) in periods.iter().zip(fields.iter().skip(1)) {
             let (value, flag) = split_cell(cell);
             let Some(value) = value else { continue };
-            out[0].push(keys.get(area).map(|s| s.to_string()));
-            out[1].push(Some(p.to_string()));
-            out[2].push(keys.get(variable).map(|s| s.to_string()));
-            out[3].push(Some(value.to_string()));
-            out[4].push(flag);
+            out[0].push(keys.get(area).copied());
+            out[1].push(Some(p));
+            out[2].push(keys.get(variable).copied());
+            out[3].push(Some(value));
+            out[4].push(flag.as_deref());
             line_numbers.push(line_no);
         }
     }

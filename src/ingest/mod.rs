@@ -12,13 +12,73 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{Encoding, Format, Location, Source};
 
+/// One role's cell for every row, as text in one buffer (the way Arrow keeps strings): a
+/// string per cell would cost an allocation each and several times the memory on large files.
+#[derive(Debug, Clone, Default)]
+pub struct Texts {
+    data: String,
+    /// Where each cell ends in `data`; the top bit marks a missing cell (a row too short to
+    /// have it, or a file of a glob without the column).
+    ends: Vec<usize>,
+}
+
+const MISSING: usize = 1 << (usize::BITS - 1);
+
+impl Texts {
+    pub fn reserve(&mut self, cells: usize) {
+        self.ends.reserve(cells);
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    pub fn push(&mut self, cell: Option<&str>) {
+        match cell {
+            Some(s) => {
+                self.data.push_str(s);
+                self.ends.push(self.data.len());
+            }
+            None => self.ends.push(self.data.len() | MISSING),
+        }
+    }
+
+    /// Row `i`'s cell; `None` where it is missing (or `i` is out of range).
+    pub fn get(&self, i: usize) -> Option<&str> {
+        let end = *self.ends.get(i)?;
+        if end & MISSING != 0 {
+            return None;
+        }
+        let start = match i {
+            0 => 0,
+            _ => self.ends[i - 1] & !MISSING,
+        };
+        self.data.get(start..end)
+    }
+
+    fn append(&mut self, other: &Texts) {
+        let base = self.data.len();
+        self.data.push_str(&other.data);
+        self.ends.extend(other.ends.iter().map(|e| e + base));
+    }
+
+    fn push_missing(&mut self, n: usize) {
+        let end = self.data.len() | MISSING;
+        self.ends.extend(std::iter::repeat_n(end, n));
+    }
+}
+
 /// A source's rows, as text, keyed by role.
 #[derive(Debug, Clone)]
 pub struct RawTable {
     /// The roles present, in the order of `cells`.
     pub roles: Vec<String>,
-    /// `cells[r][i]`: role `roles[r]` of row `i`; `None` where the row is too short.
-    pub cells: Vec<Vec<Option<String>>>,
+    /// `cells[r]`: role `roles[r]` of every row.
+    pub cells: Vec<Texts>,
     /// 1-based line where each row starts (a quoted field may span lines).
     pub lines: Vec<u64>,
     /// The file's column behind each role, for rejects and messages.
@@ -78,7 +138,7 @@ impl RawTable {
                 if !out.roles.contains(r) {
                     out.roles.push(r.clone());
                     out.columns.push(c.clone());
-                    out.cells.push(Vec::new());
+                    out.cells.push(Texts::default());
                 }
             }
         }
@@ -88,8 +148,8 @@ impl RawTable {
             out.files.extend(t.files);
             for (k, role) in out.roles.iter().enumerate() {
                 match t.roles.iter().position(|r| r == role) {
-                    Some(i) => out.cells[k].extend(t.cells[i].iter().cloned()),
-                    None => out.cells[k].extend(std::iter::repeat_n(None, n)),
+                    Some(i) => out.cells[k].append(&t.cells[i]),
+                    None => out.cells[k].push_missing(n),
                 }
             }
             out.lines.extend(t.lines);
@@ -348,7 +408,26 @@ pub fn read(source: &Source) -> Result<RawTable, IngestError> {
 
 #[cfg(test)]
 mod tests {
-    use super::windows_1252;
+    use super::{windows_1252, Texts};
+
+    #[test]
+    fn texts_keep_cells_and_missing_ones_apart() {
+        let mut a = Texts::default();
+        a.push(Some("ab"));
+        a.push(None);
+        a.push(Some(""));
+        a.push(Some("é"));
+        let mut b = Texts::default();
+        b.push(Some("x"));
+        b.push_missing(2);
+        b.append(&a);
+        let got: Vec<Option<&str>> = (0..b.len()).map(|i| b.get(i)).collect();
+        assert_eq!(
+            got,
+            [Some("x"), None, None, Some("ab"), None, Some(""), Some("é")]
+        );
+        assert_eq!(b.get(7), None);
+    }
 
     #[test]
     fn windows_1252_high_bytes() {

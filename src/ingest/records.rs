@@ -3,7 +3,7 @@
 //! column stops the run with the columns the file does have, and a wide `city_stats` file
 //! (one column per variable code) is turned long.
 
-use super::{IngestError, RawTable};
+use super::{IngestError, RawTable, Texts};
 use crate::config::{nearest, Source, SourceKind};
 
 /// Which file column feeds each role; wide city_stats columns are returned separately.
@@ -79,59 +79,95 @@ fn plan(source: &Source, header: &[String]) -> Result<Plan, IngestError> {
     Ok(p)
 }
 
-/// Rows: (line or record number, fields in header order). Fields may be fewer than the
-/// header's (a short row); such rows are marked ragged and rejected by the contract.
+/// Builds a [`RawTable`] row by row from a header and each row's fields in header order.
+/// Fields may be fewer than the header's (a short row); such rows are marked ragged and
+/// rejected by the contract.
+pub struct Assembler {
+    plan: Plan,
+    header_len: usize,
+    table: RawTable,
+}
+
+impl Assembler {
+    pub fn new(source: &Source, header: &[String]) -> Result<Assembler, IngestError> {
+        let plan = plan(source, header)?;
+        let mut roles = plan.roles.clone();
+        let mut columns = plan.columns.clone();
+        if !plan.wide.is_empty() {
+            roles.extend(["variable".to_string(), "value".to_string()]);
+            columns.extend(["(column name)".to_string(), "(variable column)".to_string()]);
+        }
+        let table = RawTable {
+            cells: vec![Texts::default(); roles.len()],
+            roles,
+            lines: Vec::new(),
+            columns,
+            header_len: header.len(),
+            ragged: Vec::new(),
+            bytes: 0,
+            // Filled in by `ingest::parse` from the hash it already has.
+            blake3: String::new(),
+            files: Vec::new(),
+            file_of: Vec::new(),
+        };
+        Ok(Assembler {
+            plan,
+            header_len: header.len(),
+            table,
+        })
+    }
+
+    /// Room for about `rows` rows, so that the index vectors of large files do not regrow.
+    pub fn reserve(&mut self, rows: usize) {
+        for c in &mut self.table.cells {
+            c.reserve(rows);
+        }
+        self.table.lines.reserve(rows);
+    }
+
+    /// A row of `len` fields starting on `line`; `field(i)` is its i-th field.
+    pub fn push<'a>(&mut self, line: u64, len: usize, field: impl Fn(usize) -> Option<&'a str>) {
+        let t = &mut self.table;
+        if len != self.header_len {
+            t.ragged.push((line, len));
+        }
+        let at = |i: usize| if i < len { field(i) } else { None };
+        if self.plan.wide.is_empty() {
+            for (cells, &i) in t.cells.iter_mut().zip(&self.plan.indices) {
+                cells.push(at(i));
+            }
+            t.lines.push(line);
+        } else {
+            let n = self.plan.indices.len();
+            for (code, i) in &self.plan.wide {
+                for (cells, &j) in t.cells.iter_mut().zip(&self.plan.indices) {
+                    cells.push(at(j));
+                }
+                t.cells[n].push(Some(code));
+                t.cells[n + 1].push(at(*i));
+                t.lines.push(line);
+            }
+        }
+    }
+
+    pub fn finish(mut self, bytes: u64) -> RawTable {
+        self.table.bytes = bytes;
+        self.table
+    }
+}
+
+/// Rows as owned fields (JSON records, Parquet columns): (line or record number, fields in
+/// header order).
 pub fn assemble(
     source: &Source,
     header: &[String],
     rows: impl Iterator<Item = Result<(u64, Vec<Option<String>>), IngestError>>,
     bytes: u64,
 ) -> Result<RawTable, IngestError> {
-    let plan = plan(source, header)?;
-    let mut roles = plan.roles.clone();
-    let mut columns = plan.columns.clone();
-    if !plan.wide.is_empty() {
-        roles.extend(["variable".to_string(), "value".to_string()]);
-        columns.extend(["(column name)".to_string(), "(variable column)".to_string()]);
-    }
-    let mut cells: Vec<Vec<Option<String>>> = vec![Vec::new(); roles.len()];
-    let mut lines = Vec::new();
-    let mut ragged = Vec::new();
+    let mut a = Assembler::new(source, header)?;
     for row in rows {
         let (line, fields) = row?;
-        if fields.len() != header.len() {
-            ragged.push((line, fields.len()));
-        }
-        let at = |i: usize| fields.get(i).cloned().flatten();
-        let fixed: Vec<Option<String>> = plan.indices.iter().map(|&i| at(i)).collect();
-        if plan.wide.is_empty() {
-            for (r, v) in fixed.into_iter().enumerate() {
-                cells[r].push(v);
-            }
-            lines.push(line);
-        } else {
-            let n = fixed.len();
-            for (code, i) in &plan.wide {
-                for (r, v) in fixed.iter().enumerate() {
-                    cells[r].push(v.clone());
-                }
-                cells[n].push(Some(code.clone()));
-                cells[n + 1].push(at(*i));
-                lines.push(line);
-            }
-        }
+        a.push(line, fields.len(), |i| fields[i].as_deref());
     }
-    Ok(RawTable {
-        roles,
-        cells,
-        lines,
-        columns,
-        header_len: header.len(),
-        ragged,
-        bytes,
-        // Filled in by `ingest::parse` from the hash it already has.
-        blake3: String::new(),
-        files: Vec::new(),
-        file_of: Vec::new(),
-    })
+    Ok(a.finish(bytes))
 }
