@@ -30,14 +30,19 @@ fn main() {
     let source = &pipeline.sources[0];
     for _ in 0..runs {
         let t = Instant::now();
-        let raw = ingest::read(source).expect("read");
-        let read_s = t.elapsed().as_secs_f64();
+        let loaded = ingest::load(source).expect("load");
+        let load_s = t.elapsed().as_secs_f64();
+        let raw = ingest::parse(source, &loaded).expect("parse");
+        let parse_s = t.elapsed().as_secs_f64() - load_s;
+        drop(loaded);
+        let c = Instant::now();
         let table = contracts::apply(&pipeline, source, &raw).expect("contract");
         println!(
-            "cityimpact rows={} kept={} rejected={} read_s={read_s:.2} seconds={:.2} peak_mb={:.0}",
+            "cityimpact rows={} kept={} rejected={} load_s={load_s:.2} parse_s={parse_s:.2} contract_s={:.2} seconds={:.2} peak_mb={:.0}",
             raw.len(),
             table.rows_kept(),
             table.rejects.len(),
+            c.elapsed().as_secs_f64(),
             t.elapsed().as_secs_f64(),
             common::peak_mb()
         );

@@ -575,8 +575,12 @@ impl<'a> Contract<'a> {
             keys: Vec::new(),
         };
         let mut row: Vec<Option<Value<'a>>> = Vec::with_capacity(raw.roles.len());
+        let mut cells: Vec<_> = raw.cells.iter().map(|c| c.iter_from(rows.start)).collect();
+        let mut texts: Vec<Option<&'a str>> = Vec::with_capacity(raw.roles.len());
         for i in rows {
             row.clear();
+            texts.clear();
+            texts.extend(cells.iter_mut().map(|c| c.next().flatten()));
             let line = raw.lines[i];
             let mut bad: Option<Reject> = None;
             if !self.ragged.is_empty() {
@@ -597,7 +601,7 @@ impl<'a> Contract<'a> {
             }
             if bad.is_none() {
                 for (r, role) in raw.roles.iter().enumerate() {
-                    let cell = raw.cells[r].get(i);
+                    let cell = texts[r];
                     let column = raw.columns[r].as_str();
                     match check_with(self.rules[r], cell.unwrap_or(""), source.decimal_comma) {
                         Ok(None) if self.required[r] => {

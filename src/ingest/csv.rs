@@ -8,6 +8,7 @@
 use std::path::Path;
 
 use csv::{ByteRecord, ReaderBuilder, StringRecord};
+use rayon::prelude::*;
 
 use super::records::Assembler;
 use super::{IngestError, RawTable};
@@ -114,43 +115,170 @@ fn parse_error(source: &Source, e: &csv::Error) -> IngestError {
     IngestError::parse(source, line, e.to_string())
 }
 
+/// Files above this size are parsed in pieces, side by side.
+const PARALLEL_BYTES: usize = 16 << 20;
+
 pub fn read(source: &Source, owned: &[u8]) -> Result<RawTable, IngestError> {
+    let pieces = match owned.len() >= PARALLEL_BYTES {
+        true => 2 * rayon::current_num_threads(),
+        false => 1,
+    };
+    read_in(source, owned, pieces)
+}
+
+/// Reads a file in up to `pieces` pieces side by side.
+fn read_in(source: &Source, owned: &[u8], pieces: usize) -> Result<RawTable, IngestError> {
     let bytes = strip_bom(owned);
     let header = header(source, bytes)?;
-    let mut reader = ReaderBuilder::new()
-        .delimiter(separator(source, bytes))
-        .flexible(true)
-        .has_headers(true)
-        .from_reader(bytes);
-    let mut rows = Assembler::new(source, &header)?;
-    rows.reserve(bytes.iter().filter(|&&b| b == b'\n').count());
-    let mut record = StringRecord::new();
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                return Err(match e.kind() {
-                    csv::ErrorKind::Utf8 { pos, err } => IngestError::Encoding {
-                        source_name: source.name.clone(),
-                        location: location(
-                            &source.resolved,
-                            pos.as_ref().map(|p| p.line()).unwrap_or(1),
-                            err.field() + 1,
-                        ),
-                    },
-                    _ => parse_error(source, &e),
-                })
+    let separator = separator(source, bytes);
+    let reader = Pieces {
+        source,
+        header: &header,
+        separator,
+        bytes,
+    };
+    let pieces = split(bytes, pieces);
+    let mut table = if pieces.len() > 1 {
+        let newlines: Vec<u64> = pieces
+            .par_iter()
+            .map(|r| newlines(&bytes[r.clone()]))
+            .collect();
+        let above = newlines.iter().scan(0, |sum, n| {
+            let before = *sum;
+            *sum += n;
+            Some(before)
+        });
+        let pieces: Vec<_> = pieces.into_iter().zip(above).collect();
+        let parsed: Vec<Result<Piece, IngestError>> = pieces
+            .into_par_iter()
+            .enumerate()
+            .map(|(k, (range, above))| reader.parse(range, k == 0, above))
+            .collect();
+        reader.join(parsed)?
+    } else {
+        None
+    };
+    if table.is_none() {
+        table = Some(reader.parse(0..bytes.len(), true, 0)?.table);
+    }
+    let mut table = table.unwrap_or_else(|| unreachable!("parsed above"));
+    table.bytes = owned.len() as u64;
+    Ok(table)
+}
+
+/// Up to `n` byte ranges that together cover `bytes`, each but the last ending just after a
+/// newline. A newline may lie inside a quoted field; [`Pieces::join`] finds that out.
+fn split(bytes: &[u8], n: usize) -> Vec<std::ops::Range<usize>> {
+    let mut starts = vec![0];
+    for k in 1..n {
+        let target = (bytes.len() * k / n).max(*starts.last().unwrap_or(&0));
+        if let Some(nl) = bytes[target..].iter().position(|&b| b == b'\n') {
+            let at = target + nl + 1;
+            if at < bytes.len() && Some(&at) != starts.last() {
+                starts.push(at);
             }
         }
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
-        // A line with nothing on it is not a row.
-        if record.len() <= 1 && record.get(0).is_none_or(str::is_empty) {
-            continue;
-        }
-        rows.push(line, record.len(), |i| record.get(i));
     }
-    Ok(rows.finish(owned.len() as u64))
+    let ends = starts.iter().skip(1).copied().chain([bytes.len()]);
+    starts.iter().zip(ends).map(|(&s, e)| s..e).collect()
+}
+
+fn newlines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
+/// A file's rows read piece by piece.
+struct Pieces<'a> {
+    source: &'a Source,
+    header: &'a [String],
+    separator: u8,
+    bytes: &'a [u8],
+}
+
+struct Piece {
+    table: RawTable,
+    /// The piece ended inside a quoted field, so the next piece did not start on a row.
+    cut_a_field: bool,
+}
+
+impl Pieces<'_> {
+    /// The rows of `bytes[range]`; `first` is the piece with the header, and `above` the lines
+    /// before the piece, so that lines are counted from the top of the file.
+    fn parse(
+        &self,
+        range: std::ops::Range<usize>,
+        first: bool,
+        above: u64,
+    ) -> Result<Piece, IngestError> {
+        let source = self.source;
+        let piece = &self.bytes[range];
+        let mut reader = ReaderBuilder::new()
+            .delimiter(self.separator)
+            .flexible(true)
+            .has_headers(first)
+            .from_reader(piece);
+        let mut rows = Assembler::new(source, self.header)?;
+        rows.reserve(newlines(piece) as usize);
+        let mut record = StringRecord::new();
+        let mut cut_a_field = false;
+        loop {
+            match reader.read_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    return Err(match e.kind() {
+                        csv::ErrorKind::Utf8 { pos, err } => IngestError::Encoding {
+                            source_name: source.name.clone(),
+                            location: location(
+                                &source.resolved,
+                                above + pos.as_ref().map(|p| p.line()).unwrap_or(1),
+                                err.field() + 1,
+                            ),
+                        },
+                        _ => {
+                            let line = above + e.position().map(|p| p.line()).unwrap_or(1);
+                            IngestError::parse(source, line as usize, e.to_string())
+                        }
+                    })
+                }
+            }
+            // Outside quotes a newline ends the row, so a field can only end with one when
+            // the input ran out inside quotes.
+            cut_a_field = record.iter().next_back().is_some_and(|f| f.ends_with('\n'));
+            let line = above + record.position().map(|p| p.line()).unwrap_or(0);
+            // A line with nothing on it is not a row.
+            if record.len() <= 1 && record.get(0).is_none_or(str::is_empty) {
+                continue;
+            }
+            rows.push(line, record.len(), |i| record.get(i));
+        }
+        Ok(Piece {
+            table: rows.finish(piece.len() as u64),
+            cut_a_field,
+        })
+    }
+
+    /// The pieces as one table, or `None` when a piece ended inside a quoted field (a quote
+    /// the splitting could not see) and the file must be read in one go. The first error in
+    /// file order is the file's error, as long as every piece before it started on a row.
+    fn join(
+        &self,
+        parsed: Vec<Result<Piece, IngestError>>,
+    ) -> Result<Option<RawTable>, IngestError> {
+        let last = parsed.len().saturating_sub(1);
+        let mut out: Option<RawTable> = None;
+        for (k, piece) in parsed.into_iter().enumerate() {
+            let piece = piece?;
+            if piece.cut_a_field && k < last {
+                return Ok(None);
+            }
+            match &mut out {
+                None => out = Some(piece.table),
+                Some(t) => t.append_rows(piece.table),
+            }
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
@@ -169,5 +297,145 @@ mod tests {
     fn strips_a_bom() {
         assert_eq!(strip_bom(b"\xEF\xBB\xBFa,b"), b"a,b");
         assert_eq!(strip_bom(b"a,b"), b"a,b");
+    }
+
+    fn projects() -> (tempfile::TempDir, crate::config::Pipeline) {
+        let dir = tempfile::tempdir().unwrap();
+        let toml = dir.path().join("t.toml");
+        std::fs::write(
+            &toml,
+            "[pipeline]\nname = \"t\"\n[sources.p]\nkind = \"projects\"\npath = \"p.csv\"\n",
+        )
+        .unwrap();
+        let pipeline = crate::config::load(&toml).unwrap();
+        (dir, pipeline)
+    }
+
+    /// Every cell of every role, with its line, to compare two readings of a file.
+    fn rows(t: &RawTable) -> Vec<(u64, Vec<Option<String>>)> {
+        (0..t.len())
+            .map(|i| {
+                let cells = t.cells.iter().map(|c| c.get(i).map(String::from));
+                (t.lines[i], cells.collect())
+            })
+            .collect()
+    }
+
+    /// Reads `bytes` in `n` pieces: the joined table, or `None` when a piece cut a field.
+    fn in_pieces(source: &Source, bytes: &[u8], n: usize) -> Option<RawTable> {
+        let header = header(source, bytes).unwrap();
+        let reader = Pieces {
+            source,
+            header: &header,
+            separator: b',',
+            bytes,
+        };
+        let parsed = split(bytes, n)
+            .into_iter()
+            .enumerate()
+            .map(|(k, r)| {
+                let above = newlines(&bytes[..r.start]);
+                reader.parse(r, k == 0, above)
+            })
+            .collect();
+        reader.join(parsed).unwrap()
+    }
+
+    fn whole(source: &Source, bytes: &[u8]) -> RawTable {
+        let header = header(source, bytes).unwrap();
+        let reader = Pieces {
+            source,
+            header: &header,
+            separator: b',',
+            bytes,
+        };
+        reader.parse(0..bytes.len(), true, 0).unwrap().table
+    }
+
+    #[test]
+    fn splits_cover_the_file_and_end_after_newlines() {
+        let bytes = b"h\n1\n22\n333\n4444\n55555\n";
+        for n in 1..10 {
+            let pieces = split(bytes, n);
+            assert_eq!(pieces.first().map(|r| r.start), Some(0));
+            assert_eq!(pieces.last().map(|r| r.end), Some(bytes.len()));
+            for w in pieces.windows(2) {
+                assert_eq!(w[0].end, w[1].start);
+                assert_eq!(bytes[w[0].end - 1], b'\n', "{n} pieces: {pieces:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn pieces_read_like_the_whole_file() {
+        let (_dir, pipeline) = projects();
+        let source = &pipeline.sources[0];
+        let mut csv = String::from("id,area,amount,start,title\n");
+        for i in 0..300 {
+            csv.push_str(&format!("P{i},D{},{i}.5,2021-01-01,plain {i}\n", i % 7));
+            if i % 50 == 0 {
+                // A blank line and a short row: skipped and marked ragged, wherever they fall.
+                csv.push_str(&format!("\nS{i},D1\n"));
+            }
+        }
+        let bytes = csv.as_bytes();
+        let expected = rows(&whole(source, bytes));
+        assert_eq!(expected.len(), 306);
+        for n in [2, 3, 7, 64] {
+            let t = in_pieces(source, bytes, n).expect("no quotes, so no piece cuts a field");
+            assert_eq!(rows(&t), expected, "{n} pieces");
+            assert_eq!(t.ragged.len(), 6, "{n} pieces");
+        }
+    }
+
+    #[test]
+    fn a_piece_that_cuts_a_quoted_field_is_caught() {
+        let (_dir, pipeline) = projects();
+        let source = &pipeline.sources[0];
+        // Titles that are mostly quoted newlines: many split points fall inside them.
+        let mut csv = String::from("id,area,amount,start,title\n");
+        for i in 0..40 {
+            csv.push_str(&format!(
+                "P{i},D1,1,2021-01-01,\"line one\n\nline \"\"three\"\"\n,\n\"\n"
+            ));
+        }
+        let bytes = csv.as_bytes();
+        let expected = rows(&whole(source, bytes));
+        assert_eq!(expected.len(), 40);
+        assert_eq!(expected[1].0, 7, "rows keep the line they start on");
+        let mut caught = 0;
+        for n in 2..40 {
+            match in_pieces(source, bytes, n) {
+                Some(t) => assert_eq!(rows(&t), expected, "{n} pieces"),
+                None => caught += 1,
+            }
+        }
+        assert!(caught > 0, "some split fell inside a quoted title");
+        // Reading falls back to the file in one go.
+        for n in 2..40 {
+            assert_eq!(rows(&read_in(source, bytes, n).unwrap()), expected);
+        }
+    }
+
+    #[test]
+    fn an_error_in_a_later_piece_names_the_line_in_the_file() {
+        let (_dir, pipeline) = projects();
+        let source = &pipeline.sources[0];
+        let mut bytes = b"id,area,amount,start,title\n".to_vec();
+        for i in 0..300 {
+            bytes.extend(format!("P{i},D1,1,2021-01-01,t").as_bytes());
+            if i == 250 || i == 280 {
+                bytes.push(0xE9); // Latin-1 é in a file read as UTF-8
+            }
+            bytes.push(b'\n');
+        }
+        for n in [1, 2, 7] {
+            let err = read_in(source, &bytes, n).unwrap_err();
+            let IngestError::Encoding { location, .. } = &err else {
+                panic!("{err}")
+            };
+            // Row 250 is on line 252 (after the header), its fifth field.
+            assert_eq!((location.line, location.column), (252, 5), "{n} pieces");
+        }
     }
 }

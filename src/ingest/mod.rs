@@ -12,63 +12,158 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{Encoding, Format, Location, Source};
 
-/// One role's cell for every row, as text in one buffer (the way Arrow keeps strings): a
+/// One role's cell for every row, as text in large buffers (the way Arrow keeps strings): a
 /// string per cell would cost an allocation each and several times the memory on large files.
+/// Pieces of a file read side by side, and the files of a glob, are joined by moving their
+/// buffers, not copying them.
 #[derive(Debug, Clone, Default)]
 pub struct Texts {
-    data: String,
-    /// Where each cell ends in `data`; the top bit marks a missing cell (a row too short to
-    /// have it, or a file of a glob without the column).
-    ends: Vec<usize>,
+    segments: Vec<Segment>,
+    /// The first row of each segment.
+    firsts: Vec<usize>,
+    len: usize,
 }
 
-const MISSING: usize = 1 << (usize::BITS - 1);
+#[derive(Debug, Clone, Default)]
+struct Segment {
+    data: String,
+    /// Where each cell ends in `data`; the top bit marks a missing cell (a row too short to
+    /// have it, or a file of a glob without the column). Four bytes a cell rather than eight,
+    /// so a segment holds at most [`SEGMENT_BYTES`].
+    ends: Vec<u32>,
+}
+
+const MISSING: u32 = 1 << 31;
+/// Unit tests use tiny segments, so that every table they read spans several.
+const SEGMENT_BYTES: usize = if cfg!(test) { 7 } else { MISSING as usize - 1 };
 
 impl Texts {
-    pub fn reserve(&mut self, cells: usize) {
-        self.ends.reserve(cells);
+    /// The segment being filled, started if there is none or the last one is full.
+    fn tail(&mut self, adding: usize) -> &mut Segment {
+        let full = self
+            .segments
+            .last()
+            .is_none_or(|s| !s.data.is_empty() && s.data.len() + adding > SEGMENT_BYTES);
+        if full {
+            self.segments.push(Segment::default());
+            self.firsts.push(self.len);
+        }
+        let last = self.segments.len() - 1;
+        &mut self.segments[last]
+    }
+
+    pub fn reserve(&mut self, cells: usize, bytes: usize) {
+        let tail = self.tail(0);
+        tail.ends.reserve(cells);
+        tail.data.reserve(bytes.min(SEGMENT_BYTES));
+    }
+
+    /// The bytes of text held.
+    pub fn bytes(&self) -> usize {
+        self.segments.iter().map(|s| s.data.len()).sum()
     }
 
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.len == 0
     }
 
     pub fn push(&mut self, cell: Option<&str>) {
+        let adding = cell.map_or(0, str::len);
+        let tail = self.tail(adding);
         match cell {
             Some(s) => {
-                self.data.push_str(s);
-                self.ends.push(self.data.len());
+                tail.data.push_str(s);
+                tail.ends.push(tail.data.len() as u32);
             }
-            None => self.ends.push(self.data.len() | MISSING),
+            None => tail.ends.push(tail.data.len() as u32 | MISSING),
         }
+        self.len += 1;
     }
 
     /// Row `i`'s cell; `None` where it is missing (or `i` is out of range).
     pub fn get(&self, i: usize) -> Option<&str> {
-        let end = *self.ends.get(i)?;
+        let k = match self.segments.len() {
+            1 => 0,
+            _ => self.firsts.partition_point(|&f| f <= i).checked_sub(1)?,
+        };
+        let segment = self.segments.get(k)?;
+        let j = i - self.firsts[k];
+        let end = *segment.ends.get(j)?;
         if end & MISSING != 0 {
             return None;
         }
-        let start = match i {
+        let start = match j {
             0 => 0,
-            _ => self.ends[i - 1] & !MISSING,
+            _ => segment.ends[j - 1] & !MISSING,
         };
-        self.data.get(start..end)
+        segment.data.get(start as usize..end as usize)
     }
 
-    fn append(&mut self, other: &Texts) {
-        let base = self.data.len();
-        self.data.push_str(&other.data);
-        self.ends.extend(other.ends.iter().map(|e| e + base));
+    /// The cells from row `i` on, in order: what reading row after row needs, without
+    /// looking up each row's segment.
+    pub fn iter_from(&self, i: usize) -> Cells<'_> {
+        let k = self.firsts.partition_point(|&f| f <= i).saturating_sub(1);
+        let j = i.saturating_sub(self.firsts.get(k).copied().unwrap_or(0));
+        Cells {
+            texts: self,
+            segment: k,
+            cell: j,
+        }
+    }
+
+    fn append(&mut self, other: Texts) {
+        if self.segments.last().is_some_and(|s| s.ends.is_empty()) {
+            self.segments.pop();
+            self.firsts.pop();
+        }
+        for (segment, first) in other.segments.into_iter().zip(other.firsts) {
+            if !segment.ends.is_empty() {
+                self.segments.push(segment);
+                self.firsts.push(self.len + first);
+            }
+        }
+        self.len += other.len;
     }
 
     fn push_missing(&mut self, n: usize) {
-        let end = self.data.len() | MISSING;
-        self.ends.extend(std::iter::repeat_n(end, n));
+        let tail = self.tail(0);
+        let end = tail.data.len() as u32 | MISSING;
+        tail.ends.extend(std::iter::repeat_n(end, n));
+        self.len += n;
+    }
+}
+
+/// An iterator over a [`Texts`]' cells, see [`Texts::iter_from`].
+pub struct Cells<'a> {
+    texts: &'a Texts,
+    segment: usize,
+    cell: usize,
+}
+
+impl<'a> Iterator for Cells<'a> {
+    type Item = Option<&'a str>;
+
+    fn next(&mut self) -> Option<Option<&'a str>> {
+        loop {
+            let segment = self.texts.segments.get(self.segment)?;
+            if let Some(&end) = segment.ends.get(self.cell) {
+                let start = match self.cell {
+                    0 => 0,
+                    j => segment.ends[j - 1] & !MISSING,
+                };
+                self.cell += 1;
+                return Some(match end & MISSING {
+                    0 => segment.data.get(start as usize..end as usize),
+                    _ => None,
+                });
+            }
+            self.segment += 1;
+            self.cell = 0;
+        }
     }
 }
 
@@ -116,6 +211,16 @@ impl RawTable {
             .map(String::as_str)
     }
 
+    /// Rows read from a later piece of the same file (same roles; lines already counted from
+    /// the top of the file).
+    pub fn append_rows(&mut self, other: RawTable) {
+        for (c, o) in self.cells.iter_mut().zip(other.cells) {
+            c.append(o);
+        }
+        self.lines.extend(other.lines);
+        self.ragged.extend(other.ragged);
+    }
+
     /// Several files' rows as one table: roles are the union, a role a file lacks is empty.
     pub fn concat(mut tables: Vec<RawTable>) -> RawTable {
         if tables.len() == 1 {
@@ -146,9 +251,10 @@ impl RawTable {
             let n = t.len();
             let file = out.files.len() as u32;
             out.files.extend(t.files);
+            let mut cells: Vec<Option<Texts>> = t.cells.into_iter().map(Some).collect();
             for (k, role) in out.roles.iter().enumerate() {
                 match t.roles.iter().position(|r| r == role) {
-                    Some(i) => out.cells[k].append(&t.cells[i]),
+                    Some(i) => out.cells[k].append(cells[i].take().unwrap_or_default()),
                     None => out.cells[k].push_missing(n),
                 }
             }
@@ -420,13 +526,30 @@ mod tests {
         let mut b = Texts::default();
         b.push(Some("x"));
         b.push_missing(2);
-        b.append(&a);
+        b.append(a);
+        b.push(Some("z"));
         let got: Vec<Option<&str>> = (0..b.len()).map(|i| b.get(i)).collect();
         assert_eq!(
             got,
-            [Some("x"), None, None, Some("ab"), None, Some(""), Some("é")]
+            [
+                Some("x"),
+                None,
+                None,
+                Some("ab"),
+                None,
+                Some(""),
+                Some("é"),
+                Some("z")
+            ]
         );
-        assert_eq!(b.get(7), None);
+        assert_eq!(b.len(), 8);
+        assert_eq!(b.get(8), None);
+        assert_eq!(Texts::default().get(0), None);
+        for i in 0..=b.len() {
+            let from: Vec<Option<&str>> = b.iter_from(i).collect();
+            assert_eq!(from, got[i..], "from row {i}");
+        }
+        assert!(b.segments.len() >= 2, "{b:?}");
     }
 
     #[test]
