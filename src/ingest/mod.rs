@@ -445,7 +445,12 @@ pub fn load(source: &Source) -> Result<Loaded, IngestError> {
 fn load_file(source: &Source) -> Result<(Vec<u8>, String), IngestError> {
     let raw = csv::load(source)?;
     // The hash is of the file as published; parsing sees it as UTF-8.
-    let blake3 = blake3::hash(&raw).to_hex().to_string();
+    // On all cores: for a large file hashing is a third of the time it takes to load.
+    let blake3 = blake3::Hasher::new()
+        .update_rayon(&raw)
+        .finalize()
+        .to_hex()
+        .to_string();
     let bytes = match source.encoding {
         Encoding::Utf8 => raw,
         Encoding::Latin1 => raw
