@@ -5,6 +5,7 @@
 //!
 //! The definitions follow `shared/design/indicators.md`, which cites the official sources.
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use serde::Serialize;
@@ -177,7 +178,12 @@ pub fn all() -> &'static [Indicator] {
 
 /// Looks an indicator up by id.
 pub fn get(id: &str) -> Option<&'static Indicator> {
-    all().iter().find(|i| i.id == id)
+    // Looked up for every indicator value written (millions with per-project values).
+    static INDEX: OnceLock<HashMap<&'static str, &'static Indicator>> = OnceLock::new();
+    INDEX
+        .get_or_init(|| all().iter().map(|i| (i.id, i)).collect())
+        .get(id)
+        .copied()
 }
 
 /// The selectable ids of one family, in catalogue order (derived changes are not selected
