@@ -54,6 +54,9 @@ dt { font-weight: bold; margin-top: 0.8em; } dd { margin-left: 1.2em; } code { f
 @media print { body { margin: 0; max-width: none; } h2 { page-break-before: always; } }
 ";
 
+/// The largest SVG written into the report as it is; a larger chart comes as its PNG.
+const MAX_INLINE_SVG: u64 = 1 << 20;
+
 /// Writes `report.html` into `dir`, from the tables and files already there.
 pub fn write(
     dir: &Path,
@@ -80,10 +83,15 @@ fn build(indicators: &DataFrame, manifest: &Json, charts: &[PathBuf]) -> PolarsR
         esc(manifest["finished"].as_str().unwrap_or("")),
     );
 
-    // Charts, grouped by family (the file names start with it).
-    let svg: BTreeSet<&Path> = charts
+    // Charts, grouped by family (the file names start with it). SVG is sharp in print; but an
+    // SVG of many thousand points would bloat the report, so above a size its PNG stands in.
+    let inline_svg: BTreeSet<&Path> = charts
         .iter()
         .filter(|p| p.extension().is_some_and(|e| e == "svg"))
+        .filter(|p| {
+            let small = std::fs::metadata(p).is_ok_and(|m| m.len() <= MAX_INLINE_SVG);
+            small || !charts.contains(&p.with_extension("png"))
+        })
         .map(|p| p.as_path())
         .collect();
     for family in Family::ALL {
@@ -94,8 +102,8 @@ fn build(indicators: &DataFrame, manifest: &Json, charts: &[PathBuf]) -> PolarsR
                 continue;
             }
             let ext = chart.extension().and_then(|e| e.to_str()).unwrap_or("");
-            // Prefer SVG (sharp in print); PNG only where there is no SVG of the same chart.
-            if ext == "png" && svg.contains(chart.with_extension("svg").as_path()) {
+            let use_svg = inline_svg.contains(chart.with_extension("svg").as_path());
+            if (ext == "png" && use_svg) || (ext == "svg" && !use_svg) {
                 continue;
             }
             let Ok(bytes) = std::fs::read(chart) else {
@@ -130,10 +138,15 @@ fn build(indicators: &DataFrame, manifest: &Json, charts: &[PathBuf]) -> PolarsR
     }
 
     // Definitions of the indicators in the table.
-    let ids: BTreeSet<String> = strings(indicators, "indicator")?
-        .into_iter()
-        .flatten()
-        .collect();
+    let ids: BTreeSet<String> = strings(
+        &indicators
+            .select(["indicator"])?
+            .unique_stable(None, UniqueKeepStrategy::First, None)?,
+        "indicator",
+    )?
+    .into_iter()
+    .flatten()
+    .collect();
     h.push_str("<h2>Definitions and sources</h2>\n<dl>\n");
     for entry in catalogue::all().iter().filter(|e| ids.contains(e.id)) {
         let _ = writeln!(
@@ -162,7 +175,18 @@ fn capitalise(s: &str) -> String {
 
 /// The latest value of each indicator of a family, one row per area (no breakdowns, no
 /// projects), as an HTML table.
-fn latest_table(indicators: &DataFrame, family: Family) -> PolarsResult<String> {
+fn latest_table(all: &DataFrame, family: Family) -> PolarsResult<String> {
+    // Only the family's area values; per-project values can be millions of rows.
+    let indicators = &all
+        .clone()
+        .lazy()
+        .filter(
+            col("family")
+                .eq(lit(family.as_str()))
+                .and(col("level").neq(lit("project")))
+                .and(col("breakdown").is_null()),
+        )
+        .collect()?;
     let ind = strings(indicators, "indicator")?;
     let fam = strings(indicators, "family")?;
     let area = strings(indicators, "area")?;
@@ -300,5 +324,49 @@ mod tests {
             esc("<a href=\"x\">&</a>"),
             "&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;"
         );
+    }
+
+    #[test]
+    fn a_large_svg_gives_way_to_its_png() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str, body: &[u8]| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, body).unwrap();
+            p
+        };
+        let big = format!("<svg>{}</svg>", "<circle/>".repeat(200_000));
+        let charts = vec![
+            file("spending-scatter.svg", big.as_bytes()),
+            file("spending-scatter.png", b"PNG of the scatter"),
+            file("climate-bars.svg", b"<svg><title>bars</title></svg>"),
+            file("climate-bars.png", b"PNG of the bars"),
+            file("exclusion-only.svg", big.as_bytes()),
+        ];
+        let indicators = df!(
+            "indicator" => ["ghg_total"],
+            "family" => ["climate"],
+            "area" => ["X"],
+            "level" => ["city"],
+            "period" => [2021i32],
+            "breakdown" => [None::<&str>],
+            "value" => [1.0],
+            "flag" => [None::<&str>],
+        )
+        .unwrap();
+        let html = build(&indicators, &serde_json::json!({}), &charts).unwrap();
+        assert!(
+            html.contains(&base64(b"PNG of the scatter")),
+            "the PNG stands in"
+        );
+        assert!(
+            html.contains("<title>bars</title>"),
+            "a small SVG is inline"
+        );
+        assert!(!html.contains(&base64(b"PNG of the bars")));
+        // The scatter's SVG is left out; without a PNG, even a large SVG is used (a chart is
+        // never dropped): the one copy is the exclusion chart's.
+        assert_eq!(html.matches(big.as_str()).count(), 1);
+        let exclusion = html.find("<h2>Exclusion</h2>").unwrap();
+        assert!(html[exclusion..].contains(big.as_str()));
     }
 }
