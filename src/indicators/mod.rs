@@ -85,6 +85,11 @@ pub struct Skipped {
     pub area: String,
     pub period: Option<i32>,
     pub reason: String,
+    /// A note for many projects at once: how many there are (`area` then names the first few
+    /// and `period` is empty). A city with a million grants gets one note per reason, not a
+    /// million; `projects.parquet` has every project's row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub projects: Option<usize>,
 }
 
 /// What a family hands back.
@@ -111,6 +116,7 @@ impl Output {
                 area: area.to_string(),
                 period,
                 reason: why.to_string(),
+                projects: None,
             }),
         }
     }

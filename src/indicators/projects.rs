@@ -180,6 +180,7 @@ pub fn collect(
                     area: pid.clone(),
                     period: period[i],
                     reason: format!("source `{}` has an outcome for project `{pid}`, which no projects source has", t.source),
+                    projects: None,
                 }),
             }
         }
@@ -208,30 +209,47 @@ pub fn collect(
     Ok((projects.into_values().collect(), skipped))
 }
 
-/// Project-level indicator values (level `project`, the project id as the area).
+/// Project ids a note names before it only counts the rest.
+const NAMED: usize = 5;
+
+/// Projects without a value for the same reason: (indicator, reason), then how many and the
+/// first few ids.
+type Missing = ((String, &'static str), (usize, Vec<String>));
+
+/// Project-level indicator values (level `project`, the project id as the area), and one
+/// note per indicator and reason for the projects that have no value.
 pub fn values(projects: &[Project], want: &dyn Fn(&str) -> bool) -> (Vec<Value>, Vec<Skipped>) {
     let mut values = Vec::new();
-    let mut skipped = Vec::new();
-    let mut push = |id: &str, p: &Project, v: Option<f64>, ratio: Option<(f64, f64)>, why: &str| {
-        if !want(id) {
-            return;
-        }
-        match v {
-            Some(v) if v.is_finite() => {
-                let mut value = Value::new(id, &p.id, "project", p.period, v).n(p.rows);
-                if let Some((num, den)) = ratio {
-                    value = value.ratio(num, den);
-                }
-                values.push(value)
+    let mut missing: Vec<Missing> = Vec::new();
+    let mut push =
+        |id: &str, p: &Project, v: Option<f64>, ratio: Option<(f64, f64)>, why: &'static str| {
+            if !want(id) {
+                return;
             }
-            _ => skipped.push(Skipped {
-                indicator: id.to_string(),
-                area: p.id.clone(),
-                period: p.period,
-                reason: why.to_string(),
-            }),
-        }
-    };
+            match v {
+                Some(v) if v.is_finite() => {
+                    let mut value = Value::new(id, &p.id, "project", p.period, v).n(p.rows);
+                    if let Some((num, den)) = ratio {
+                        value = value.ratio(num, den);
+                    }
+                    values.push(value)
+                }
+                _ => {
+                    let at = match missing.iter().position(|((i, w), _)| i == id && *w == why) {
+                        Some(at) => at,
+                        None => {
+                            missing.push(((id.to_string(), why), (0, Vec::new())));
+                            missing.len() - 1
+                        }
+                    };
+                    let (count, named) = &mut missing[at].1;
+                    *count += 1;
+                    if named.len() < NAMED {
+                        named.push(p.id.clone());
+                    }
+                }
+            }
+        };
     for p in projects {
         if let Some(b) = p.beneficiaries {
             push(
@@ -281,6 +299,23 @@ pub fn values(projects: &[Project], want: &dyn Fn(&str) -> bool) -> (Vec<Value>,
             );
         }
     }
+    let skipped = missing
+        .into_iter()
+        .map(|((indicator, reason), (count, named))| {
+            let more = count - named.len();
+            let mut area = named.join(", ");
+            if more > 0 {
+                area.push_str(&format!(" and {more} more"));
+            }
+            Skipped {
+                indicator,
+                area,
+                period: None,
+                reason: reason.to_string(),
+                projects: Some(count),
+            }
+        })
+        .collect();
     (values, skipped)
 }
 
@@ -401,4 +436,50 @@ pub fn outcomes_table(projects: &[Project], discount_rate: f64) -> PolarsResult<
             }),
         ],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project(id: &str, public: f64, private: f64) -> Project {
+        let mut by_source = BTreeMap::new();
+        by_source.insert("public".to_string(), public);
+        by_source.insert("private".to_string(), private);
+        Project {
+            id: id.into(),
+            area: "D1".into(),
+            period: Some(2021),
+            amount: public + private,
+            by_source,
+            rows: 2,
+            ..Project::default()
+        }
+    }
+
+    #[test]
+    fn projects_without_a_value_share_one_note_per_reason() {
+        // Seven privately funded projects have no leverage ratio (nothing public to lever);
+        // one has 100 public and 300 private: leverage 3.
+        let mut projects: Vec<Project> = (1..=7)
+            .map(|i| project(&format!("P{i}"), 0.0, 50.0))
+            .collect();
+        projects.push(project("Q", 100.0, 300.0));
+        let (got, skipped) = values(&projects, &|id| id == "leverage_ratio");
+        assert_eq!(got.len(), 1);
+        assert_eq!((got[0].area.as_str(), got[0].value), ("Q", 3.0));
+        assert_eq!(
+            skipped,
+            [Skipped {
+                indicator: "leverage_ratio".into(),
+                area: "P1, P2, P3, P4, P5 and 2 more".into(),
+                period: None,
+                reason: "the project has no public money to lever".into(),
+                projects: Some(7),
+            }]
+        );
+        // A note for one project names it and nothing more.
+        let (_, one) = values(&projects[..1], &|id| id == "leverage_ratio");
+        assert_eq!((one[0].area.as_str(), one[0].projects), ("P1", Some(1)));
+    }
 }

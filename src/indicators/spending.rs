@@ -262,6 +262,7 @@ fn procurement(inputs: &Inputs, table: &Table, out: &mut Output) -> PolarsResult
             area: "ALL".into(),
             period: None,
             reason: format!("source `{}` has no supplier_type column", table.source),
+            projects: None,
         });
         return Ok(());
     }
