@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use polars::prelude::*;
 
 use super::spending::projects_lazy;
-use super::{collect_all, counts, divide, floats, ints, strings, Inputs, Output, Value};
+use super::{collect_all, counts, divide, floats, ints, strings, sum_of, Inputs, Output, Value};
 use crate::config::SourceKind;
 
 fn sector_is(names: &[&str]) -> Expr {
@@ -79,11 +79,8 @@ pub fn compute(inputs: &Inputs) -> PolarsResult<Output> {
             .clone()
             .group_by([col("area"), col("period")])
             .agg([
-                col("tco2e").filter(col("basic")).sum().alias("basic"),
-                col("tco2e")
-                    .filter(col("basic_plus"))
-                    .sum()
-                    .alias("basic_plus"),
+                sum_of(col("tco2e").filter(col("basic"))).alias("basic"),
+                sum_of(col("tco2e").filter(col("basic_plus"))).alias("basic_plus"),
                 col("basic").sum().alias("n_basic"),
                 col("basic_plus").sum().alias("n_basic_plus"),
             ])
@@ -110,7 +107,7 @@ pub fn compute(inputs: &Inputs) -> PolarsResult<Output> {
                 lf.clone()
                     .filter(present)
                     .group_by(by)
-                    .agg([col("tco2e").sum().alias("tco2e"), len().alias("n")]),
+                    .agg([sum_of(col("tco2e")).alias("tco2e"), len().alias("n")]),
             );
         }
         let frames = collect_all(plans)?;
@@ -270,11 +267,8 @@ fn avoided(
     let frames = collect_all(vec![projects_lazy(table)
         .group_by([col("area"), col("period")])
         .agg([
-            col("co2e_avoided_t").sum().alias("avoided"),
-            col("amount")
-                .filter(col("co2e_avoided_t").gt(lit(0.0)))
-                .sum()
-                .alias("amount"),
+            sum_of(col("co2e_avoided_t")).alias("avoided"),
+            sum_of(col("amount").filter(col("co2e_avoided_t").gt(lit(0.0)))).alias("amount"),
             // Projects that report tonnes, zero included.
             col("co2e_avoided_t").is_not_null().sum().alias("n"),
         ])

@@ -122,6 +122,20 @@ impl Output {
     }
 }
 
+/// The sum of a float expression within a group, the same to the last bit on every run.
+/// polars treats a sum as blind to the order of its input, so its optimiser lets the steps
+/// before one (a stable group-by, say) hand rows over in any order; float addition is not
+/// associative, and a sum of thousands of amounts then differed in its last bit between runs
+/// on the same input. A running sum over the sorted values observes order, so the optimiser
+/// must keep it, and it depends on the values alone. An empty group sums to zero, as with
+/// `sum`.
+pub fn sum_of(e: Expr) -> Expr {
+    e.sort(SortOptions::default())
+        .cum_sum(false)
+        .last()
+        .fill_null(lit(0.0))
+}
+
 /// `numerator / denominator`, or `None` where that is not a number (zero, missing).
 pub fn divide(numerator: f64, denominator: f64) -> Option<f64> {
     let q = numerator / denominator;
@@ -356,4 +370,39 @@ pub fn compute_all(
         },
     );
     [ex, sp, cl].into_iter().flatten().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_sums_do_not_depend_on_row_order() {
+        // Added in this order group a's values give 0 (the small ones vanish beside 1e16);
+        // reversed, 0.6000000000000001.
+        let x = [0.1, 0.2, 0.3, 1e16, -1e16, 5.0];
+        let g = ["a", "a", "a", "a", "a", "b"];
+        let sums = |x: Vec<f64>, g: Vec<&str>| {
+            let df = df!("g" => g, "x" => x).unwrap();
+            df.lazy()
+                .group_by([col("g")])
+                .agg([
+                    sum_of(col("x")).alias("all"),
+                    sum_of(col("x").filter(col("x").gt(lit(100.0)))).alias("big"),
+                ])
+                .sort(["g"], SortMultipleOptions::default())
+                .collect()
+                .unwrap()
+        };
+        let forward = sums(x.to_vec(), g.to_vec());
+        let backward = sums(
+            x.iter().rev().copied().collect(),
+            g.iter().rev().copied().collect(),
+        );
+        assert!(forward.equals_missing(&backward), "{forward}\n{backward}");
+        // Sorted: -1e16 + 0.1 + 0.2 + 0.3 stays -1e16 (each is under half an ulp of 1e16,
+        // which is 2), then + 1e16 gives 0. Group b has nothing over 100: its sum is 0.
+        assert_eq!(floats(&forward, "all").unwrap(), [Some(0.0), Some(5.0)]);
+        assert_eq!(floats(&forward, "big").unwrap(), [Some(1e16), Some(0.0)]);
+    }
 }

@@ -11,7 +11,7 @@ use polars::prelude::*;
 
 use chrono::{Datelike, NaiveDate};
 
-use super::{collect_all, counts, divide, floats, ints, strings, Inputs, Output, Value};
+use super::{collect_all, counts, divide, floats, ints, strings, sum_of, Inputs, Output, Value};
 use crate::config::{SourceKind, Spread};
 use crate::contracts::{Table, FUNDING_SOURCES};
 
@@ -30,7 +30,7 @@ pub fn projects_lazy(table: &Table) -> LazyFrame {
     let mut aggs = vec![
         col("area").first().alias("area"),
         col("period").min().alias("period"),
-        col("amount").sum().alias("amount"),
+        sum_of(col("amount")).alias("amount"),
     ];
     for optional in ["beneficiaries", "co2e_avoided_t"] {
         if schema.contains(optional) {
@@ -94,7 +94,7 @@ fn projects(
         .lazy()
         .group_by(keys.clone())
         .agg([
-            col("amount").sum().alias("spend"),
+            sum_of(col("amount")).alias("spend"),
             col("id").n_unique().alias("n"),
         ])
         .sort(["area", "period"], SortMultipleOptions::default())];
@@ -104,10 +104,8 @@ fn projects(
             projects_lazy(table)
                 .group_by(keys.clone())
                 .agg([
-                    col("beneficiaries").sum().alias("beneficiaries"),
-                    col("amount")
-                        .filter(col("beneficiaries").gt(lit(0.0)))
-                        .sum()
+                    sum_of(col("beneficiaries")).alias("beneficiaries"),
+                    sum_of(col("amount").filter(col("beneficiaries").gt(lit(0.0))))
                         .alias("amount_with_beneficiaries"),
                     col("beneficiaries")
                         .gt(lit(0.0))
@@ -121,19 +119,9 @@ fn projects(
     if has("funding_source") {
         let mut aggs: Vec<Expr> = FUNDING_SOURCES
             .iter()
-            .map(|s| {
-                col("amount")
-                    .filter(col("funding_source").eq(lit(*s)))
-                    .sum()
-                    .alias(*s)
-            })
+            .map(|s| sum_of(col("amount").filter(col("funding_source").eq(lit(*s)))).alias(*s))
             .collect();
-        aggs.push(
-            col("amount")
-                .filter(col("funding_source").is_not_null())
-                .sum()
-                .alias("known"),
-        );
+        aggs.push(sum_of(col("amount").filter(col("funding_source").is_not_null())).alias("known"));
         aggs.push(
             col("id")
                 .filter(col("funding_source").is_not_null())
@@ -281,10 +269,8 @@ fn procurement(inputs: &Inputs, table: &Table, out: &mut Output) -> PolarsResult
         .with_column(area.alias("area_key"))
         .group_by([col("area_key"), col("period")])
         .agg([
-            col("amount").sum().alias("total"),
-            col("amount")
-                .filter(col("supplier_type").eq(lit("social_enterprise")))
-                .sum()
+            sum_of(col("amount")).alias("total"),
+            sum_of(col("amount").filter(col("supplier_type").eq(lit("social_enterprise"))))
                 .alias("social"),
             len().alias("n"),
         ])
