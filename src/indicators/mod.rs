@@ -379,7 +379,7 @@ mod tests {
     #[test]
     fn group_sums_do_not_depend_on_row_order() {
         // Added in this order group a's values give 0 (the small ones vanish beside 1e16);
-        // reversed, 0.6000000000000001.
+        // reversed, 0.6.
         let x = [0.1, 0.2, 0.3, 1e16, -1e16, 5.0];
         let g = ["a", "a", "a", "a", "a", "b"];
         let sums = |x: Vec<f64>, g: Vec<&str>| {
