@@ -341,15 +341,9 @@ mod tests {
         reader.join(parsed).unwrap()
     }
 
+    /// Reads `bytes` in one piece, as a small file is read.
     fn whole(source: &Source, bytes: &[u8]) -> RawTable {
-        let header = header(source, bytes).unwrap();
-        let reader = Pieces {
-            source,
-            header: &header,
-            separator: b',',
-            bytes,
-        };
-        reader.parse(0..bytes.len(), true, 0).unwrap().table
+        in_pieces(source, bytes, 1).expect("one piece cuts nothing")
     }
 
     #[test]
