@@ -1173,6 +1173,21 @@ fn resolve_charts(ctx: &Ctx, raw: Option<raw::RawCharts>) -> Result<Charts, Conf
     })
 }
 
+/// For unit tests elsewhere: a pipeline in a temporary folder with one source `p` of `kind`
+/// that reads `p.csv` there.
+#[cfg(test)]
+pub(crate) fn one_source(kind: &str) -> (tempfile::TempDir, Pipeline) {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let toml = dir.path().join("t.toml");
+    std::fs::write(
+        &toml,
+        format!("[pipeline]\nname = \"t\"\n[sources.p]\nkind = \"{kind}\"\npath = \"p.csv\"\n"),
+    )
+    .expect("write the pipeline");
+    let pipeline = load(&toml).expect("the pipeline loads");
+    (dir, pipeline)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -956,7 +956,7 @@ mod tests {
     fn rows_checked_in_parts_keep_file_order() {
         // 3000 contracts: more rows than one part, so parts are checked side by side; a
         // duplicate id far from its first row, and broken rows in several parts.
-        let dir = tempfile::tempdir().unwrap();
+        let (dir, pipeline) = crate::config::one_source("procurement");
         let mut csv = String::from("id,buyer,supplier,amount,date\n");
         let mut expected_sum = 0.0;
         for i in 0..3000 {
@@ -972,13 +972,6 @@ mod tests {
             }
         }
         std::fs::write(dir.path().join("p.csv"), csv).unwrap();
-        let toml = dir.path().join("t.toml");
-        std::fs::write(
-            &toml,
-            "[pipeline]\nname = \"t\"\n[sources.p]\nkind = \"procurement\"\npath = \"p.csv\"\n",
-        )
-        .unwrap();
-        let pipeline = crate::config::load(&toml).unwrap();
         let source = &pipeline.sources[0];
         let raw = crate::ingest::read(source).unwrap();
         assert!(rows_per_part(raw.len()) < raw.len());

@@ -300,15 +300,7 @@ mod tests {
     }
 
     fn projects() -> (tempfile::TempDir, crate::config::Pipeline) {
-        let dir = tempfile::tempdir().unwrap();
-        let toml = dir.path().join("t.toml");
-        std::fs::write(
-            &toml,
-            "[pipeline]\nname = \"t\"\n[sources.p]\nkind = \"projects\"\npath = \"p.csv\"\n",
-        )
-        .unwrap();
-        let pipeline = crate::config::load(&toml).unwrap();
-        (dir, pipeline)
+        crate::config::one_source("projects")
     }
 
     /// Every cell of every role, with its line, to compare two readings of a file.
