@@ -55,3 +55,26 @@ pub fn run_once(cell: &'static OnceLock<PathBuf>, pipeline: &str, name: &str) ->
         out
     })
 }
+
+/// A file of the team's shared public data (`../shared/data/` beside the project, or
+/// `$CITYIMPACT_SHARED/data/`). Data from public repositories is never copied into the
+/// project. When it is absent the test says so loudly and skips; under CI it fails instead.
+pub fn shared_data(relative: &str) -> Option<PathBuf> {
+    let shared = std::env::var_os("CITYIMPACT_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared"));
+    let path = shared.join("data").join(relative);
+    if path.is_file() {
+        return Some(path.canonicalize().unwrap_or(path));
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI needs the shared data: {} is missing (set CITYIMPACT_SHARED to the shared folder)",
+        path.display()
+    );
+    eprintln!(
+        "\n*** SKIPPED: {} is missing; this test needs the team's shared data (../shared/data, or set CITYIMPACT_SHARED) ***\n",
+        path.display()
+    );
+    None
+}
