@@ -36,6 +36,7 @@ fn main() {
             .as_str()
             .unwrap_or("")
             .to_string(),
+        names: serde_json::from_value(summary.manifest["area_names"].clone()).unwrap_or_default(),
     };
     let mut times = Vec::new();
     let mut count = 0;

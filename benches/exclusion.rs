@@ -45,6 +45,7 @@ fn main() {
         rows_read: rows,
         rejects: Vec::new(),
         rows_filtered: 0,
+        lines: Vec::new(),
     }];
     let inputs = Inputs::new(&pipeline, &tables).expect("inputs");
     let t = Instant::now();

@@ -22,6 +22,7 @@ fn table(source: &str, kind: SourceKind, frame: DataFrame) -> Table {
         frame,
         rejects: Vec::new(),
         rows_filtered: 0,
+        lines: Vec::new(),
     }
 }
 

@@ -8,10 +8,10 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The three indicator families, plus the composite index of later stages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Family {
     Exclusion,
@@ -32,7 +32,7 @@ impl Family {
 }
 
 /// Whether a higher value is better, worse, or neither (a level, not a judgement).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Direction {
     HigherBetter,
@@ -70,7 +70,7 @@ const ILO: &str = "ILO, Resolution concerning statistics of work, employment and
 const GPC: &str = "WRI, C40, ICLEI, Global Protocol for Community-Scale Greenhouse Gas Emission Inventories (GPC), 2014";
 const ISO37120: &str = "ISO 37120:2018, Sustainable cities and communities: Indicators for city services and quality of life";
 const SROI: &str = "The SROI Network, A guide to Social Return on Investment, 2012";
-const CITYIMPACT: &str = "cityimpact definition (shared/design/indicators.md)";
+const CITYIMPACT: &str = "cityimpact definition (docs/indicators.md, shipped with cityimpact)";
 
 use Direction::*;
 use Family::*;
@@ -96,7 +96,7 @@ const BASE: &[Indicator] = &[
     Indicator { id: "smsd", family: Exclusion, name: "Severe material and social deprivation rate", unit: "%", direction: LowerBetter,
         definition: "Weighted share of persons lacking at least 7 of the 13 material and social deprivation items.", source: AROPE },
     Indicator { id: "lwi", family: Exclusion, name: "Persons in households with very low work intensity", unit: "%", direction: LowerBetter,
-        definition: "Weighted share of persons aged 0-64 living in households whose work intensity is below 0.20.", source: AROPE },
+        definition: "Weighted share of persons aged 0-64 living in households whose working-age members worked 20 % or less of their potential (work intensity of 0.20 or less; 2021 definition).", source: AROPE },
     Indicator { id: "arope", family: Exclusion, name: "At risk of poverty or social exclusion", unit: "%", direction: LowerBetter,
         definition: "Weighted share of persons at risk of poverty, or severely materially and socially deprived, or in a very-low-work-intensity household; each person counted once.", source: AROPE },
     Indicator { id: "unemployment_rate", family: Exclusion, name: "Unemployment rate", unit: "%", direction: LowerBetter,
@@ -108,7 +108,7 @@ const BASE: &[Indicator] = &[
     Indicator { id: "neet_rate", family: Exclusion, name: "Young people neither in employment nor in education or training", unit: "%", direction: LowerBetter,
         definition: "Persons aged 15-29 neither employed nor in education or training / population aged 15-29.", source: ILO },
     Indicator { id: "spend_total", family: Spending, name: "Total project spending", unit: "EUR", direction: Neutral,
-        definition: "Sum of project amounts (all funding sources, in the reporting currency) per area and period; a project's amount is booked in its start year.", source: CITYIMPACT },
+        definition: "Sum of project amounts (all funding sources, in the reporting currency) per area and period; {booking}.", source: CITYIMPACT },
     Indicator { id: "spend_per_capita", family: Spending, name: "Project spending per inhabitant", unit: "EUR per person", direction: Neutral,
         definition: "spend_total / population of the area (from the `areas` source).", source: CITYIMPACT },
     Indicator { id: "cost_per_beneficiary", family: Spending, name: "Cost per beneficiary", unit: "EUR per person", direction: LowerBetter,
@@ -130,9 +130,9 @@ const BASE: &[Indicator] = &[
     Indicator { id: "social_procurement_share", family: Spending, name: "Social procurement share", unit: "%", direction: HigherBetter,
         definition: "Procurement amount awarded to social enterprises / all procurement amount of the buyer.", source: CITYIMPACT },
     Indicator { id: "sroi", family: Spending, name: "Social return on investment", unit: "ratio", direction: HigherBetter,
-        definition: "Present value of outcomes (quantity × proxy × (1 − deadweight)(1 − displacement)(1 − attribution), with drop-off after the first year, discounted at 3.5 %) / value of inputs.", source: SROI },
+        definition: "Present value of outcomes (quantity × proxy × (1 − deadweight)(1 − displacement)(1 − attribution), with drop-off after the first year, discounted at {discount}) / value of inputs.", source: SROI },
     Indicator { id: "ghg_total", family: Climate, name: "Greenhouse gas emissions (GPC BASIC)", unit: "tCO2e", direction: LowerBetter,
-        definition: "Emissions per area and period at GPC BASIC level: scopes 1 and 2 of stationary energy and transportation, scopes 1 and 3 of waste. Rows without a sector or scope count in full.", source: GPC },
+        definition: "Emissions per area and period at GPC BASIC level: scopes 1 and 2 of stationary energy and transportation, scopes 1 and 3 of waste; sub-sector rows are summed. Where rows lack the sector or scope that would place them, the value adds them in full and carries the flag `estimated` (an upper bound of BASIC).", source: GPC },
     Indicator { id: "ghg_total_basic_plus", family: Climate, name: "Greenhouse gas emissions (GPC BASIC+)", unit: "tCO2e", direction: LowerBetter,
         definition: "BASIC plus IPPU and AFOLU (scope 1) and scope 3 of stationary energy and transportation.", source: GPC },
     Indicator { id: "ghg_per_capita", family: Climate, name: "Greenhouse gas emissions per inhabitant", unit: "tCO2e per person", direction: LowerBetter,
@@ -174,6 +174,103 @@ pub fn all() -> &'static [Indicator] {
         }
         all
     })
+}
+
+/// What a pipeline decides about its indicators' texts: the reporting currency of every
+/// money unit, the SROI discount rate, and how project amounts are booked over the years.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub currency: String,
+    pub discount_rate: f64,
+    /// How each projects source books its amounts, e.g. "a project's amount is booked in its
+    /// start year".
+    pub booking: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            currency: "EUR".into(),
+            discount_rate: 0.035,
+            booking: "a project's amount is booked in its start year".into(),
+        }
+    }
+}
+
+/// A catalogue entry as one pipeline computes it: its money units in the pipeline's reporting
+/// currency and its definition stating the pipeline's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub id: String,
+    pub family: Family,
+    pub name: String,
+    pub unit: String,
+    pub direction: Direction,
+    pub definition: String,
+    pub source: String,
+}
+
+/// The catalogue as a pipeline computes it, indexed by id.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub entries: Vec<Entry>,
+    index: HashMap<String, usize>,
+}
+
+impl Resolved {
+    pub fn new(settings: &Settings) -> Resolved {
+        let percent = settings.discount_rate * 100.0;
+        let discount = format!("{} %", trim_number(percent));
+        let entries: Vec<Entry> = all()
+            .iter()
+            .map(|i| Entry {
+                id: i.id.to_string(),
+                family: i.family,
+                name: i.name.to_string(),
+                unit: money_unit(i.unit, &settings.currency),
+                direction: i.direction,
+                definition: i
+                    .definition
+                    .replace("{discount}", &discount)
+                    .replace("{booking}", &settings.booking),
+                source: i.source.to_string(),
+            })
+            .collect();
+        Resolved::from_entries(entries)
+    }
+
+    /// A catalogue read back from an output (the `indicators` table's metadata).
+    pub fn from_entries(entries: Vec<Entry>) -> Resolved {
+        let index = entries
+            .iter()
+            .enumerate()
+            .map(|(k, e)| (e.id.clone(), k))
+            .collect();
+        Resolved { entries, index }
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Entry> {
+        self.index.get(id).map(|&k| &self.entries[k])
+    }
+
+    /// The unit of an indicator, "" for an id the catalogue does not have.
+    pub fn unit(&self, id: &str) -> &str {
+        self.get(id).map(|e| e.unit.as_str()).unwrap_or("")
+    }
+}
+
+/// A unit with its money in `currency`: the catalogue writes money units in EUR.
+fn money_unit(unit: &str, currency: &str) -> String {
+    unit.split(' ')
+        .map(|w| if w == "EUR" { currency } else { w })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// 3.5 -> "3.5", 3 -> "3".
+fn trim_number(x: f64) -> String {
+    let s = format!("{x:.4}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// Looks an indicator up by id.
@@ -235,5 +332,44 @@ mod tests {
             Some(Family::Exclusion)
         );
         assert!(get("ghg_total_change").is_none());
+    }
+
+    #[test]
+    fn texts_follow_the_pipeline() {
+        let c = Resolved::new(&Settings {
+            currency: "PLN".into(),
+            discount_rate: 0.05,
+            booking: "a project's amount is spread over its duration by days".into(),
+        });
+        assert_eq!(c.unit("arpt"), "PLN");
+        assert_eq!(c.unit("spend_per_capita"), "PLN per person");
+        assert_eq!(c.unit("cost_per_tco2e_avoided"), "PLN per tCO2e");
+        assert_eq!(c.unit("arpt_change"), "PLN");
+        assert_eq!(c.unit("arpr"), "%");
+        let sroi = &c.get("sroi").unwrap().definition;
+        assert!(sroi.contains("discounted at 5 %"), "{sroi}");
+        assert!(!sroi.contains("3.5"), "{sroi}");
+        let spend = &c.get("spend_total").unwrap().definition;
+        assert!(
+            spend.contains("spread over its duration by days"),
+            "{spend}"
+        );
+        assert!(!spend.contains("start year"), "{spend}");
+        // The defaults say what the defaults do.
+        let d = Resolved::new(&Settings::default());
+        assert!(d
+            .get("sroi")
+            .unwrap()
+            .definition
+            .contains("discounted at 3.5 %"));
+        assert_eq!(d.unit("arpt"), "EUR");
+    }
+
+    #[test]
+    fn sources_cite_only_what_ships_or_is_published() {
+        for i in Resolved::new(&Settings::default()).entries {
+            assert!(!i.source.contains("shared/"), "{}: {}", i.id, i.source);
+            assert!(!i.definition.contains('{'), "{}: {}", i.id, i.definition);
+        }
     }
 }

@@ -122,9 +122,13 @@ SIGINT or SIGTERM."
     },
     /// List the indicator catalogue, or describe one indicator.
     #[command(
-        after_help = "Examples:\n  cityimpact indicators\n  cityimpact indicators describe gini"
+        after_help = "Examples:\n  cityimpact indicators\n  cityimpact indicators describe gini\n  cityimpact indicators --pipeline pipelines/sample.toml describe sroi"
     )]
     Indicators {
+        /// Show units and definitions as this pipeline computes them (its reporting currency,
+        /// discount rate and booking of amounts); default: the defaults.
+        #[arg(long, global = true, value_name = "FILE")]
+        pipeline: Option<PathBuf>,
         #[command(subcommand)]
         action: Option<IndicatorsAction>,
     },
@@ -331,33 +335,42 @@ fn try_main(cli: &Cli) -> Result<(), CliError> {
             say!("{}: ok", pipeline.display());
             Ok(())
         }
-        Command::Indicators { action: None } => {
-            say!("{:<34} {:<10} {:<18} name", "id", "family", "unit");
-            for i in catalogue::all() {
-                say!(
-                    "{:<34} {:<10} {:<18} {}",
-                    i.id,
-                    i.family.as_str(),
-                    i.unit,
-                    i.name
-                );
-            }
-            Ok(())
-        }
-        Command::Indicators {
-            action: Some(IndicatorsAction::Describe { id }),
-        } => {
-            let Some(i) = catalogue::get(id) else {
-                let near = cityimpact::config::nearest(id, catalogue::all().iter().map(|i| i.id))
-                    .map(String::from);
-                return Err(CliError::UnknownIndicator(id.clone(), near));
+        Command::Indicators { pipeline, action } => {
+            let settings = match pipeline {
+                Some(p) => {
+                    run::catalogue_settings(&cityimpact::config::load(p).map_err(RunError::from)?)
+                }
+                None => catalogue::Settings::default(),
             };
-            say!("{} ({})", i.name, i.id);
-            say!("family:     {}", i.family.as_str());
-            say!("unit:       {}", i.unit);
-            say!("direction:  {}", i.direction.as_str());
-            say!("definition: {}", i.definition);
-            say!("source:     {}", i.source);
+            let entries = catalogue::Resolved::new(&settings);
+            match action {
+                None => {
+                    say!("{:<34} {:<10} {:<18} name", "id", "family", "unit");
+                    for i in &entries.entries {
+                        say!(
+                            "{:<34} {:<10} {:<18} {}",
+                            i.id,
+                            i.family.as_str(),
+                            i.unit,
+                            i.name
+                        );
+                    }
+                }
+                Some(IndicatorsAction::Describe { id }) => {
+                    let Some(i) = entries.get(id) else {
+                        let near =
+                            cityimpact::config::nearest(id, catalogue::all().iter().map(|i| i.id))
+                                .map(String::from);
+                        return Err(CliError::UnknownIndicator(id.clone(), near));
+                    };
+                    say!("{} ({})", i.name, i.id);
+                    say!("family:     {}", i.family.as_str());
+                    say!("unit:       {}", i.unit);
+                    say!("direction:  {}", i.direction.as_str());
+                    say!("definition: {}", i.definition);
+                    say!("source:     {}", i.source);
+                }
+            }
             Ok(())
         }
     }

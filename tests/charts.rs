@@ -155,13 +155,14 @@ fn every_chart_kind_has_its_size_texts_and_bounds() {
             "Year",
             "%",
             "comparison areas",
-            "NL_AMF_Noord",
+            // Areas by the name the areas source gives, not by code (NL_AMF_Noord).
+            "Noord",
         ],
     );
     check(
         &c.join("exclusion-arpr-ranked.svg"),
         size,
-        &["At-risk-of-poverty rate, 2023", "%", "PL_GDN_Srodmiescie"],
+        &["At-risk-of-poverty rate, 2023", "%", "Śródmieście"],
     );
     check(
         &c.join("spending-spend_per_capita-timeseries.svg"),
@@ -181,7 +182,7 @@ fn every_chart_kind_has_its_size_texts_and_bounds() {
         &c.join("climate-ghg-by-sector-PL_Gdansk.svg"),
         size,
         &[
-            "Greenhouse gas emissions by sector, PL_Gdansk",
+            "Greenhouse gas emissions by sector, Gdańsk",
             "tCO2e",
             "Stationary energy",
             "Year",
@@ -219,16 +220,17 @@ fn every_chart_kind_has_its_size_texts_and_bounds() {
 
 #[test]
 fn long_area_names_still_fit() {
-    // Rename an area to a long name in a copy of the sample and draw it narrow.
+    // Give an area a long name in a copy of the sample and draw it narrow.
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     std::fs::create_dir(&data).unwrap();
     for f in std::fs::read_dir(root().join("sample-data")).unwrap() {
         let f = f.unwrap().path();
         if f.extension().is_some_and(|e| e == "csv") {
-            let text = std::fs::read_to_string(&f)
-                .unwrap()
-                .replace("PL_GDN_Orunia", "Orunia-Święty Wojciech-Lipce (dzielnica)");
+            let text = std::fs::read_to_string(&f).unwrap().replace(
+                "Orunia-Św. Wojciech-Lipce",
+                "Orunia-Święty Wojciech-Lipce (dzielnica)",
+            );
             std::fs::write(data.join(f.file_name().unwrap()), text).unwrap();
         }
     }
@@ -291,7 +293,7 @@ fn chart_redraws_from_the_outputs_alone() {
     check(
         &out.join("charts/exclusion-arpr-timeseries.svg"),
         (1600.0, 900.0),
-        &["PT_BRG_Real", "8 comparison areas"],
+        &["Real, Dume e Semelhe", "8 comparison areas"],
     );
     assert!(!out.join("charts/exclusion-arpr-timeseries.png").exists());
     // The manifest lists the new charts with hashes that match.
@@ -318,9 +320,9 @@ fn chart_redraws_from_the_outputs_alone() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     assert!(names.iter().all(|n| !n.starts_with('.')), "{names:?}");
-    // A folder that is not an output folder is an error that names the manifest.
+    // A folder that is not an output folder is refused (exit 2), naming the manifest.
     let o = cityimpact(&["chart", tmp.path().to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("manifest.json"), "{}", stderr(&o));
 }
 

@@ -245,3 +245,108 @@ fn indicators_lists_and_describes_the_catalogue() {
     assert!(text.contains("direction:  lower is better"), "{text}");
     assert!(text.contains("EU-SILC 131-rev/04"), "{text}");
 }
+
+/// A user's folder holds files that cityimpact did not write; publishing swaps the whole
+/// folder, so it must refuse, say why, and leave every file as it was.
+fn assert_refused_and_intact(o: &std::process::Output, folder: &std::path::Path) {
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(o));
+    let err = stderr(o);
+    assert!(err.contains("will not publish into"), "{err}");
+    assert!(err.contains("chapter1.docx"), "names what is there: {err}");
+    let names: Vec<_> = std::fs::read_dir(folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["chapter1.docx".to_string()],
+        "nothing added or removed"
+    );
+    assert_eq!(
+        std::fs::read_to_string(folder.join("chapter1.docx")).unwrap(),
+        "two years of work"
+    );
+}
+
+#[test]
+fn exit_2_and_nothing_lost_when_out_is_a_folder_of_the_users() {
+    let tmp = tempfile::tempdir().unwrap();
+    let thesis = tmp.path().join("thesis");
+    std::fs::create_dir(&thesis).unwrap();
+    std::fs::write(thesis.join("chapter1.docx"), "two years of work").unwrap();
+
+    // --out on the command line
+    let o = cityimpact(&[
+        "run",
+        "pipelines/sample.toml",
+        "--out",
+        thesis.to_str().unwrap(),
+    ]);
+    assert_refused_and_intact(&o, &thesis);
+
+    // `out =` in the pipeline file
+    let p = sample_variant(tmp.path(), |t| {
+        t.replacen(
+            "[pipeline]\n",
+            &format!("[pipeline]\nout = \"{}\"\n", thesis.display()),
+            1,
+        )
+    });
+    let o = cityimpact(&["run", p.to_str().unwrap()]);
+    assert_refused_and_intact(&o, &thesis);
+
+    // `cityimpact chart` replaces charts/ and report.html: only in a published folder.
+    let o = cityimpact(&["chart", thesis.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("holds no cityimpact output"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read_dir(&thesis).unwrap().count(), 1);
+
+    // A file where the folder should be is not replaced either.
+    let file = tmp.path().join("notes.txt");
+    std::fs::write(&file, "keep").unwrap();
+    let o = cityimpact(&[
+        "run",
+        "pipelines/sample.toml",
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep");
+}
+
+#[test]
+fn an_empty_folder_a_failed_runs_history_and_an_earlier_output_may_be_replaced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    run_ok("pipelines/sample.toml", &empty);
+    // An earlier output: published again (forced), the manifest says it is ours.
+    let o = cityimpact(&[
+        "run",
+        "pipelines/sample.toml",
+        "--out",
+        empty.to_str().unwrap(),
+        "--force",
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    // A run that failed its checks leaves only its history; the next run may publish there.
+    let out = tmp.path().join("out");
+    let strict = sample_variant(tmp.path(), |t| {
+        t.replace("max_reject_share = 0.05", "max_reject_share = 0.0")
+    });
+    let o = cityimpact(&[
+        "run",
+        strict.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    run_ok("pipelines/sample.toml", &out);
+    assert!(out.join("indicators.parquet").is_file());
+}

@@ -115,6 +115,7 @@ fn an_unchanged_run_does_nothing_and_force_does_everything() {
         before["finished"],
         "nothing was published"
     );
+    assert_history_footer(&out, before["run_id"].as_str().unwrap());
 
     let forced = cityimpact(&[
         "run",
@@ -410,4 +411,27 @@ fn logs_for_machines_and_a_history_of_failures() {
         .unwrap()
         .contains("areas.csv"));
     assert_intact(&out);
+    // The failed run appended in place and kept the published run's provenance.
+    assert_history_footer(&out, manifest(&out)["run_id"].as_str().unwrap());
+}
+
+/// runs.parquet, rewritten in place by a run that published nothing, still carries the
+/// contract's footer keys, and they describe the published outputs.
+fn assert_history_footer(out: &std::path::Path, run_id: &str) {
+    let footer = cityimpact::output::parquet::read_footer(&out.join("runs.parquet")).unwrap();
+    let get = |k: &str| {
+        footer
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
+    for key in [
+        "cityimpact.version",
+        "cityimpact.contract",
+        "cityimpact.pipeline",
+        "cityimpact.inputs",
+    ] {
+        assert!(get(key).is_some(), "runs.parquet lost {key}: {footer:?}");
+    }
+    assert_eq!(get("cityimpact.run_id"), Some(run_id));
 }

@@ -54,7 +54,7 @@ pub fn draw<DB: DrawingBackend>(
     };
     let name_w = rows
         .iter()
-        .map(|r| theme::text_width(r.0, 15.0))
+        .map(|r| theme::text_width(ctx.name(r.0), 15.0))
         .max()
         .unwrap_or(40)
         + 24;
@@ -71,7 +71,10 @@ pub fn draw<DB: DrawingBackend>(
         .bold_line_style(theme::GRID)
         .y_labels(n)
         .y_label_formatter(&|seg| match seg {
-            SegmentValue::CenterOf(i) => rows.get(*i).map(|r| r.0.to_string()).unwrap_or_default(),
+            SegmentValue::CenterOf(i) => rows
+                .get(*i)
+                .map(|r| ctx.name(r.0).to_string())
+                .unwrap_or_default(),
             _ => String::new(),
         })
         .x_label_formatter(&|v| theme::tick(*v))

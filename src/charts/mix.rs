@@ -91,7 +91,7 @@ pub fn draw<DB: DrawingBackend>(
     let n = names.len().max(1);
     let name_w = names
         .iter()
-        .map(|a| theme::text_width(a, 15.0))
+        .map(|a| theme::text_width(ctx.name(a), 15.0))
         .max()
         .unwrap_or(40)
         + 24;
@@ -107,7 +107,10 @@ pub fn draw<DB: DrawingBackend>(
         .bold_line_style(theme::GRID)
         .y_labels(n)
         .y_label_formatter(&|seg| match seg {
-            SegmentValue::CenterOf(i) => names.get(*i).map(|a| a.to_string()).unwrap_or_default(),
+            SegmentValue::CenterOf(i) => names
+                .get(*i)
+                .map(|a| ctx.name(a).to_string())
+                .unwrap_or_default(),
             _ => String::new(),
         })
         .x_label_formatter(&|v| theme::tick(*v))

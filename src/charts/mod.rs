@@ -15,6 +15,7 @@ pub mod bars;
 pub mod mix;
 pub mod scatter;
 pub mod sectors;
+pub mod text;
 pub mod theme;
 pub mod timeseries;
 
@@ -39,6 +40,16 @@ pub struct Context {
     pub settings: Charts,
     /// For subtitles: the pipeline's title and the tool's version.
     pub source: String,
+    /// Area code → the name a reader sees (from the `areas` sources); codes without one are
+    /// shown as they are.
+    pub names: BTreeMap<String, String>,
+}
+
+impl Context {
+    /// The name of an area as a reader should see it.
+    pub fn name<'a>(&'a self, area: &'a str) -> &'a str {
+        self.names.get(area).map(String::as_str).unwrap_or(area)
+    }
 }
 
 /// One indicator's values for all areas of one level (no breakdown).
@@ -100,6 +111,7 @@ pub struct Rows {
     denominator: Vec<Option<f64>>,
     ci_low: Vec<Option<f64>>,
     ci_high: Vec<Option<f64>>,
+    unit: Vec<Option<String>>,
 }
 
 impl Rows {
@@ -114,6 +126,7 @@ impl Rows {
             denominator: floats(indicators, "denominator")?,
             ci_low: floats(indicators, "ci_low")?,
             ci_high: floats(indicators, "ci_high")?,
+            unit: strings(indicators, "unit")?,
         })
     }
 
@@ -130,7 +143,13 @@ impl Rows {
     pub fn series(&self, id: &str, highlight: &[String]) -> Option<Series> {
         let mut series: BTreeMap<String, Vec<Point>> = BTreeMap::new();
         let mut levels: BTreeMap<String, String> = BTreeMap::new();
+        // The unit as the table writes it: the pipeline's reporting currency, not the
+        // catalogue's default.
+        let mut unit = None;
         for i in 0..self.len() {
+            if self.is(i, id) && unit.is_none() {
+                unit = self.unit[i].clone();
+            }
             if !self.is(i, id)
                 || self.breakdown[i].is_some()
                 || self.level[i].as_deref() == Some("project")
@@ -163,7 +182,7 @@ impl Rows {
         Some(Series {
             indicator: id.to_string(),
             name: entry.map(|e| e.name).unwrap_or(id).to_string(),
-            unit: entry.map(|e| e.unit).unwrap_or("").to_string(),
+            unit: unit.unwrap_or_default(),
             family: entry.map(|e| e.family.as_str()).unwrap_or("").to_string(),
             series,
             highlight,
@@ -310,7 +329,7 @@ fn draw(
     };
     match format {
         ChartFormat::Png => {
-            let root = BitMapBackend::new(path, size).into_drawing_area();
+            let root = text::Png::new(path, size).into_drawing_area();
             chart.draw(&root, ctx).map_err(|e| err(e.to_string()))?;
             root.present().map_err(|e| err(e.to_string()))
         }

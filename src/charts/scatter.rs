@@ -11,13 +11,22 @@ pub struct Scatter {
     pub periods: (i32, i32),
     /// (beneficiaries, cost per beneficiary)
     pub points: Vec<(f64, f64)>,
+    /// The money of the cost axis, as the table writes it ("EUR per person" → "EUR").
+    pub currency: String,
 }
 
 pub fn data(rows: &Rows) -> Option<Scatter> {
     let mut points = Vec::new();
     let mut years = Vec::new();
+    let mut currency = None;
     for i in 0..rows.len() {
         if rows.is(i, "cost_per_beneficiary") && rows.level[i].as_deref() == Some("project") {
+            if currency.is_none() {
+                currency = rows.unit[i]
+                    .as_deref()
+                    .and_then(|u| u.split(' ').next())
+                    .map(String::from);
+            }
             if let (Some(b), Some(c)) = (rows.denominator[i], rows.value[i]) {
                 if b > 0.0 && c > 0.0 {
                     points.push((b, c));
@@ -29,6 +38,7 @@ pub fn data(rows: &Rows) -> Option<Scatter> {
     (!points.is_empty()).then(|| Scatter {
         periods: span(years.into_iter()),
         points,
+        currency: currency.unwrap_or_default(),
     })
 }
 
@@ -68,9 +78,9 @@ pub fn draw<DB: DrawingBackend>(
         "Beneficiaries (persons)"
     };
     let y_desc = if ylog {
-        "EUR per beneficiary (log scale)"
+        format!("{} per beneficiary (log scale)", s.currency)
     } else {
-        "EUR per beneficiary"
+        format!("{} per beneficiary", s.currency)
     };
     let y_label_w = theme::text_width(&theme::tick(y1), 15.0) + 50;
     macro_rules! plot {
@@ -87,7 +97,7 @@ pub fn draw<DB: DrawingBackend>(
                 .x_label_formatter(&|v| theme::tick(*v))
                 .y_label_formatter(&|v| theme::tick(*v))
                 .x_desc(x_desc)
-                .y_desc(y_desc)
+                .y_desc(y_desc.as_str())
                 .label_style((theme::FONT, 15).into_font().color(&theme::TEXT))
                 .axis_desc_style((theme::FONT, 16).into_font().color(&theme::TEXT))
                 .draw()?;

@@ -61,7 +61,7 @@ pub fn draw<DB: DrawingBackend>(
     let last = *s.years.keys().last().unwrap_or(&0);
     let body = header(
         root,
-        &format!("Greenhouse gas emissions by sector, {}", s.area),
+        &format!("Greenhouse gas emissions by sector, {}", ctx.name(&s.area)),
         &subtitle((first, last), "tCO2e, GPC BASIC", ctx),
     )?;
     let used: Vec<usize> = (0..SECTORS.len())

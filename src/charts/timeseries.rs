@@ -34,7 +34,7 @@ pub fn draw<DB: DrawingBackend>(
     let coloured: Vec<&String> = d.series.keys().filter(|a| d.is_highlighted(a)).collect();
     let mut entries: Vec<(String, RGBColor)> = coloured
         .iter()
-        .map(|a| ((*a).clone(), d.colour(a)))
+        .map(|a| (ctx.name(a).to_string(), d.colour(a)))
         .collect();
     let greyed = d.series.len() - coloured.len();
     if greyed > 0 {

@@ -81,7 +81,7 @@ impl SourceKind {
                 "title",
             ],
             SourceKind::Procurement => &["supplier_type", "area", "currency"],
-            SourceKind::Emissions => &["sector", "scope"],
+            SourceKind::Emissions => &["sector", "subsector", "scope"],
             SourceKind::Areas => &[
                 "name",
                 "level",

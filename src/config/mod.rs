@@ -191,6 +191,13 @@ pub struct Source {
     pub spread: Spread,
     /// ocds: supplier identifiers (or names) of social enterprises.
     pub social_enterprises: Vec<String>,
+    /// projects and outcomes: the set of project ids this source's ids belong to. Project ids
+    /// are unique per source unless sources name the same id space; outcomes without one refer
+    /// to whichever projects source has the id (it must be one).
+    pub id_space: Option<String>,
+    /// microdata: the currency of its incomes, converted at the pipeline's rates into the
+    /// reporting currency; `None` means they are in the reporting currency already.
+    pub currency: Option<String>,
     pub description: Option<String>,
     pub licence: Option<String>,
     pub url: Option<String>,
@@ -652,6 +659,23 @@ fn resolve(ctx: &Ctx, raw: RawFile, file_hash: String) -> Result<Pipeline, Confi
         },
     };
 
+    // A survey in another currency needs its rate, before anything is read.
+    for spanned in raw.sources.values() {
+        if let Some(c) = &spanned.get_ref().currency {
+            if currency.factor(c.get_ref()).is_none() {
+                let code = c.get_ref().to_ascii_uppercase();
+                return Err(ctx.error(
+                    c,
+                    format!("no exchange rate for {code}, the survey's currency"),
+                    Some(format!(
+                        "add {code} = <{} per {code}> to rates in [currency]",
+                        currency.report
+                    )),
+                ));
+            }
+        }
+    }
+
     let indicators = resolve_indicators(ctx, raw.indicators)?;
     let charts = resolve_charts(ctx, raw.charts)?;
     let checks = match raw.checks {
@@ -864,6 +888,31 @@ fn resolve_source(
         },
     };
 
+    if let Some(v) = &s.currency {
+        if kind != SourceKind::Microdata {
+            return Err(ctx.error(
+                v,
+                format!(
+                    "`currency` applies to microdata sources, not to {} ones",
+                    kind.as_str()
+                ),
+                Some("projects and procurement take each row's currency from a `currency` column (columns = { currency = \"...\" })".into()),
+            ));
+        }
+    }
+    if let Some(v) = &s.id_space {
+        if !matches!(kind, SourceKind::Projects | SourceKind::Outcomes) {
+            return Err(ctx.error(
+                v,
+                format!(
+                    "`id_space` applies to projects and outcomes sources, not to {} ones",
+                    kind.as_str()
+                ),
+                None,
+            ));
+        }
+    }
+
     Ok(Source {
         name: name.to_string(),
         kind,
@@ -882,6 +931,11 @@ fn resolve_source(
             .unwrap_or_default(),
         spread,
         social_enterprises: s.social_enterprises.clone().unwrap_or_default(),
+        id_space: s.id_space.as_ref().map(|v| v.get_ref().clone()),
+        currency: s
+            .currency
+            .as_ref()
+            .map(|v| v.get_ref().to_ascii_uppercase()),
         description: s.description.clone(),
         licence: s.licence.clone(),
         url: s.url.clone(),

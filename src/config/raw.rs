@@ -54,6 +54,8 @@ pub struct RawSource {
     pub variables: Option<Spanned<BTreeMap<String, String>>>,
     pub spread: Option<Spanned<String>>,
     pub social_enterprises: Option<Vec<String>>,
+    pub id_space: Option<Spanned<String>>,
+    pub currency: Option<Spanned<String>>,
     pub description: Option<String>,
     pub licence: Option<String>,
     pub url: Option<String>,

@@ -35,6 +35,9 @@ pub struct Table {
     /// Rejected only because their period lies outside the pipeline's `periods` (a subset of
     /// `rejects`; not counted against `max_reject_share`).
     pub rows_filtered: usize,
+    /// The file line of each kept row, for `areas` sources only (small tables whose rows the
+    /// cross-source checks name); empty for other kinds.
+    pub lines: Vec<u64>,
 }
 
 impl Table {
@@ -110,6 +113,12 @@ enum Rule {
     Scope,
     Bool,
 }
+
+/// The largest magnitude any number role takes. A quadrillion euros, persons or tonnes is more
+/// than any city, survey or inventory holds, and bounding every input here keeps every sum,
+/// product and square in the indicators finite (1e15 squared times ten million rows is still
+/// 1e37, far from f64's 1.8e308): no NaN or infinity can reach a table.
+pub const MAGNITUDE: f64 = 1e15;
 
 const ANY: Rule = Rule::Number {
     min: None,
@@ -218,6 +227,11 @@ fn check_with(rule: Rule, raw: &str, decimal_comma: bool) -> Result<Option<Value
                 .ok()
                 .filter(|x: &f64| x.is_finite())
                 .ok_or_else(|| format!("`{s}` is not a number"))?;
+            if x.abs() > MAGNITUDE {
+                return Err(format!(
+                    "{s} lies beyond ±1e15, more than any income, amount, weight, population or tonnage can be; check the column's unit and decimal separator"
+                ));
+            }
             if let Some(m) = min {
                 if above && x <= m {
                     return Err(format!("{x} must be greater than {m}"));
@@ -390,7 +404,10 @@ struct At {
     area: Option<usize>,
     id: Option<usize>,
     sector: Option<usize>,
+    subsector: Option<usize>,
     scope: Option<usize>,
+    project: Option<usize>,
+    outcome: Option<usize>,
 }
 
 impl At {
@@ -411,7 +428,10 @@ impl At {
             area: raw.role("area"),
             id: raw.role("id"),
             sector: raw.role("sector"),
+            subsector: raw.role("subsector"),
             scope: raw.role("scope"),
+            project: raw.role("project"),
+            outcome: raw.role("outcome"),
         }
     }
 }
@@ -425,6 +445,8 @@ struct Part {
     filtered: usize,
     /// The unique key of each kept row (row, key), for kinds that have one.
     keys: Vec<(usize, String)>,
+    /// The line of each kept row, where the table keeps them (see [`Table::lines`]).
+    lines: Vec<u64>,
 }
 
 /// Everything a row check reads, shared by the runs of rows checked side by side.
@@ -506,8 +528,10 @@ pub fn apply(pipeline: &Pipeline, source: &Source, raw: &RawTable) -> Result<Tab
     let mut rejects: Vec<(usize, Reject)> = duplicates;
     let mut columns: Vec<Option<Series>> = vec![None; raw.roles.len()];
     let mut period: Vec<Option<i32>> = Vec::with_capacity(n);
+    let mut lines: Vec<u64> = Vec::new();
     for part in parts {
         filtered += part.filtered;
+        lines.extend(part.lines);
         rejects.extend(part.rejects);
         period.extend(part.period);
         for (c, b) in columns.iter_mut().zip(part.columns) {
@@ -534,6 +558,14 @@ pub fn apply(pipeline: &Pipeline, source: &Source, raw: &RawTable) -> Result<Tab
     let mut frame = DataFrame::new(height, columns)?;
     if keep.contains(&false) {
         frame = frame.filter(&BooleanChunked::from_slice("keep".into(), &keep))?;
+        if !lines.is_empty() {
+            lines = lines
+                .into_iter()
+                .zip(&keep)
+                .filter(|(_, k)| **k)
+                .map(|(l, _)| l)
+                .collect();
+        }
     }
     // No rechunk: the parts stay chunks of the columns, which every reader takes as they are;
     // copying them into one would touch as much fresh memory again.
@@ -544,6 +576,7 @@ pub fn apply(pipeline: &Pipeline, source: &Source, raw: &RawTable) -> Result<Tab
         rows_read: n,
         rejects: rejects.into_iter().map(|(_, r)| r).collect(),
         rows_filtered: filtered,
+        lines,
     })
 }
 
@@ -580,6 +613,7 @@ impl<'a> Contract<'a> {
             rejects: Vec::new(),
             filtered: 0,
             keys: Vec::new(),
+            lines: Vec::new(),
         };
         let mut row: Vec<Option<Value<'a>>> = Vec::with_capacity(raw.roles.len());
         let mut cells: Vec<_> = raw.cells.iter().map(|c| c.iter_from(rows.start)).collect();
@@ -665,6 +699,9 @@ impl<'a> Contract<'a> {
                         b.push(v.as_ref());
                     }
                     part.period.push(row_period);
+                    if kind == SourceKind::Areas {
+                        part.lines.push(line);
+                    }
                 }
             }
         }
@@ -689,6 +726,15 @@ impl<'a> Contract<'a> {
         let col = |role: &str| Some(source.column_for(role).to_string());
         if let Some(Value::Int(p)) = get!(at.period) {
             *period = Some(p);
+        }
+        if let (SourceKind::Microdata, Some(code)) = (source.kind, &source.currency) {
+            // The survey's currency into the reporting one; config checked the rate exists.
+            let factor = pipeline.currency.factor(code).unwrap_or(1.0);
+            for r in [at.income, at.household_income].into_iter().flatten() {
+                if let Some(Value::Number(x)) = row[r] {
+                    row[r] = Some(Value::Number(x * factor));
+                }
+            }
         }
         match source.kind {
             SourceKind::Projects | SourceKind::Procurement => {
@@ -807,6 +853,70 @@ impl<'a> Contract<'a> {
     }
 }
 
+/// Checks across sources that no single source can make: two `areas` sources that give one
+/// area and period different populations. The later source's row is rejected with a reason
+/// naming the row it contradicts; rows that agree stay. Runs after every contract, in the
+/// pipeline's source order, so the result does not depend on which source finished first.
+pub fn reconcile(pipeline: &Pipeline, tables: &mut [Table]) -> PolarsResult<()> {
+    type Seen = (f64, String, u64);
+    let mut first: HashMap<(String, Option<i32>), Seen> = HashMap::new();
+    for t in tables.iter_mut().filter(|t| t.kind == SourceKind::Areas) {
+        if !t.frame.schema().contains("population") || t.lines.len() != t.frame.height() {
+            continue;
+        }
+        let file = pipeline
+            .sources
+            .iter()
+            .find(|s| s.name == t.source)
+            .map(|s| s.path.clone())
+            .unwrap_or_default();
+        let area = t.frame.column("area")?.str()?.clone();
+        let period = t.frame.column("period")?.i32()?.clone();
+        let population = t.frame.column("population")?.f64()?.clone();
+        let mut keep = vec![true; t.frame.height()];
+        for (i, k) in keep.iter_mut().enumerate() {
+            let (Some(a), Some(pop)) = (area.get(i), population.get(i)) else {
+                continue;
+            };
+            let key = (a.to_string(), period.get(i));
+            match first.get(&key) {
+                Some((seen, by, line)) if *seen != pop => {
+                    *k = false;
+                    let when = key.1.map(|p| format!(" in {p}")).unwrap_or_default();
+                    t.rejects.push(Reject {
+                        source: t.source.clone(),
+                        file: file.clone(),
+                        line: t.lines[i] as i64,
+                        column: Some("population".into()),
+                        value: Some(pop.to_string()),
+                        reason: format!(
+                            "area `{a}`{when} has population {pop} here but {seen} in source `{by}` (line {line}); keep one population per area and period"
+                        ),
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    first.insert(key, (pop, t.source.clone(), t.lines[i]));
+                }
+            }
+        }
+        if keep.contains(&false) {
+            t.frame = t
+                .frame
+                .filter(&BooleanChunked::from_slice("keep".into(), &keep))?;
+            t.lines = t
+                .lines
+                .iter()
+                .zip(&keep)
+                .filter(|(_, k)| **k)
+                .map(|(l, _)| *l)
+                .collect();
+            t.rejects.sort_by_key(|r| r.line);
+        }
+    }
+    Ok(())
+}
+
 type CrossFailure = (Option<String>, Option<String>, String);
 
 fn convert(currency: &Currency, code: &str) -> Result<f64, String> {
@@ -840,11 +950,20 @@ fn unique_key(
             text(at.area)
         )),
         SourceKind::Procurement => Some(format!("contract id `{}`", text(at.id))),
-        SourceKind::Emissions => Some(format!(
-            "emissions row for area `{}`, period `{p}`, sector `{}`, scope `{}`",
+        // Inventories are often reported by sub-sector, several rows per sector and scope, and
+        // those rows add up; only a sub-sector named twice is a duplicate.
+        SourceKind::Emissions if at.subsector.is_some() => Some(format!(
+            "emissions row for area `{}`, period `{p}`, sector `{}`, sub-sector `{}`, scope `{}`",
             text(at.area),
             text(at.sector),
+            text(at.subsector),
             text(at.scope)
+        )),
+        // The same outcome of a project twice would count its value twice.
+        SourceKind::Outcomes => Some(format!(
+            "outcome `{}` of project `{}` in period `{p}`",
+            text(at.outcome),
+            text(at.project)
         )),
         _ => None,
     }

@@ -3,8 +3,11 @@
 //!
 //! GPC BASIC covers scopes 1 and 2 of stationary energy and transportation and scopes 1 and 3
 //! of waste. BASIC+ adds IPPU and AFOLU (scope 1) and scope 3 of stationary energy and
-//! transportation. An inventory row without a sector or scope cannot be placed, so it counts in
-//! full at both levels (the documentation says so).
+//! transportation. Rows reported by sub-sector (several per sector and scope) add up. A row
+//! whose missing sector or scope leaves its place open (transport without a scope: 1, 2 or 3?)
+//! is never counted silently: the area's total then adds it in full and carries the flag
+//! `estimated`, an upper bound of the level. An IPPU row without a scope is still outside
+//! BASIC.
 
 use std::collections::BTreeMap;
 
@@ -20,6 +23,7 @@ fn sector_is(names: &[&str]) -> Expr {
         .map(|n| col("sector").eq(lit(*n)))
         .reduce(|a, b| a.or(b))
         .unwrap_or(lit(false))
+        .fill_null(lit(false))
 }
 
 fn scope_is(scopes: &[i32]) -> Expr {
@@ -28,37 +32,65 @@ fn scope_is(scopes: &[i32]) -> Expr {
         .map(|s| col("scope").eq(lit(*s)))
         .reduce(|a, b| a.or(b))
         .unwrap_or(lit(false))
+        .fill_null(lit(false))
 }
 
-/// Whether a row counts at GPC BASIC level.
-fn basic(has_sector: bool, has_scope: bool) -> Expr {
-    match (has_sector, has_scope) {
-        (true, true) => col("sector")
-            .is_null()
-            .or(col("scope").is_null())
-            .or(sector_is(&["stationary_energy", "transportation"]).and(scope_is(&[1, 2])))
-            .or(sector_is(&["waste"]).and(scope_is(&[1, 3]))),
-        // Without scopes, the sectors BASIC covers count in full.
-        (true, false) => {
-            col("sector")
-                .is_null()
-                .or(sector_is(&["stationary_energy", "transportation", "waste"]))
-        }
-        (false, true) => scope_is(&[1, 2]).or(col("scope").is_null()),
-        (false, false) => lit(true),
-    }
+const ENERGY_TRANSPORT: [&str; 2] = ["stationary_energy", "transportation"];
+const IPPU_AFOLU: [&str; 2] = ["ippu", "afolu"];
+
+/// Whether a row's sector and scope are known well enough to say whether it is in BASIC:
+/// IPPU and AFOLU never are, whatever the scope; every other row needs both.
+fn placed_basic() -> Expr {
+    sector_is(&IPPU_AFOLU).or(col("sector").is_not_null().and(col("scope").is_not_null()))
 }
 
-/// Whether a row counts at GPC BASIC+ level.
-fn basic_plus(has_sector: bool, has_scope: bool) -> Expr {
-    match (has_sector, has_scope) {
-        (true, true) => basic(true, true)
-            .or(sector_is(&["ippu", "afolu"]).and(scope_is(&[1])))
-            .or(sector_is(&["stationary_energy", "transportation"]).and(scope_is(&[3]))),
-        (true, false) => lit(true),
-        (false, true) => lit(true),
-        (false, false) => lit(true),
+/// A row that counts at GPC BASIC level: scopes 1 and 2 of stationary energy and
+/// transportation, scopes 1 and 3 of waste.
+fn basic() -> Expr {
+    sector_is(&ENERGY_TRANSPORT)
+        .and(scope_is(&[1, 2]))
+        .or(sector_is(&["waste"]).and(scope_is(&[1, 3])))
+}
+
+/// Whether a row can be placed at BASIC+ level: with sector and scope; or energy and
+/// transport of any scope (all three are in BASIC+); or scope 1 of any sector (every sector's
+/// scope 1 is in BASIC+).
+fn placed_basic_plus() -> Expr {
+    col("sector")
+        .is_not_null()
+        .and(col("scope").is_not_null())
+        .or(sector_is(&ENERGY_TRANSPORT))
+        .or(scope_is(&[1]))
+}
+
+/// A row that counts at BASIC+ level: BASIC, plus scope 1 of IPPU and AFOLU and scope 3 of
+/// stationary energy and transportation. Rows of energy or transport without a scope and
+/// scope-1 rows without a sector are in BASIC+ whatever the missing field is.
+fn basic_plus() -> Expr {
+    basic()
+        .or(sector_is(&IPPU_AFOLU).and(scope_is(&[1])))
+        .or(sector_is(&ENERGY_TRANSPORT).and(scope_is(&[3])))
+        .or(sector_is(&ENERGY_TRANSPORT).and(col("scope").is_null()))
+        .or(col("sector").is_null().and(scope_is(&[1])))
+}
+
+/// The inventory with a `sector` and a `scope` column whether or not the source has them
+/// (missing ones are all null), and each row's place at BASIC and BASIC+ level.
+fn classified(frame: &DataFrame) -> LazyFrame {
+    let schema = frame.schema();
+    let mut lf = frame.clone().lazy();
+    if !schema.contains("sector") {
+        lf = lf.with_column(lit(NULL).cast(DataType::String).alias("sector"));
     }
+    if !schema.contains("scope") {
+        lf = lf.with_column(lit(NULL).cast(DataType::Int32).alias("scope"));
+    }
+    lf.with_columns([
+        basic().alias("basic"),
+        placed_basic().not().alias("unplaced"),
+        basic_plus().alias("basic_plus"),
+        placed_basic_plus().not().alias("unplaced_plus"),
+    ])
 }
 
 pub fn compute(inputs: &Inputs) -> PolarsResult<Output> {
@@ -71,18 +103,21 @@ pub fn compute(inputs: &Inputs) -> PolarsResult<Output> {
     for table in inputs.of(SourceKind::Emissions) {
         let schema = table.frame.schema();
         let (has_sector, has_scope) = (schema.contains("sector"), schema.contains("scope"));
-        let lf = table.frame.clone().lazy().with_columns([
-            basic(has_sector, has_scope).alias("basic"),
-            basic_plus(has_sector, has_scope).alias("basic_plus"),
-        ]);
+        let lf = classified(&table.frame);
+        // Rows that cannot be placed are added in full to a total flagged `estimated`: an
+        // upper bound, never silently counted as BASIC.
         let mut plans = vec![lf
             .clone()
             .group_by([col("area"), col("period")])
             .agg([
                 sum_of(col("tco2e").filter(col("basic"))).alias("basic"),
+                sum_of(col("tco2e").filter(col("unplaced"))).alias("unplaced"),
                 sum_of(col("tco2e").filter(col("basic_plus"))).alias("basic_plus"),
+                sum_of(col("tco2e").filter(col("unplaced_plus"))).alias("unplaced_plus"),
                 col("basic").sum().alias("n_basic"),
+                col("unplaced").sum().alias("n_unplaced"),
                 col("basic_plus").sum().alias("n_basic_plus"),
+                col("unplaced_plus").sum().alias("n_unplaced_plus"),
             ])
             .sort(["area", "period"], SortMultipleOptions::default())];
         // Breakdowns of the BASIC total: by sector, by scope, and by both.
@@ -151,7 +186,7 @@ pub fn compute(inputs: &Inputs) -> PolarsResult<Output> {
             }
         }
     }
-    for table in inputs.of(SourceKind::Projects) {
+    if let Some((table, _)) = &inputs.project_rows {
         if table.frame.schema().contains("co2e_avoided_t") {
             avoided(inputs, table, &want, &mut out)?;
         }
@@ -178,25 +213,40 @@ fn inventory(
     let area = strings(df, "area")?;
     let period = ints(df, "period")?;
     let basic = floats(df, "basic")?;
+    let unplaced = floats(df, "unplaced")?;
     let plus = floats(df, "basic_plus")?;
+    let unplaced_plus = floats(df, "unplaced_plus")?;
     let n_basic = counts(df, "n_basic")?;
+    let n_unplaced = counts(df, "n_unplaced")?;
     let n_plus = counts(df, "n_basic_plus")?;
+    let n_unplaced_plus = counts(df, "n_unplaced_plus")?;
+    let estimated = |n: usize| (n > 0).then(|| "estimated".to_string());
     // Base year per area: the pipeline's, or the area's first year in the source.
-    let mut series: BTreeMap<String, Vec<(i32, f64)>> = BTreeMap::new();
+    let mut series: BTreeMap<String, Vec<(i32, f64, Option<String>)>> = BTreeMap::new();
     for i in 0..df.height() {
-        let (Some(a), Some(e)) = (&area[i], basic[i]) else {
+        let (Some(a), Some(placed)) = (&area[i], basic[i]) else {
             continue;
         };
+        let e = placed + unplaced[i].unwrap_or(0.0);
+        let flag = estimated(n_unplaced[i]);
+        let n = n_basic[i] + n_unplaced[i];
         let p = period[i];
         let level = inputs.level(a, "city");
         if want("ghg_total") {
-            out.values
-                .push(Value::new("ghg_total", a, &level, p, e).n(n_basic[i]));
+            out.values.push(
+                Value::new("ghg_total", a, &level, p, e)
+                    .n(n)
+                    .flag(flag.clone()),
+            );
         }
         if want("ghg_total_basic_plus") {
-            if let Some(e) = plus[i] {
-                out.values
-                    .push(Value::new("ghg_total_basic_plus", a, &level, p, e).n(n_plus[i]));
+            if let Some(plus) = plus[i] {
+                let e = plus + unplaced_plus[i].unwrap_or(0.0);
+                out.values.push(
+                    Value::new("ghg_total_basic_plus", a, &level, p, e)
+                        .n(n_plus[i] + n_unplaced_plus[i])
+                        .flag(estimated(n_unplaced_plus[i])),
+                );
             }
         }
         if want("ghg_per_capita") {
@@ -204,7 +254,8 @@ fn inventory(
                 divide(e, pop).map(|v| {
                     Value::new("ghg_per_capita", a, &level, p, v)
                         .ratio(e, pop)
-                        .n(n_basic[i])
+                        .n(n)
+                        .flag(flag.clone())
                 })
             });
             out.push_checked(
@@ -216,7 +267,7 @@ fn inventory(
             );
         }
         if let Some(p) = p {
-            series.entry(a.clone()).or_default().push((p, e));
+            series.entry(a.clone()).or_default().push((p, e, flag));
         }
     }
     if want("ghg_change_vs_base") {
@@ -225,9 +276,11 @@ fn inventory(
                 .pipeline
                 .indicators
                 .base_year
-                .or_else(|| years.iter().map(|(y, _)| *y).min());
+                .or_else(|| years.iter().map(|(y, _, _)| *y).min());
             let Some(base_year) = base_year else { continue };
-            let Some(&(_, base)) = years.iter().find(|(y, _)| *y == base_year) else {
+            let Some((_, base, base_flag)) =
+                years.iter().find(|(y, _, _)| *y == base_year).cloned()
+            else {
                 out.push_checked(
                     None,
                     "ghg_change_vs_base",
@@ -238,12 +291,13 @@ fn inventory(
                 continue;
             };
             let level = inputs.level(&a, "city");
-            for (y, e) in years {
+            for (y, e, flag) in years {
                 let v = divide(100.0 * (e - base), base)
                     .filter(|_| base > 0.0)
                     .map(|v| {
                         Value::new("ghg_change_vs_base", &a, &level, Some(y), v)
                             .ratio(e - base, base)
+                            .flag(flag.or_else(|| base_flag.clone()))
                     });
                 out.push_checked(
                     v,

@@ -16,16 +16,23 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use super::stats::{percentile, Distribution, SplitMix64};
-use super::{divide, floats, ints, opt_floats, opt_strings, strings, Inputs, Output, Value};
+use super::{
+    divide, floats, ints, opt_floats, opt_strings, strings, Inputs, Output, Skipped, Value,
+};
 use crate::catalogue::CHANGE;
 use crate::config::{AgeGroup, SourceKind};
 
-/// Eurostat publishes values from fewer records with a flag rather than dropping them.
+/// Eurostat's EU-SILC publication rule (Commission Regulation (EC) No 1982/2003): a value from
+/// fewer than 20 sample observations is not published.
 pub const MIN_RECORDS: usize = 20;
+/// ... and a value from 20 to 49 observations is published with the flag `low_reliability`.
+pub const RELIABLE_RECORDS: usize = 50;
 /// Severe material and social deprivation: lacking at least 7 of the 13 items.
 const SMSD_ITEMS: f64 = 7.0;
-/// Very low work intensity: below 0.20, for persons aged 0-64.
-const LWI_BELOW: f64 = 0.20;
+/// Very low work intensity, 2021 definition: working-age members worked 20 % or less of their
+/// potential, for persons aged 0-64 (before 2021 it was "less than 20 %"). The tolerance keeps
+/// a share computed as 2.4 / 12 (0.19999999999999998 or 0.2000000000000001) at 20 %.
+const LWI_AT_MOST: f64 = 0.20 + 1e-9;
 const LWI_MAX_AGE: f64 = 64.0;
 
 /// The indicators computed from microdata, in the order of a group's value slots.
@@ -294,18 +301,36 @@ fn microdata(
 
         for (g, group) in plan.groups.iter().enumerate() {
             let n = plan.members[g].len();
-            let flag = (n < MIN_RECORDS).then(|| "low_reliability".to_string());
             let area = group.area.clone().unwrap_or_else(|| whole.clone());
             let level = match &group.area {
                 Some(a) => inputs.level(a, "region"),
                 None => whole_level.to_string(),
             };
+            // Only a whole area's population is known (not its women or its young).
+            let population = match (&group.area, &group.breakdown) {
+                (Some(a), None) => inputs.population(a, period),
+                _ => None,
+            };
+            let weights: f64 = plan.members[g].iter().map(|&i| persons[i].weight).sum();
+            let flag = reliability(n, weights, population);
             for (k, id) in MICRO.iter().enumerate() {
                 let slot = g * MICRO.len() + k;
                 let Some((v, num, den)) = point[slot] else {
                     continue;
                 };
                 if !want[k] || (*id == "arpt" && g != 0) {
+                    continue;
+                }
+                if n < MIN_RECORDS {
+                    out.skipped.push(Skipped {
+                        indicator: id.to_string(),
+                        area: label(&area, group.breakdown.as_deref()),
+                        period,
+                        reason: format!(
+                            "{n} records: Eurostat's EU-SILC rule publishes no value from fewer than {MIN_RECORDS}"
+                        ),
+                        projects: None,
+                    });
                     continue;
                 }
                 let mut value = Value::new(id, &area, &level, period, v)
@@ -327,6 +352,21 @@ fn microdata(
         }
     }
     Ok(())
+}
+
+/// Eurostat's flag for a value that is published: `low_reliability` from fewer than 50 records,
+/// or when the records' weights add up to less than half the group's known population.
+fn reliability(n: usize, weights: f64, population: Option<f64>) -> Option<String> {
+    let thin = population.is_some_and(|p| p > 0.0 && weights < 0.5 * p);
+    (n < RELIABLE_RECORDS || thin).then(|| "low_reliability".to_string())
+}
+
+/// An area with its breakdown, for a note about one group.
+fn label(area: &str, breakdown: Option<&str>) -> String {
+    match breakdown {
+        Some(b) => format!("{area} ({b})"),
+        None => area.to_string(),
+    }
 }
 
 /// Which optional components the source carries.
@@ -468,7 +508,7 @@ impl Plan {
             };
             let deprived = |p: &Person| p.deprivation.map(|d| d >= SMSD_ITEMS);
             let low_work = |p: &Person| match (p.age, p.work_intensity) {
-                (Some(a), Some(wi)) if a <= LWI_MAX_AGE => Some(wi < LWI_BELOW),
+                (Some(a), Some(wi)) if a <= LWI_MAX_AGE => Some(wi <= LWI_AT_MOST),
                 _ => None,
             };
             if has.deprivation {
@@ -724,13 +764,13 @@ mod tests {
         // Ten persons, unit weights, incomes 100..1000: median 550, threshold 330, so the
         // persons with 100, 200, 300 are at risk of poverty.
         let persons = vec![
-            p(100.0, "a", 30.0, 0.0, 0.5),  // poor only
-            p(200.0, "b", 30.0, 8.0, 0.5),  // poor and deprived
-            p(300.0, "c", 70.0, 0.0, 0.0),  // poor; WI not counted over 64
-            p(400.0, "d", 30.0, 7.0, 0.5),  // deprived (exactly 7 items)
-            p(500.0, "e", 30.0, 6.0, 0.1),  // very low work intensity
-            p(600.0, "f", 64.0, 0.0, 0.19), // very low work intensity (64 is in 0-64)
-            p(700.0, "g", 30.0, 0.0, 0.2),  // WI exactly 0.20 is not below
+            p(100.0, "a", 30.0, 0.0, 0.5),        // poor only
+            p(200.0, "b", 30.0, 8.0, 0.5),        // poor and deprived
+            p(300.0, "c", 70.0, 0.0, 0.0),        // poor; WI not counted over 64
+            p(400.0, "d", 30.0, 7.0, 0.5),        // deprived (exactly 7 items)
+            p(500.0, "e", 30.0, 6.0, 0.1),        // very low work intensity
+            p(600.0, "f", 64.0, 0.0, 0.19),       // very low work intensity (64 is in 0-64)
+            p(700.0, "g", 30.0, 0.0, 2.4 / 12.0), // 20 % counts (2021: "20 % or less")
             p(800.0, "h", 30.0, 0.0, 0.9),
             p(900.0, "i", 30.0, 0.0, 0.9),
             p(1000.0, "j", 30.0, 0.0, 0.9),
@@ -750,10 +790,11 @@ mod tests {
         assert_eq!(get("arpr").0, 30.0);
         // smsd: 200 (8 items) and 400 (7 items): 2 of 10.
         assert_eq!(get("smsd"), (20.0, Some(2.0), Some(10.0)));
-        // lwi: 9 persons aged 0-64; WI < 0.2 for 500 and 600: 2 of 9.
-        assert_eq!(get("lwi"), (200.0 / 9.0, Some(2.0), Some(9.0)));
-        // arope: 100, 200, 300 (poor), 400 (deprived), 500, 600 (low WI): 6 of 10, each once.
-        assert_eq!(get("arope"), (60.0, Some(6.0), Some(10.0)));
+        // lwi: 9 persons aged 0-64; WI <= 0.20 for 500, 600 and 700: 3 of 9.
+        assert_eq!(get("lwi"), (300.0 / 9.0, Some(3.0), Some(9.0)));
+        // arope: 100, 200, 300 (poor), 400 (deprived), 500, 600, 700 (low WI): 7 of 10, each
+        // once.
+        assert_eq!(get("arope"), (70.0, Some(7.0), Some(10.0)));
     }
 
     #[test]

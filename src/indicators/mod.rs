@@ -154,6 +154,8 @@ pub struct Inputs<'a> {
     pub projects: Vec<projects::Project>,
     /// Why some project data could not be used (outcomes without a project).
     pub project_notes: Vec<Skipped>,
+    /// Every projects source's rows as one table, with each row's booking, for area totals.
+    pub project_rows: Option<(Table, Vec<crate::config::Spread>)>,
 }
 
 impl<'a> Inputs<'a> {
@@ -178,7 +180,9 @@ impl<'a> Inputs<'a> {
                 }
             }
         }
-        let (projects, project_notes) = projects::collect(tables, &pipeline.indicators.sroi)?;
+        let (projects, project_notes) =
+            projects::collect(pipeline, tables, &pipeline.indicators.sroi)?;
+        let project_rows = projects::merged(pipeline, tables)?;
         Ok(Inputs {
             pipeline,
             tables,
@@ -186,6 +190,7 @@ impl<'a> Inputs<'a> {
             population,
             projects,
             project_notes,
+            project_rows,
         })
     }
 
@@ -277,7 +282,64 @@ pub fn collect_all(plans: Vec<LazyFrame>) -> PolarsResult<Vec<DataFrame>> {
 
 /// The one constructor of the long indicator table: values in, the contract's columns out,
 /// sorted by indicator, area, period, breakdown (nulls first) so that runs are reproducible.
-pub fn long_frame(values: Vec<Value>) -> PolarsResult<DataFrame> {
+/// Why the long table cannot be written as computed.
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    #[error("two values for one key of the long table: {key}")]
+    Duplicate { key: String },
+    #[error(transparent)]
+    Polars(#[from] PolarsError),
+}
+
+/// The last guard before the long table: a value with a number that is not finite (an overflow
+/// the contracts' bounds should rule out) is left out with a note, never written; and every
+/// (indicator, area, level, period, breakdown) holds one value, whatever the sources gave.
+pub fn guard(values: Vec<Value>, skipped: &mut Vec<Skipped>) -> Result<Vec<Value>, TableError> {
+    let finite = |v: &Value| {
+        v.value.is_finite()
+            && [v.numerator, v.denominator, v.ci_low, v.ci_high]
+                .iter()
+                .all(|x| x.is_none_or(f64::is_finite))
+    };
+    let (kept, broken): (Vec<Value>, Vec<Value>) = values.into_iter().partition(finite);
+    skipped.extend(broken.into_iter().map(|v| Skipped {
+        indicator: v.indicator,
+        area: v.area,
+        period: v.period,
+        reason: "the computation did not give a finite number (an overflow); please report it with the pipeline file"
+            .into(),
+        projects: None,
+    }));
+    let mut seen = std::collections::HashSet::with_capacity(kept.len());
+    for v in &kept {
+        let key = (
+            v.indicator.as_str(),
+            v.area.as_str(),
+            v.level.as_str(),
+            v.period,
+            v.breakdown.as_deref(),
+        );
+        if !seen.insert(key) {
+            let period = v
+                .period
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "-".into());
+            return Err(TableError::Duplicate {
+                key: format!(
+                    "indicator `{}`, area `{}` ({}), period {period}, breakdown `{}`",
+                    v.indicator,
+                    v.area,
+                    v.level,
+                    v.breakdown.as_deref().unwrap_or("-")
+                ),
+            });
+        }
+    }
+    Ok(kept)
+}
+
+/// The contract's long table, its units from the pipeline's catalogue.
+pub fn long_frame(values: Vec<Value>, entries: &catalogue::Resolved) -> PolarsResult<DataFrame> {
     let n = values.len();
     let family = |id: &str| {
         catalogue::get(id)
@@ -310,7 +372,13 @@ pub fn long_frame(values: Vec<Value>) -> PolarsResult<DataFrame> {
                 "value".into(),
                 values.iter().map(|v| v.value).collect::<Vec<_>>(),
             ),
-            col_str("unit", &|v| catalogue::unit(&v.indicator)),
+            Column::new(
+                "unit".into(),
+                values
+                    .iter()
+                    .map(|v| entries.unit(&v.indicator))
+                    .collect::<Vec<_>>(),
+            ),
             col_opt_f64("numerator", &|v| v.numerator),
             col_opt_f64("denominator", &|v| v.denominator),
             Column::new("n".into(), values.iter().map(|v| v.n).collect::<Vec<_>>()),

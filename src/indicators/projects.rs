@@ -9,7 +9,7 @@ use polars::prelude::*;
 
 use super::sroi::{self, Outcome, Override, Ranges, Sroi};
 use super::{divide, floats, ints, opt_floats, opt_strings, strings, Skipped, Value};
-use crate::config::{SourceKind, SroiSettings};
+use crate::config::{Pipeline, SourceKind, SroiSettings};
 use crate::contracts::{Table, FUNDING_SOURCES};
 
 /// Public money, for leverage; the other funding sources are non-public.
@@ -78,14 +78,115 @@ impl Project {
     }
 }
 
-/// Merges project rows by id (per source) and attaches outcomes. Outcomes for a project that
-/// no projects source has are reported as skipped.
+/// The columns of the projects sources that area-level figures read, and their types.
+const AREA_COLUMNS: [(&str, DataType); 9] = [
+    ("id", DataType::String),
+    ("area", DataType::String),
+    ("period", DataType::Int32),
+    ("amount", DataType::Float64),
+    ("start", DataType::String),
+    ("end", DataType::String),
+    ("funding_source", DataType::String),
+    ("beneficiaries", DataType::Float64),
+    ("co2e_avoided_t", DataType::Float64),
+];
+
+/// Every projects source's rows as one table, so that an area's totals count each of its
+/// projects once, whichever source holds it: ids qualified by their id space where there are
+/// several (two sources' `P1` are two projects unless they share an id space), and the
+/// optional columns any source has, empty where a source has not. `spreads` gives each row's
+/// source booking. `None` without projects sources.
+pub fn merged(
+    pipeline: &Pipeline,
+    tables: &[Table],
+) -> PolarsResult<Option<(Table, Vec<crate::config::Spread>)>> {
+    let sources: Vec<&Table> = tables
+        .iter()
+        .filter(|t| t.kind == SourceKind::Projects)
+        .collect();
+    let Some(first) = sources.first() else {
+        return Ok(None);
+    };
+    let spaces: std::collections::BTreeSet<&str> = sources
+        .iter()
+        .map(|t| id_space(pipeline, &t.source))
+        .collect();
+    let present: Vec<&(&str, DataType)> = AREA_COLUMNS
+        .iter()
+        .filter(|(c, _)| sources.iter().any(|t| t.frame.schema().contains(c)))
+        .collect();
+    let mut frame: Option<DataFrame> = None;
+    let mut spreads = Vec::new();
+    let (mut rows_read, mut rows_filtered) = (0, 0);
+    for t in &sources {
+        let n = t.frame.height();
+        let mut columns = Vec::with_capacity(present.len());
+        for (name, dtype) in &present {
+            let c = match t.frame.column(name) {
+                Ok(c) if *name == "id" && spaces.len() > 1 => {
+                    let space = id_space(pipeline, &t.source);
+                    let ids: Vec<Option<String>> = c
+                        .str()?
+                        .iter()
+                        .map(|id| id.map(|id| format!("{space}\u{1f}{id}")))
+                        .collect();
+                    Column::new("id".into(), ids)
+                }
+                Ok(c) => c.cast(dtype)?,
+                Err(_) => Column::full_null((*name).into(), n, dtype),
+            };
+            columns.push(c);
+        }
+        let df = DataFrame::new(n, columns)?;
+        frame = Some(match frame {
+            None => df,
+            Some(mut all) => {
+                all.vstack_mut(&df)?;
+                all
+            }
+        });
+        let spread = pipeline
+            .source(&t.source)
+            .map(|s| s.spread)
+            .unwrap_or_default();
+        spreads.extend(std::iter::repeat_n(spread, n));
+        rows_read += t.rows_read;
+        rows_filtered += t.rows_filtered;
+    }
+    let table = Table {
+        source: first.source.clone(),
+        kind: SourceKind::Projects,
+        frame: frame.unwrap_or_default(),
+        rows_read,
+        rejects: Vec::new(),
+        rows_filtered,
+        lines: Vec::new(),
+    };
+    Ok(Some((table, spreads)))
+}
+
+/// A source's id space: the one it names, else its own name (ids are unique per source).
+fn id_space<'a>(pipeline: &'a Pipeline, source: &'a str) -> &'a str {
+    pipeline
+        .sources
+        .iter()
+        .find(|s| s.name == source)
+        .and_then(|s| s.id_space.as_deref())
+        .unwrap_or(source)
+}
+
+/// Merges project rows by id within their id space (a source, unless sources share one) and
+/// attaches outcomes. Outcomes for a project that no projects source has, or that several
+/// id spaces have, are reported as skipped. A project id found in several id spaces is named
+/// `SPACE/ID` in the outputs, so that project-level values stay one per project.
 pub fn collect(
+    pipeline: &Pipeline,
     tables: &[Table],
     settings: &SroiSettings,
 ) -> PolarsResult<(Vec<Project>, Vec<Skipped>)> {
-    let mut projects: BTreeMap<String, Project> = BTreeMap::new();
+    let mut projects: BTreeMap<(String, String), Project> = BTreeMap::new();
     for t in tables.iter().filter(|t| t.kind == SourceKind::Projects) {
+        let space = id_space(pipeline, &t.source);
         let df = &t.frame;
         let id = strings(df, "id")?;
         let area = strings(df, "area")?;
@@ -104,12 +205,14 @@ pub fn collect(
             let (Some(pid), Some(a), Some(x)) = (&id[i], &area[i], amount[i]) else {
                 continue;
             };
-            let p = projects.entry(pid.clone()).or_insert_with(|| Project {
-                id: pid.clone(),
-                source: t.source.clone(),
-                area: a.clone(),
-                ..Project::default()
-            });
+            let p = projects
+                .entry((space.to_string(), pid.clone()))
+                .or_insert_with(|| Project {
+                    id: pid.clone(),
+                    source: t.source.clone(),
+                    area: a.clone(),
+                    ..Project::default()
+                });
             p.rows += 1;
             p.amount += x;
             if let Some(f) = at(&funding, i) {
@@ -137,8 +240,18 @@ pub fn collect(
         }
     }
 
+    // id → the id spaces that have it.
+    let mut spaces: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (space, id) in projects.keys() {
+        spaces.entry(id.clone()).or_default().push(space.clone());
+    }
     let mut skipped = Vec::new();
     for t in tables.iter().filter(|t| t.kind == SourceKind::Outcomes) {
+        let named_space = pipeline
+            .sources
+            .iter()
+            .find(|s| s.name == t.source)
+            .and_then(|s| s.id_space.clone());
         let df = &t.frame;
         let project = strings(df, "project")?;
         let name = strings(df, "outcome")?;
@@ -169,20 +282,43 @@ pub fn collect(
                 drop_off: atf(&drop, i).unwrap_or(0.0),
                 years: atf(&years, i).map(|y| y.round() as u32).unwrap_or(1),
             };
-            match projects.get_mut(pid) {
-                Some(p) => p.outcomes.push(NamedOutcome {
-                    name: n.clone(),
-                    outcome,
-                    period: period[i],
-                }),
-                None => skipped.push(Skipped {
+            let found = spaces.get(pid).map(Vec::as_slice).unwrap_or_default();
+            let space = match &named_space {
+                Some(s) => found.iter().find(|f| *f == s),
+                None if found.len() == 1 => found.first(),
+                None => None,
+            };
+            let Some(p) = space.and_then(|s| projects.get_mut(&(s.clone(), pid.clone()))) else {
+                let reason = match (&named_space, found.len()) {
+                    (None, n) if n > 1 => format!(
+                        "source `{}` has an outcome for project `{pid}`, which the id spaces {} all have; set `id_space` on [sources.{}] to say which",
+                        t.source,
+                        found.join(", "),
+                        t.source
+                    ),
+                    (Some(s), _) => format!(
+                        "source `{}` has an outcome for project `{pid}`, which id space `{s}` does not have",
+                        t.source
+                    ),
+                    _ => format!(
+                        "source `{}` has an outcome for project `{pid}`, which no projects source has",
+                        t.source
+                    ),
+                };
+                skipped.push(Skipped {
                     indicator: "sroi".into(),
                     area: pid.clone(),
                     period: period[i],
-                    reason: format!("source `{}` has an outcome for project `{pid}`, which no projects source has", t.source),
+                    reason,
                     projects: None,
-                }),
-            }
+                });
+                continue;
+            };
+            p.outcomes.push(NamedOutcome {
+                name: n.clone(),
+                outcome,
+                period: period[i],
+            });
         }
     }
 
@@ -206,7 +342,16 @@ pub fn collect(
             p.sroi_range = sroi::sroi_range(&outcomes, p.amount, settings.discount_rate, ranges);
         }
     }
-    Ok((projects.into_values().collect(), skipped))
+    let projects = projects
+        .into_iter()
+        .map(|((space, id), mut p)| {
+            if spaces.get(&id).is_some_and(|s| s.len() > 1) {
+                p.id = format!("{space}/{id}");
+            }
+            p
+        })
+        .collect();
+    Ok((projects, skipped))
 }
 
 /// Project ids a note names before it only counts the rest.

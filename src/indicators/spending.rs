@@ -52,8 +52,8 @@ pub fn compute(inputs: &Inputs) -> PolarsResult<Output> {
     if wanted.is_empty() {
         return Ok(out);
     }
-    for table in inputs.of(SourceKind::Projects) {
-        projects(inputs, table, &want, &mut out)?;
+    if let Some((table, spreads)) = &inputs.project_rows {
+        projects(inputs, table, spreads, &want, &mut out)?;
     }
     let (values, skipped) = super::projects::values(&inputs.projects, &|id| {
         want(id)
@@ -74,9 +74,11 @@ pub fn compute(inputs: &Inputs) -> PolarsResult<Output> {
     Ok(out)
 }
 
+/// Area figures over every projects source's rows (see [`super::projects::merged`]).
 fn projects(
     inputs: &Inputs,
     table: &Table,
+    spreads: &[Spread],
     want: &dyn Fn(&str) -> bool,
     out: &mut Output,
 ) -> PolarsResult<()> {
@@ -85,10 +87,7 @@ fn projects(
     let keys = [col("area"), col("period")];
 
     // Spending per area and period, over the booked amounts (start year, or pro rata).
-    let booked = booked(
-        table,
-        inputs.pipeline.source(&table.source).map(|s| s.spread),
-    )?;
+    let booked = booked(table, spreads)?;
     let mut plans = vec![booked
         .clone()
         .lazy()
@@ -359,9 +358,8 @@ pub fn book(
 }
 
 /// The project rows as booked: id, area, period, funding source, amount.
-fn booked(table: &Table, spread: Option<Spread>) -> PolarsResult<DataFrame> {
+fn booked(table: &Table, spreads: &[Spread]) -> PolarsResult<DataFrame> {
     let df = &table.frame;
-    let spread = spread.unwrap_or_default();
     let id = strings(df, "id")?;
     let area = strings(df, "area")?;
     let amount = floats(df, "amount")?;
@@ -379,6 +377,7 @@ fn booked(table: &Table, spread: Option<Spread>) -> PolarsResult<DataFrame> {
             continue;
         };
         let e = end.as_ref().and_then(|e| date(&e[i]));
+        let spread = spreads.get(i).copied().unwrap_or_default();
         for (year, part) in book(x, s, e, spread) {
             ids.push(id[i].clone());
             areas.push(area[i].clone());

@@ -68,11 +68,15 @@ fn resource(name: &str, df: &DataFrame, description: &str) -> Value {
         .collect();
     json!({
         "name": name,
+        "profile": "tabular-data-resource",
         "path": format!("{name}.parquet"),
         "format": "parquet",
         "mediatype": "application/vnd.apache.parquet",
         "description": description,
-        "schema": { "fields": fields },
+        // Tables hold nulls, never NaN. Readers that go through pandas (Frictionless's own
+        // Parquet reader among them) show a null in an integer column as NaN, printed `nan`;
+        // naming it a missing value keeps such readers from calling it a type error.
+        "schema": { "fields": fields, "missingValues": ["", "nan"] },
     })
 }
 
@@ -80,6 +84,7 @@ fn resource(name: &str, df: &DataFrame, description: &str) -> Value {
 pub fn build(
     pipeline: &Pipeline,
     provenance: &Provenance,
+    catalogue: &catalogue::Resolved,
     tables: &[(&str, &DataFrame, &str)],
 ) -> Value {
     let sources: Vec<Value> = pipeline
@@ -112,6 +117,6 @@ pub fn build(
             "title": "Each table derives from the sources listed; their licences apply"
         }],
         "resources": tables.iter().map(|(n, df, d)| resource(n, df, d)).collect::<Vec<_>>(),
-        "cityimpact:catalogue": catalogue::all(),
+        "cityimpact:catalogue": catalogue.entries,
     })
 }

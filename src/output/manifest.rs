@@ -25,6 +25,8 @@ pub struct Manifest {
     /// The chart settings the run used, so that `cityimpact chart` can draw them again.
     pub charts: crate::config::Charts,
     pub chart_source: String,
+    /// Area code → the name charts and the report show (from the `areas` sources).
+    pub area_names: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -50,3 +50,16 @@ pub fn write(df: &mut DataFrame, path: &Path, metadata: &[(String, String)]) -> 
 pub fn read(path: &Path) -> PolarsResult<DataFrame> {
     ParquetReader::new(File::open(path)?).finish()
 }
+
+/// The footer's key-value metadata of a Parquet file (without the Arrow schema hint).
+pub fn read_footer(path: &Path) -> PolarsResult<Vec<(String, String)>> {
+    let mut file = File::open(path)?;
+    let meta = polars_parquet::read::read_metadata(&mut file)?;
+    Ok(meta
+        .key_value_metadata()
+        .iter()
+        .flatten()
+        .filter(|kv| kv.key != "ARROW:schema")
+        .filter_map(|kv| Some((kv.key.clone(), kv.value.clone()?)))
+        .collect())
+}

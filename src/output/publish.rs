@@ -58,6 +58,59 @@ impl Staging {
     }
 }
 
+/// Whether `out` may be replaced by a run: it does not exist, it is an empty folder, or it holds
+/// what cityimpact wrote there before. Publishing swaps the whole folder, so anything else in
+/// it would be lost; this says why instead.
+pub fn check_replaceable(out: &Path) -> Result<(), String> {
+    let meta = match std::fs::symlink_metadata(out) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(format!("cannot look at it: {e}")),
+        Ok(m) => m,
+    };
+    if !meta.is_dir() {
+        return Err("it exists and is not a folder".into());
+    }
+    let entries: Vec<String> = std::fs::read_dir(out)
+        .map_err(|e| format!("cannot list it: {e}"))?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    if entries.is_empty() || holds_our_outputs(out) {
+        return Ok(());
+    }
+    let mut shown: Vec<&str> = entries.iter().map(String::as_str).collect();
+    shown.sort_unstable();
+    let more = shown.len().saturating_sub(3);
+    shown.truncate(3);
+    let more = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    Err(format!(
+        "it holds files that cityimpact did not write ({}{more}), and publishing replaces the whole folder",
+        shown.join(", ")
+    ))
+}
+
+/// A folder holds cityimpact's outputs when its manifest says so, or, after runs that failed
+/// before anything was published, when its only file is cityimpact's run history.
+pub fn holds_our_outputs(dir: &Path) -> bool {
+    if let Ok(text) = std::fs::read_to_string(dir.join("manifest.json")) {
+        if let Ok(m) = serde_json::from_str::<serde_json::Value>(&text) {
+            return m["cityimpact"].is_string()
+                && m["contract"].is_string()
+                && m["run_id"].is_string();
+        }
+        return false;
+    }
+    let only_history = std::fs::read_dir(dir)
+        .is_ok_and(|entries| entries.flatten().all(|e| e.file_name() == "runs.parquet"));
+    only_history
+        && crate::output::parquet::read(&dir.join("runs.parquet"))
+            .is_ok_and(|df| df.column("cityimpact_version").is_ok())
+}
+
 fn staging_prefix(out: &Path) -> String {
     let name = out
         .file_name()

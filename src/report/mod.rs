@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use serde_json::Value as Json;
 
-use crate::catalogue::{self, Family};
+use crate::catalogue::{Family, Resolved};
 use crate::charts::theme;
 use crate::indicators::{floats, ints, strings};
 
@@ -63,12 +63,20 @@ pub fn write(
     indicators: &DataFrame,
     manifest: &Json,
     charts: &[PathBuf],
+    catalogue: &Resolved,
 ) -> std::io::Result<()> {
-    let html = build(indicators, manifest, charts).map_err(std::io::Error::other)?;
+    let html = build(indicators, manifest, charts, catalogue).map_err(std::io::Error::other)?;
     std::fs::write(dir.join("report.html"), html)
 }
 
-fn build(indicators: &DataFrame, manifest: &Json, charts: &[PathBuf]) -> PolarsResult<String> {
+fn build(
+    indicators: &DataFrame,
+    manifest: &Json,
+    charts: &[PathBuf],
+    catalogue: &Resolved,
+) -> PolarsResult<String> {
+    let names: BTreeMap<String, String> =
+        serde_json::from_value(manifest["area_names"].clone()).unwrap_or_default();
     let title = manifest["pipeline"]["title"]
         .as_str()
         .unwrap_or("cityimpact report");
@@ -126,7 +134,7 @@ fn build(indicators: &DataFrame, manifest: &Json, charts: &[PathBuf]) -> PolarsR
                 }
             }
         }
-        let table = latest_table(indicators, family)?;
+        let table = latest_table(indicators, family, &names)?;
         if figures.is_empty() && table.is_empty() {
             continue;
         }
@@ -148,16 +156,16 @@ fn build(indicators: &DataFrame, manifest: &Json, charts: &[PathBuf]) -> PolarsR
     .flatten()
     .collect();
     h.push_str("<h2>Definitions and sources</h2>\n<dl>\n");
-    for entry in catalogue::all().iter().filter(|e| ids.contains(e.id)) {
+    for entry in catalogue.entries.iter().filter(|e| ids.contains(&e.id)) {
         let _ = writeln!(
             h,
             "<dt>{} <code>{}</code></dt><dd>{} Unit: {}; {}. <em>Source: {}.</em></dd>",
-            esc(entry.name),
-            esc(entry.id),
-            esc(entry.definition),
-            esc(entry.unit),
+            esc(&entry.name),
+            esc(&entry.id),
+            esc(&entry.definition),
+            esc(&entry.unit),
             esc(entry.direction.as_str()),
-            esc(entry.source)
+            esc(&entry.source)
         );
     }
     h.push_str("</dl>\n");
@@ -175,7 +183,11 @@ fn capitalise(s: &str) -> String {
 
 /// The latest value of each indicator of a family, one row per area (no breakdowns, no
 /// projects), as an HTML table.
-fn latest_table(all: &DataFrame, family: Family) -> PolarsResult<String> {
+fn latest_table(
+    all: &DataFrame,
+    family: Family,
+    names: &BTreeMap<String, String>,
+) -> PolarsResult<String> {
     // Only the family's area values; per-project values can be millions of rows.
     let indicators = &all
         .clone()
@@ -195,6 +207,17 @@ fn latest_table(all: &DataFrame, family: Family) -> PolarsResult<String> {
     let breakdown = strings(indicators, "breakdown")?;
     let value = floats(indicators, "value")?;
     let flag = strings(indicators, "flag")?;
+    let unit_col = match indicators.schema().contains("unit") {
+        true => strings(indicators, "unit")?,
+        false => vec![None; indicators.height()],
+    };
+    // The unit as the table writes it (in the pipeline's reporting currency).
+    let mut units: BTreeMap<&str, &str> = BTreeMap::new();
+    for (id, u) in ind.iter().zip(&unit_col) {
+        if let (Some(id), Some(u)) = (id, u) {
+            units.entry(id).or_insert(u);
+        }
+    }
     // indicator → latest period; (area, indicator) → value of that period
     let mut latest: BTreeMap<&str, i32> = BTreeMap::new();
     for i in 0..indicators.height() {
@@ -231,7 +254,7 @@ fn latest_table(all: &DataFrame, family: Family) -> PolarsResult<String> {
     }
     let mut t = String::from("<table>\n<tr><th>Area</th>");
     for (id, p) in &latest {
-        let unit = catalogue::get(id).map(|e| e.unit).unwrap_or("");
+        let unit = units.get(id).copied().unwrap_or("");
         let _ = write!(
             t,
             "<th>{}<br><small>{}, {}</small></th>",
@@ -242,7 +265,14 @@ fn latest_table(all: &DataFrame, family: Family) -> PolarsResult<String> {
     }
     t.push_str("</tr>\n");
     for (a, row) in &cells {
-        let _ = write!(t, "<tr><td>{}</td>", esc(a));
+        match names.get(*a) {
+            Some(name) => {
+                let _ = write!(t, "<tr><td title=\"{}\">{}</td>", esc(a), esc(name));
+            }
+            None => {
+                let _ = write!(t, "<tr><td>{}</td>", esc(a));
+            }
+        }
         for id in latest.keys() {
             let _ = write!(
                 t,
@@ -353,7 +383,8 @@ mod tests {
             "flag" => [None::<&str>],
         )
         .unwrap();
-        let html = build(&indicators, &serde_json::json!({}), &charts).unwrap();
+        let catalogue = Resolved::new(&crate::catalogue::Settings::default());
+        let html = build(&indicators, &serde_json::json!({}), &charts, &catalogue).unwrap();
         assert!(
             html.contains(&base64(b"PNG of the scatter")),
             "the PNG stands in"

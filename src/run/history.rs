@@ -79,9 +79,27 @@ pub fn write(
     Ok(())
 }
 
-/// Appends a run that published nothing (failed, skipped) to the published history.
-pub fn append_in_place(out: &Path, record: &RunRecord) -> PolarsResult<()> {
+/// Appends a run that published nothing (failed, up to date) to the published history. The
+/// footer keeps the provenance of the published outputs (`published`, when the caller has it,
+/// else the one already in the file); a history without one gets `fallback`.
+pub fn append_in_place(
+    out: &Path,
+    record: &RunRecord,
+    published: Option<&[(String, String)]>,
+    fallback: &[(String, String)],
+) -> PolarsResult<()> {
     std::fs::create_dir_all(out)?;
+    let path = out.join("runs.parquet");
+    let kept = match published {
+        Some(m) => m.to_vec(),
+        None if path.exists() => crate::output::parquet::read_footer(&path)?,
+        None => Vec::new(),
+    };
+    let metadata = if kept.iter().any(|(k, _)| k == "cityimpact.version") {
+        kept
+    } else {
+        fallback.to_vec()
+    };
     let mut history = appended(out, record)?;
-    write(out, &mut history, &[])
+    write(out, &mut history, &metadata)
 }

@@ -62,13 +62,17 @@ pub enum RunError {
     },
     #[error(transparent)]
     Chart(#[from] ChartError),
+    #[error("cannot write the indicators table: {0}")]
+    Table(#[from] indicators::TableError),
+    #[error("will not publish into {}: {why}", out.display())]
+    NotOurFolder { out: PathBuf, why: String },
 }
 
 impl RunError {
     /// The exit code of the output contract.
     pub fn exit_code(&self) -> u8 {
         match self {
-            RunError::Config(_) => 2,
+            RunError::Config(_) | RunError::NotOurFolder { .. } => 2,
             RunError::Checks { .. } => 3,
             RunError::Locked { .. } => 4,
             _ => 1,
@@ -88,6 +92,15 @@ impl RunError {
             RunError::Stage { .. } => Some("this is likely a bug in cityimpact; please report it with the pipeline file".into()),
             RunError::Write { .. } => Some("check free space and permissions on the output folder".into()),
             RunError::Chart(_) => None,
+            RunError::Table(indicators::TableError::Duplicate { .. }) => Some(
+                "two sources give the same indicator for the same area and period; keep one of them, or give one source's areas other codes"
+                    .into(),
+            ),
+            RunError::Table(_) => Some("this is likely a bug in cityimpact; please report it with the pipeline file".into()),
+            RunError::NotOurFolder { .. } => Some(
+                "name a folder that does not exist yet, an empty one, or one that holds an earlier cityimpact output (--out, or `out =` in [pipeline])"
+                    .into(),
+            ),
         }
     }
 }
@@ -148,6 +161,11 @@ pub fn run(pipeline_file: &Path, options: &Options, report: Report) -> Result<Su
     let t = Instant::now();
     let pipeline = config::load(pipeline_file)?;
     let out = options.out.clone().unwrap_or_else(|| pipeline.out.clone());
+    // Before the lock and the history touch anything: a user's own folder is never ours to swap.
+    output::publish::check_replaceable(&out).map_err(|why| RunError::NotOurFolder {
+        out: out.clone(),
+        why,
+    })?;
     let _lock = Lock::acquire_waiting(&out, options.wait)?;
     // What killed runs left beside the folder goes first, whether or not this run computes.
     if let Err(e) = output::publish::remove_stale(&out) {
@@ -179,11 +197,80 @@ pub fn run(pipeline_file: &Path, options: &Options, report: Report) -> Result<Su
             message: Some(e.to_string()),
         };
         // The history is a courtesy to the scheduler; the run's own error matters more.
-        if let Err(h) = history::append_in_place(&out, &record) {
+        // No inputs were hashed, or not all: the footer names the tool and the pipeline only.
+        let fallback = Provenance::new(VERSION, &pipeline.name, &pipeline.file_hash, vec![]);
+        if let Err(h) = history::append_in_place(&out, &record, None, &fallback.metadata()) {
             tracing::warn!("could not record the failed run in runs.parquet: {h}");
         }
     }
     result
+}
+
+/// What the pipeline decides about the catalogue's texts (units, discount rate, booking).
+pub fn catalogue_settings(pipeline: &Pipeline) -> catalogue::Settings {
+    let by = |spread: config::Spread| -> Vec<&str> {
+        pipeline
+            .sources
+            .iter()
+            .filter(|s| s.kind == config::SourceKind::Projects && s.spread == spread)
+            .map(|s| s.name.as_str())
+            .collect()
+    };
+    let (start, pro_rata) = (by(config::Spread::StartYear), by(config::Spread::ProRata));
+    let booking = match (start.is_empty(), pro_rata.is_empty()) {
+        (_, true) => "a project's amount is booked in its start year".to_string(),
+        (true, false) => {
+            "a project's amount is spread over its duration, pro rata by days".to_string()
+        }
+        (false, false) => format!(
+            "a project's amount is booked in its start year (sources {}) or spread over its duration pro rata by days (sources {})",
+            start.join(", "),
+            pro_rata.join(", ")
+        ),
+    };
+    catalogue::Settings {
+        currency: pipeline.currency.report.clone(),
+        discount_rate: pipeline.indicators.sroi.discount_rate,
+        booking,
+    }
+}
+
+/// Area code → the name a reader sees, from the `areas` sources' `name` role. A name that
+/// several codes share gets its code beside it, so that no two areas look alike.
+fn area_names(tables: &[Table]) -> PolarsResult<std::collections::BTreeMap<String, String>> {
+    use std::collections::BTreeMap;
+    let mut names: BTreeMap<String, String> = BTreeMap::new();
+    for t in tables
+        .iter()
+        .filter(|t| t.kind == config::SourceKind::Areas)
+    {
+        let Some(name) = indicators::opt_strings(&t.frame, "name")? else {
+            continue;
+        };
+        for (code, name) in indicators::strings(&t.frame, "area")?.into_iter().zip(name) {
+            if let (Some(code), Some(name)) = (code, name) {
+                let name = name.trim();
+                if !name.is_empty() {
+                    names.entry(code).or_insert_with(|| name.to_string());
+                }
+            }
+        }
+    }
+    let mut uses: BTreeMap<&str, usize> = BTreeMap::new();
+    for n in names.values() {
+        *uses.entry(n.as_str()).or_default() += 1;
+    }
+    let shared: std::collections::BTreeSet<String> = uses
+        .into_iter()
+        .filter(|(_, k)| *k > 1)
+        .map(|(n, _)| n.to_string())
+        .collect();
+    for (code, name) in names.iter_mut() {
+        if shared.contains(name.as_str()) {
+            *name = format!("{name} ({code})");
+        }
+    }
+    Ok(names)
 }
 
 fn now() -> String {
@@ -243,10 +330,13 @@ fn execute(
                 pipeline_blake3: pipeline.file_hash.clone(),
                 message: Some("inputs, pipeline file and tool version unchanged".into()),
             };
-            history::append_in_place(&out, &record).map_err(|source| RunError::Stage {
-                stage: "history".into(),
-                source,
-            })?;
+            let metadata = provenance.metadata();
+            history::append_in_place(&out, &record, Some(&metadata), &metadata).map_err(
+                |source| RunError::Stage {
+                    stage: "history".into(),
+                    source,
+                },
+            )?;
             return Ok(Summary {
                 out,
                 status: "up-to-date",
@@ -274,8 +364,12 @@ fn execute(
             r
         })
         .collect();
-    let tables: Vec<Table> = results.into_iter().collect::<Result<_, _>>()?;
+    let mut tables: Vec<Table> = results.into_iter().collect::<Result<_, _>>()?;
     drop(loaded);
+    contracts::reconcile(&pipeline, &mut tables).map_err(|source| RunError::Stage {
+        stage: "contracts".into(),
+        source,
+    })?;
 
     let t = Instant::now();
     let ingest_stages: Vec<String> = pipeline
@@ -383,14 +477,17 @@ fn execute(
             source,
         }
     };
-    let mut indicators_df = indicators::long_frame(values).map_err(stage_err("output:tables"))?;
+    let values = indicators::guard(values, &mut skipped)?;
+    let resolved = catalogue::Resolved::new(&catalogue_settings(&pipeline));
+    let mut indicators_df =
+        indicators::long_frame(values, &resolved).map_err(stage_err("output:tables"))?;
     let mut rejects: Vec<contracts::Reject> = tables
         .iter()
         .flat_map(|t| t.rejects.iter().cloned())
         .collect();
     rejects.sort_by(|a, b| (&a.source, a.line).cmp(&(&b.source, b.line)));
     let mut rejects_df = contracts::rejects_frame(&rejects).map_err(stage_err("output:tables"))?;
-    let catalogue = serde_json::to_string(catalogue::all()).unwrap_or_default();
+    let catalogue = serde_json::to_string(&resolved.entries).unwrap_or_default();
     output::write_table(
         &dir,
         "indicators.parquet",
@@ -441,6 +538,7 @@ fn execute(
     let chart_context = charts::Context {
         settings: chart_settings(&pipeline, &tables),
         source: source_note(&pipeline),
+        names: area_names(&tables).map_err(stage_err("output:charts"))?,
     };
     let chart_files = charts::render_all(&indicators_df, &dir.join("charts"), &chart_context)?;
     timer.record(
@@ -454,6 +552,7 @@ fn execute(
     let package = datapackage::build(
         &pipeline,
         &provenance,
+        &resolved,
         &[
             (
                 "indicators",
@@ -535,11 +634,12 @@ fn execute(
         skipped,
         charts: chart_context.settings.clone(),
         chart_source: chart_context.source.clone(),
+        area_names: chart_context.names.clone(),
     };
     // The report shows the run as the manifest describes it, and is then listed in it.
     let t = Instant::now();
     let report_json = serde_json::to_value(&manifest).unwrap_or_default();
-    report::write(&dir, &indicators_df, &report_json, &chart_files)
+    report::write(&dir, &indicators_df, &report_json, &chart_files, &resolved)
         .map_err(write_err(&dir.join("report.html")))?;
     outputs.extend(hash_outputs(&dir, vec![("report.html".into(), None)], &[])?);
     let mut manifest = manifest;

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{hash_outputs, Lock, RunError};
+use crate::catalogue;
 use crate::charts;
 use crate::config;
 use crate::ingest::IngestError;
@@ -23,6 +24,14 @@ pub struct ChartOptions {
 /// output folder (its Parquet tables and manifest) without recomputing anything, and swaps
 /// the new charts in as a whole. Returns the chart files written.
 pub fn rechart(out: &Path, options: &ChartOptions) -> Result<Vec<PathBuf>, RunError> {
+    // `charts/` and `report.html` are replaced: only in a folder that cityimpact published.
+    if !output::publish::holds_our_outputs(out) || !out.join("manifest.json").exists() {
+        return Err(RunError::NotOurFolder {
+            out: out.to_path_buf(),
+            why: "it holds no cityimpact output (no manifest.json written by a cityimpact run)"
+                .into(),
+        });
+    }
     let _lock = Lock::acquire(out)?;
     let read_err = |path: PathBuf| {
         move |e: std::io::Error| {
@@ -63,7 +72,15 @@ pub fn rechart(out: &Path, options: &ChartOptions) -> Result<Vec<PathBuf>, RunEr
     let ctx = charts::Context {
         settings: settings.clone(),
         source: manifest["chart_source"].as_str().unwrap_or("").to_string(),
+        names: serde_json::from_value(manifest["area_names"].clone()).unwrap_or_default(),
     };
+    // The catalogue as the run computed it (units in its currency), from the table's footer.
+    let catalogue = output::parquet::read_footer(&indicators_path)
+        .ok()
+        .and_then(|kv| kv.into_iter().find(|(k, _)| k == "cityimpact.catalogue"))
+        .and_then(|(_, v)| serde_json::from_str::<Vec<catalogue::Entry>>(&v).ok())
+        .map(catalogue::Resolved::from_entries)
+        .unwrap_or_else(|| catalogue::Resolved::new(&catalogue::Settings::default()));
 
     // New charts in a staging folder inside the output folder, then swapped in whole.
     let staging = tempfile::Builder::new()
@@ -94,8 +111,14 @@ pub fn rechart(out: &Path, options: &ChartOptions) -> Result<Vec<PathBuf>, RunEr
         .prefix(".report.staging-")
         .tempdir_in(out)
         .map_err(write_err(out))?;
-    report::write(tmp_dir.path(), &indicators, &manifest, &final_files)
-        .map_err(write_err(&out.join("report.html")))?;
+    report::write(
+        tmp_dir.path(),
+        &indicators,
+        &manifest,
+        &final_files,
+        &catalogue,
+    )
+    .map_err(write_err(&out.join("report.html")))?;
     std::fs::rename(tmp_dir.path().join("report.html"), out.join("report.html"))
         .map_err(write_err(&out.join("report.html")))?;
     let mut outputs: Vec<serde_json::Value> = manifest["outputs"]
