@@ -185,6 +185,8 @@ pub struct Settings {
     /// How each projects source books its amounts, e.g. "a project's amount is booked in its
     /// start year".
     pub booking: String,
+    /// Series the pipeline declares (`[evaluation.series]`), listed after the catalogue.
+    pub extra: Vec<Entry>,
 }
 
 impl Default for Settings {
@@ -193,6 +195,7 @@ impl Default for Settings {
             currency: "EUR".into(),
             discount_rate: 0.035,
             booking: "a project's amount is booked in its start year".into(),
+            extra: Vec::new(),
         }
     }
 }
@@ -221,7 +224,7 @@ impl Resolved {
     pub fn new(settings: &Settings) -> Resolved {
         let percent = settings.discount_rate * 100.0;
         let discount = format!("{} %", trim_number(percent));
-        let entries: Vec<Entry> = all()
+        let mut entries: Vec<Entry> = all()
             .iter()
             .map(|i| Entry {
                 id: i.id.to_string(),
@@ -236,6 +239,7 @@ impl Resolved {
                 source: i.source.to_string(),
             })
             .collect();
+        entries.extend(settings.extra.iter().cloned());
         Resolved::from_entries(entries)
     }
 
@@ -340,6 +344,7 @@ mod tests {
             currency: "PLN".into(),
             discount_rate: 0.05,
             booking: "a project's amount is spread over its duration by days".into(),
+            extra: Vec::new(),
         });
         assert_eq!(c.unit("arpt"), "PLN");
         assert_eq!(c.unit("spend_per_capita"), "PLN per person");

@@ -1,13 +1,14 @@
 //! cityimpact: measure what social innovation does for cities.
 //!
-//! Data flows one way: [`config`] → [`ingest`] → [`contracts`] → [`indicators`] → [`output`]
-//! and [`charts`], and [`run`] orchestrates them. The binary (`main.rs`) only parses the
+//! Data flows one way: [`config`] → [`ingest`] → [`contracts`] → [`indicators`] →
+//! [`evaluate`] → [`output`] and [`charts`], and [`run`] orchestrates them. The binary (`main.rs`) only parses the
 //! command line and turns results into messages and exit codes.
 
 pub mod catalogue;
 pub mod charts;
 pub mod config;
 pub mod contracts;
+pub mod evaluate;
 pub mod indicators;
 pub mod ingest;
 pub mod output;

@@ -89,6 +89,7 @@ impl SourceKind {
                 "population",
                 "green_space_m2",
                 "treated",
+                "treated_from",
                 "period",
             ],
             SourceKind::Outcomes => &[

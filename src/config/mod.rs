@@ -4,6 +4,7 @@
 //! Every mistake is reported with the file, line and column, and where a key or value is
 //! misspelt, the nearest valid one.
 
+pub mod evaluation;
 pub mod kinds;
 mod raw;
 
@@ -11,6 +12,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use evaluation::Evaluation;
 pub use kinds::SourceKind;
 use raw::RawFile;
 use toml::Spanned;
@@ -427,6 +429,8 @@ pub struct Pipeline {
     pub indicators: IndicatorSelection,
     pub charts: Charts,
     pub checks: Checks,
+    /// `[evaluation]`, when the pipeline evaluates outcomes.
+    pub evaluation: Option<Evaluation>,
 }
 
 impl Pipeline {
@@ -576,12 +580,8 @@ fn is_valid_name(s: &str) -> bool {
 }
 
 fn resolve(ctx: &Ctx, raw: RawFile, file_hash: String) -> Result<Pipeline, ConfigError> {
-    if let Some(section) = raw.evaluation.as_ref().or(raw.index.as_ref()) {
-        let which = if raw.evaluation.is_some() {
-            "[evaluation]"
-        } else {
-            "[index]"
-        };
+    if let Some(section) = raw.index.as_ref() {
+        let which = "[index]";
         return Err(ctx.error(
             section,
             format!("{which} is not supported by this version of cityimpact"),
@@ -677,6 +677,12 @@ fn resolve(ctx: &Ctx, raw: RawFile, file_hash: String) -> Result<Pipeline, Confi
     }
 
     let indicators = resolve_indicators(ctx, raw.indicators)?;
+    let evaluation = match raw.evaluation {
+        None => None,
+        Some(e) => Some(evaluation::resolve(ctx, e, &sources, &|id| {
+            crate::catalogue::get(id).is_some()
+        })?),
+    };
     let charts = resolve_charts(ctx, raw.charts)?;
     let checks = match raw.checks {
         Some(c) => {
@@ -712,6 +718,7 @@ fn resolve(ctx: &Ctx, raw: RawFile, file_hash: String) -> Result<Pipeline, Confi
         indicators,
         charts,
         checks,
+        evaluation,
     })
 }
 
@@ -1341,7 +1348,15 @@ mod tests {
                 "\n[indicators]\nbreakdowns = [[\"sx\"]]\n",
                 "unknown breakdown key",
             ),
-            ("\n[evaluation]\nmethod = \"did\"\n", "not supported"),
+            ("\n[index]\nmethod = \"x\"\n", "not supported"),
+            (
+                "\n[evaluation]\noutcomes = [\"lemp\"]\n",
+                "neither a catalogue indicator nor a declared series",
+            ),
+            (
+                "\n[evaluation]\noutcomes = [\"arpr\"]\ncontrol = \"never\"\n",
+                "did you mean `never_treated`?",
+            ),
         ] {
             let err = load_str(&format!("{MINIMAL}{extra}")).unwrap_err();
             assert!(err.to_string().contains(needle), "{err}");

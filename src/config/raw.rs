@@ -18,9 +18,9 @@ pub struct RawFile {
     pub indicators: Option<RawIndicators>,
     pub charts: Option<RawCharts>,
     pub checks: Option<RawChecks>,
-    // Later stages of the design; named here so that the error says "not supported" rather
+    pub evaluation: Option<super::evaluation::RawEvaluation>,
+    // A later stage of the design; named here so that the error says "not supported" rather
     // than "unknown key".
-    pub evaluation: Option<Spanned<toml::Value>>,
     pub index: Option<Spanned<toml::Value>>,
 }
 

@@ -178,6 +178,12 @@ fn rule(kind: SourceKind, role: &str) -> Rule {
         (Areas, "green_space_m2") => NON_NEGATIVE,
         (Areas, "level") => Rule::OneOf(&LEVELS),
         (Areas, "treated") => Rule::Bool,
+        // The first treated year; 0 (or empty) means never treated, as R `did` writes it.
+        (Areas, "treated_from") => Rule::Number {
+            min: Some(0.0),
+            above: false,
+            max: Some(9999.0),
+        },
         (Outcomes, "quantity") | (Outcomes, "proxy") => NON_NEGATIVE,
         (Outcomes, "deadweight")
         | (Outcomes, "displacement")
@@ -781,7 +787,11 @@ impl<'a> Contract<'a> {
                     let mapped = source.variables.get(code.as_ref());
                     let id: &str = mapped.map(String::as_str).unwrap_or(&code);
                     let is_rate = CITY_STAT_RATES.contains(&id);
-                    if !is_rate && !CITY_STAT_COUNTS.contains(&id) {
+                    let declared = pipeline
+                        .evaluation
+                        .as_ref()
+                        .is_some_and(|e| e.series(id).is_some());
+                    if !is_rate && !declared && !CITY_STAT_COUNTS.contains(&id) {
                         let why = if mapped.is_some() {
                             format!(
                                 "variable `{code}` maps to `{id}`, which a city_stats source cannot give; use a rate ({}) or a count ({})",
@@ -801,7 +811,7 @@ impl<'a> Contract<'a> {
                                 format!("{id} is a percentage; {v} lies outside 0-100"),
                             ));
                         }
-                        if !is_rate && v < 0.0 {
+                        if !is_rate && !declared && v < 0.0 {
                             return Some((
                                 col("value"),
                                 Some(v.to_string()),

@@ -154,7 +154,12 @@ fn groups_of(p: &Person, keys: &[String], ages: &[AgeGroup], names: &Names) -> V
 pub fn compute(inputs: &Inputs) -> PolarsResult<Output> {
     let wanted = &inputs.pipeline.indicators.exclusion;
     let mut out = Output::default();
-    if wanted.is_empty() {
+    let declared = inputs
+        .pipeline
+        .evaluation
+        .as_ref()
+        .is_some_and(|e| !e.series.is_empty());
+    if wanted.is_empty() && !declared {
         return Ok(out);
     }
     for table in inputs.of(SourceKind::Microdata) {
@@ -553,6 +558,10 @@ fn year_on_year(values: &[Value]) -> Vec<Value> {
     let mut out = Vec::new();
     for v in values {
         let Some(p) = v.period else { continue };
+        // Declared series have no derived change in the catalogue.
+        if crate::catalogue::get(&format!("{}{CHANGE}", v.indicator)).is_none() {
+            continue;
+        }
         let key = (
             v.indicator.as_str(),
             v.area.as_str(),
@@ -606,6 +615,7 @@ fn city_stats(
             .insert(var.clone(), (v, f));
     }
     let want = |id: &str| wanted.iter().any(|w| w == id);
+    let evaluation = inputs.pipeline.evaluation.as_ref();
     for ((a, p), vars) in &cells {
         let level = inputs.level(a, "city");
         let flags = |names: &[&str]| {
@@ -667,6 +677,14 @@ fn city_stats(
                         .flag(flags(&parts))
                 });
                 out.push_checked(v, id, a, *p, "the labour force (denominator) is zero");
+            }
+        }
+        // Series the pipeline declares for its evaluation (`[evaluation.series]`) pass
+        // through under their own id, with the source's flag.
+        for (id, (v, f)) in vars {
+            if evaluation.is_some_and(|e| e.series(id).is_some()) {
+                out.values
+                    .push(Value::new(id, a, &level, *p, *v).flag(f.clone()));
             }
         }
     }

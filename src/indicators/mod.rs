@@ -342,7 +342,8 @@ pub fn guard(values: Vec<Value>, skipped: &mut Vec<Skipped>) -> Result<Vec<Value
 pub fn long_frame(values: Vec<Value>, entries: &catalogue::Resolved) -> PolarsResult<DataFrame> {
     let n = values.len();
     let family = |id: &str| {
-        catalogue::get(id)
+        entries
+            .get(id)
             .map(|i| i.family.as_str())
             .unwrap_or("unknown")
     };

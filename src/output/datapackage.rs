@@ -34,6 +34,37 @@ fn describe(table: &str, field: &str) -> &'static str {
         ("indicators", "flag") => {
             "low_reliability, estimated, provisional, or a flag carried from the source"
         }
+        ("effects", "outcome") => "the evaluated indicator or declared series",
+        ("effects", "estimator") => {
+            "cs_did (Callaway & Sant'Anna 2021), twfe (two-way fixed effects) or did_2x2"
+        }
+        ("effects", "control_group") => "never_treated, not_yet_treated, or all_untreated (TWFE)",
+        ("effects", "aggregation") => {
+            "group_time, simple, group, dynamic (event study) or calendar"
+        }
+        ("effects", "group") => "the cohort: first treated period; null in an overall row",
+        ("effects", "period") => "the period; null in an overall row",
+        ("effects", "event_time") => "period minus cohort; null where none",
+        ("effects", "att") => "average treatment effect on the treated, in the outcome's unit",
+        ("effects", "se") => {
+            "analytic standard error from the influence functions, clustered by area"
+        }
+        ("effects", "ci_low") => "lower end of the pointwise (1 - alpha) interval",
+        ("effects", "ci_high") => "upper end of the pointwise (1 - alpha) interval",
+        ("effects", "band_low") => {
+            "lower end of the uniform (simultaneous) band, multiplier bootstrap"
+        }
+        ("effects", "band_high") => {
+            "upper end of the uniform (simultaneous) band, multiplier bootstrap"
+        }
+        ("effects", "p_value") => {
+            "two-sided p-value: normal, or wild bootstrap (Webb weights) below 30 areas"
+        }
+        ("effects", "n_treated") => "treated areas behind the estimate",
+        ("effects", "n_control") => "control areas behind the estimate",
+        ("effects", "flag") => {
+            "reference, not_estimable, low_reliability, few_clusters, staggered, negative_weights"
+        }
         ("rejects", "source") => "the source's name in the pipeline file",
         ("rejects", "file") => "the file, as the pipeline file names it",
         ("rejects", "line") => "1-based line where the row starts",

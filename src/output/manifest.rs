@@ -27,6 +27,9 @@ pub struct Manifest {
     pub chart_source: String,
     /// Area code → the name charts and the report show (from the `areas` sources).
     pub area_names: std::collections::BTreeMap<String, String>,
+    /// How outcomes were evaluated: settings, and per outcome its panel, pre-test and notes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evaluation: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -24,6 +24,7 @@ use crate::output::manifest::{Manifest, OutputFile, PipelineInfo, SourceRows, St
 use crate::output::{self, datapackage, publish::Staging, InputFile, Provenance};
 use crate::report;
 
+mod evaluation;
 mod history;
 mod incremental;
 mod lock;
@@ -228,10 +229,30 @@ pub fn catalogue_settings(pipeline: &Pipeline) -> catalogue::Settings {
             pro_rata.join(", ")
         ),
     };
+    let extra = pipeline
+        .evaluation
+        .iter()
+        .flat_map(|e| &e.series)
+        .map(|s| catalogue::Entry {
+            id: s.id.clone(),
+            // Passed through from city statistics, which the exclusion family reads.
+            family: Family::Exclusion,
+            name: s.name.clone(),
+            unit: s.unit.clone(),
+            direction: match s.direction.as_str() {
+                "higher_better" => catalogue::Direction::HigherBetter,
+                "lower_better" => catalogue::Direction::LowerBetter,
+                _ => catalogue::Direction::Neutral,
+            },
+            definition: s.definition.clone(),
+            source: "declared in the pipeline file ([evaluation.series])".into(),
+        })
+        .collect();
     catalogue::Settings {
         currency: pipeline.currency.report.clone(),
         discount_rate: pipeline.indicators.sroi.discount_rate,
         booking,
+        extra,
     }
 }
 
@@ -478,6 +499,12 @@ fn execute(
         }
     };
     let values = indicators::guard(values, &mut skipped)?;
+    let t_eval = Instant::now();
+    let evaluated = evaluation::run(&pipeline, &tables, &inputs_view, &values)
+        .map_err(stage_err("evaluate"))?;
+    if let Some(e) = &evaluated {
+        timer.record("evaluate", &family_stages, t_eval, Some(e.effects.len()));
+    }
     let resolved = catalogue::Resolved::new(&catalogue_settings(&pipeline));
     let mut indicators_df =
         indicators::long_frame(values, &resolved).map_err(stage_err("output:tables"))?;
@@ -527,6 +554,12 @@ fn execute(
         vec![],
     )
     .map_err(stage_err("output:tables"))?;
+    let effects_df = match &evaluated {
+        Some(e) => {
+            Some(evaluation::write(&dir, e, &provenance).map_err(stage_err("output:tables"))?)
+        }
+        None => None,
+    };
     timer.record(
         "output:tables",
         &family_stages,
@@ -549,33 +582,36 @@ fn execute(
     );
 
     let t = Instant::now();
-    let package = datapackage::build(
-        &pipeline,
-        &provenance,
-        &resolved,
-        &[
-            (
-                "indicators",
-                &indicators_df,
-                "Every indicator value, one row per value (long format)",
-            ),
-            (
-                "rejects",
-                &rejects_df,
-                "Every input row that was not used, and why",
-            ),
-            (
-                "projects",
-                &projects_df,
-                "One row per project (funding rows merged by id), with its own indicators and SROI",
-            ),
-            (
-                "outcomes",
-                &outcomes_df,
-                "One row per project outcome, with the inputs of its SROI and its present value",
-            ),
-        ],
-    );
+    let mut resources: Vec<(&str, &DataFrame, &str)> = vec![
+        (
+            "indicators",
+            &indicators_df,
+            "Every indicator value, one row per value (long format)",
+        ),
+        (
+            "rejects",
+            &rejects_df,
+            "Every input row that was not used, and why",
+        ),
+        (
+            "projects",
+            &projects_df,
+            "One row per project (funding rows merged by id), with its own indicators and SROI",
+        ),
+        (
+            "outcomes",
+            &outcomes_df,
+            "One row per project outcome, with the inputs of its SROI and its present value",
+        ),
+    ];
+    if let Some(df) = &effects_df {
+        resources.push((
+            "effects",
+            df,
+            "Outcome evaluation: one row per estimate (Callaway & Sant'Anna group-time effects and their aggregations, TWFE and 2x2 DiD)",
+        ));
+    }
+    let package = datapackage::build(&pipeline, &provenance, &resolved, &resources);
     let write_err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| RunError::Write {
@@ -593,6 +629,14 @@ fn execute(
         ("projects.parquet".into(), Some(projects_df.height())),
         ("outcomes.parquet".into(), Some(outcomes_df.height())),
     ];
+    let files: Vec<(String, Option<usize>)> = files
+        .into_iter()
+        .chain(
+            effects_df
+                .as_ref()
+                .map(|df| ("effects.parquet".to_string(), Some(df.height()))),
+        )
+        .collect();
     let mut outputs = hash_outputs(&dir, files, &chart_files)?;
     timer.record(
         "output:manifest",
@@ -635,6 +679,7 @@ fn execute(
         charts: chart_context.settings.clone(),
         chart_source: chart_context.source.clone(),
         area_names: chart_context.names.clone(),
+        evaluation: evaluated.as_ref().map(evaluation::describe),
     };
     // The report shows the run as the manifest describes it, and is then listed in it.
     let t = Instant::now();
@@ -717,6 +762,7 @@ fn stage_order(stage: &str) -> (usize, String) {
         "ingest:",
         "checks",
         "indicators:",
+        "evaluate",
         "output:tables",
         "output:charts",
         "output:manifest",
