@@ -34,6 +34,10 @@ CITIES = [
 ]
 
 
+# The first year of each treated district's programme (staggered, for the evaluation).
+TREATED_FROM = {"NL_AMF_Noord": 2021, "PL_GDN_Orunia": 2021, "PT_BRG_Nogueiro": 2022}
+
+
 def write(name, header, rows):
     with open(os.path.join(HERE, name), "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f, lineterminator="\n")
@@ -46,12 +50,12 @@ def areas():
     for code, name, country, _, pop, green_m2_per_person, districts in CITIES:
         for y in YEARS:
             growth = 1 + 0.004 * (y - 2019)
-            rows.append([code, name, "city", country, y, round(pop * growth), round(pop * growth * green_m2_per_person), ""])
+            rows.append([code, name, "city", country, y, round(pop * growth), round(pop * growth * green_m2_per_person), "", ""])
             for dcode, dname, share, _, treated in districts:
                 dpop = round(pop * share * growth)
                 green = round(dpop * green_m2_per_person * (0.6 if treated else 1.1))
-                rows.append([dcode, dname, "district", code, y, dpop, green, "true" if treated else "false"])
-    write("areas.csv", ["area_code", "name", "level", "parent", "year", "population", "green_space_m2", "treated"], rows)
+                rows.append([dcode, dname, "district", code, y, dpop, green, "true" if treated else "false", TREATED_FROM.get(dcode, "")])
+    write("areas.csv", ["area_code", "name", "level", "parent", "year", "population", "green_space_m2", "treated", "treated_from"], rows)
 
 
 def microdata():
@@ -101,6 +105,18 @@ def labour():
             force = {"NL_Amersfoort": 82000, "PL_Gdansk": 241000, "PT_Braga": 96000}[code]
             rows.append(["URB_CLMA", code, y, "LTU_PERS", round(force * u / 100 * rnd.uniform(0.3, 0.45)), flag])
             rows.append(["URB_CLMA", code, y, "LF_PERS", force + 500 * (y - 2019), flag])
+    # District unemployment rates (a separate generator, so the city rows stay as they were):
+    # poorer districts have more unemployment, and a treated district's rate falls by 0.4
+    # points a year from its programme's first year on.
+    drnd = random.Random(2021)
+    for code, _, _, _, _, _, districts in CITIES:
+        base = {"NL_Amersfoort": 3.6, "PL_Gdansk": 4.1, "PT_Braga": 6.8}[code]
+        for dcode, _, _, factor, _ in districts:
+            for y in YEARS:
+                start = TREATED_FROM.get(dcode)
+                effect = -0.4 * (y - start + 1) if start and y >= start else 0.0
+                u = base / factor - 0.2 * (y - 2019) + effect + drnd.uniform(-0.3, 0.3)
+                rows.append(["URB_CLMA", dcode, y, "EC1020I", round(u, 1), "p" if y == 2023 else ""])
     write("labour.csv", ["DATAFLOW", "cities", "TIME_PERIOD", "indic_ur", "OBS_VALUE", "OBS_FLAG"], rows)
 
 

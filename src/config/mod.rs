@@ -1355,7 +1355,7 @@ mod tests {
             ),
             (
                 "\n[evaluation]\noutcomes = [\"arpr\"]\ncontrol = \"never\"\n",
-                "did you mean `never_treated`?",
+                "unknown control `never`",
             ),
         ] {
             let err = load_str(&format!("{MINIMAL}{extra}")).unwrap_err();

@@ -31,6 +31,9 @@ pub struct Estimate {
     /// The set of estimates a uniform band covers together (`None`: an overall figure).
     pub band: Option<&'static str>,
     pub reference: bool,
+    /// The areas behind the estimate, (unit, treated), sorted: counts come from membership,
+    /// not from the influence function, which is exactly 0 for a cohort of one area.
+    pub members: Vec<(u32, bool)>,
 }
 
 /// The cells with an estimate, as dense estimates (aggregation `group_time`).
@@ -44,6 +47,11 @@ pub fn cells(panel: &Panel, cells: &[Cell]) -> Vec<Estimate> {
             for (u, x) in &c.inf {
                 inf[*u as usize] = *x;
             }
+            let members = c
+                .inf
+                .iter()
+                .map(|(u, _)| (*u, panel.cohort[*u as usize] == Some(c.group)))
+                .collect();
             Some(Estimate {
                 aggregation: "group_time",
                 group: Some(c.group),
@@ -55,6 +63,7 @@ pub fn cells(panel: &Panel, cells: &[Cell]) -> Vec<Estimate> {
                 n_control: c.n_control,
                 band: Some("group_time"),
                 reference: c.reference,
+                members,
             })
         })
         .collect()
@@ -103,25 +112,28 @@ fn combine(panel: &Panel, parts: &[(&Estimate, i32, f64)], estimated: bool) -> (
     (att, inf)
 }
 
-/// Treated and control areas behind a set of cells: the union over them.
-fn counts(panel: &Panel, used: &[&Estimate]) -> (usize, usize) {
-    let n = panel.n();
-    let mut treated = vec![false; n];
-    let mut control = vec![false; n];
-    for e in used {
-        for (u, x) in e.inf.iter().enumerate() {
-            if *x == 0.0 {
-                continue;
-            }
-            if panel.cohort[u] == e.group {
-                treated[u] = true;
-            } else {
-                control[u] = true;
-            }
-        }
-    }
-    let count = |v: &[bool]| v.iter().filter(|b| **b).count();
-    (count(&treated), count(&control))
+/// The areas behind a set of estimates: the union of their members.
+fn union(used: &[&Estimate]) -> Vec<(u32, bool)> {
+    let mut all: Vec<(u32, bool)> = used
+        .iter()
+        .flat_map(|e| e.members.iter().copied())
+        .collect();
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
+/// Treated and control areas among `members` (an area treated in one cell and a not-yet
+/// treated control in another counts as treated).
+fn counts(members: &[(u32, bool)]) -> (usize, usize) {
+    let treated: std::collections::BTreeSet<u32> =
+        members.iter().filter(|m| m.1).map(|m| m.0).collect();
+    let control: std::collections::BTreeSet<u32> = members
+        .iter()
+        .filter(|m| !m.1 && !treated.contains(&m.0))
+        .map(|m| m.0)
+        .collect();
+    (treated.len(), control.len())
 }
 
 fn estimate(
@@ -133,7 +145,8 @@ fn estimate(
 ) -> Estimate {
     let (att, inf) = combine(panel, parts, estimated);
     let used: Vec<&Estimate> = parts.iter().map(|p| p.0).collect();
-    let (n_treated, n_control) = counts(panel, &used);
+    let members = union(&used);
+    let (n_treated, n_control) = counts(&members);
     Estimate {
         aggregation,
         group: None,
@@ -145,6 +158,7 @@ fn estimate(
         n_control,
         band,
         reference: false,
+        members,
     }
 }
 
@@ -218,10 +232,7 @@ pub fn all(panel: &Panel, gt: &[Estimate]) -> Vec<Estimate> {
         .map(|e| (e, 0, 1.0))
         .collect();
     if !after.is_empty() {
-        let mut overall = estimate(panel, "dynamic", &after, false, None);
-        let used: Vec<&Estimate> = gt.iter().filter(|e| e.event_time >= Some(0)).collect();
-        (overall.n_treated, overall.n_control) = counts(panel, &used);
-        out.push(overall);
+        out.push(estimate(panel, "dynamic", &after, false, None));
     }
     out.extend(by_event);
 
@@ -243,9 +254,7 @@ pub fn all(panel: &Panel, gt: &[Estimate]) -> Vec<Estimate> {
     }
     if !by_period.is_empty() {
         let parts: Vec<(&Estimate, i32, f64)> = by_period.iter().map(|e| (e, 0, 1.0)).collect();
-        let mut overall = estimate(panel, "calendar", &parts, false, None);
-        (overall.n_treated, overall.n_control) = counts(panel, &post);
-        out.push(overall);
+        out.push(estimate(panel, "calendar", &parts, false, None));
     }
     out.extend(by_period);
     out
@@ -277,6 +286,7 @@ mod tests {
             n_control: 1,
             band: Some("group_time"),
             reference: false,
+            members: vec![],
         };
         let gt = vec![
             cell(2021, 2021, 1.0, [1.0, 0.0, 0.0, -1.0]),

@@ -229,6 +229,7 @@ mod tests {
             n_control: 1,
             band: Some("group_time"),
             reference: false,
+            members: vec![],
         }
     }
 

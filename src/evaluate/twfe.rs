@@ -76,6 +76,7 @@ pub fn twfe(panel: &Panel) -> Option<(Estimate, usize)> {
             n_control: n - treated,
             band: None,
             reference: false,
+            members: vec![],
         },
         negative,
     ))
@@ -184,6 +185,7 @@ pub fn two_by_two(panel: &Panel, g: i32, anticipation: u32) -> Result<Estimate, 
         n_control: control.len(),
         band: None,
         reference: false,
+        members: vec![],
     })
 }
 
