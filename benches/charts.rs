@@ -37,6 +37,7 @@ fn main() {
             .unwrap_or("")
             .to_string(),
         names: serde_json::from_value(summary.manifest["area_names"].clone()).unwrap_or_default(),
+        titles: Default::default(),
     };
     let mut times = Vec::new();
     let mut count = 0;
@@ -44,7 +45,7 @@ fn main() {
         let target = dir.path().join(format!("charts-{i}"));
         std::fs::create_dir(&target).expect("a chart folder");
         let t = Instant::now();
-        count = charts::render_all(&indicators, &target, &ctx)
+        count = charts::render_all(&indicators, None, &target, &ctx)
             .expect("charts")
             .len();
         times.push(t.elapsed().as_secs_f64());

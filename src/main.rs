@@ -120,6 +120,16 @@ SIGINT or SIGTERM."
         #[arg(long, value_delimiter = ',')]
         highlight: Option<Vec<String>>,
     },
+    /// List the evaluation's estimators, aggregations and inference, or describe one. The
+    /// estimates themselves come from `[evaluation]` in a pipeline file and `cityimpact run`.
+    #[command(
+        after_help = "Examples:\n  cityimpact evaluate\n  cityimpact evaluate describe cs_did\n\n\
+In a pipeline file:\n  [evaluation]\n  outcomes = [\"arpr\", \"unemployment_rate\"]\n  treatment = \"treated_from\"        # or \"first_project\" (with min_amount)\n  control = \"never_treated\"          # or \"not_yet_treated\"\n  base_period = \"varying\"            # or \"universal\"\n  anticipation = 0\n  bootstrap = { replicates = 999, seed = 1 }\n  alpha = 0.05\n\nResults: effects.parquet, the manifest's `evaluation`, charts evaluation-*, the report."
+    )]
+    Evaluate {
+        #[command(subcommand)]
+        action: Option<EvaluateAction>,
+    },
     /// List the indicator catalogue, or describe one indicator.
     #[command(
         after_help = "Examples:\n  cityimpact indicators\n  cityimpact indicators describe gini\n  cityimpact indicators --pipeline pipelines/sample.toml describe sroi"
@@ -131,6 +141,16 @@ SIGINT or SIGTERM."
         pipeline: Option<PathBuf>,
         #[command(subcommand)]
         action: Option<IndicatorsAction>,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvaluateAction {
+    /// Print one estimator, aggregation or inference method: definition and source.
+    #[command(after_help = "Example:\n  cityimpact evaluate describe cs_did")]
+    Describe {
+        /// The method id, e.g. cs_did, dynamic, twfe.
+        id: String,
     },
 }
 
@@ -220,13 +240,15 @@ enum CliError {
     Run(#[from] RunError),
     #[error("no indicator `{0}` in the catalogue")]
     UnknownIndicator(String, Option<String>),
+    #[error("no evaluation method `{0}`")]
+    UnknownMethod(String, Option<String>),
 }
 
 impl CliError {
     fn exit_code(&self) -> u8 {
         match self {
             CliError::Run(e) => e.exit_code(),
-            CliError::UnknownIndicator(..) => 2,
+            CliError::UnknownIndicator(..) | CliError::UnknownMethod(..) => 2,
         }
     }
 
@@ -239,6 +261,12 @@ impl CliError {
             CliError::UnknownIndicator(_, None) => {
                 Some("`cityimpact indicators` lists them all".into())
             }
+            CliError::UnknownMethod(_, near) => Some(format!(
+                "{}`cityimpact evaluate` lists them all",
+                near.as_ref()
+                    .map(|n| format!("did you mean `{n}`? "))
+                    .unwrap_or_default()
+            )),
         }
     }
 }
@@ -333,6 +361,28 @@ fn try_main(cli: &Cli) -> Result<(), CliError> {
                 say!("{l}");
             }
             say!("{}: ok", pipeline.display());
+            Ok(())
+        }
+        Command::Evaluate { action } => {
+            use cityimpact::evaluate::METHODS;
+            match action {
+                None => {
+                    say!("{:<14} {:<12} name", "id", "kind");
+                    for m in METHODS {
+                        say!("{:<14} {:<12} {}", m.id, m.kind, m.name);
+                    }
+                }
+                Some(EvaluateAction::Describe { id }) => {
+                    let Some(m) = METHODS.iter().find(|m| m.id == id) else {
+                        let near = cityimpact::config::nearest(id, METHODS.iter().map(|m| m.id))
+                            .map(String::from);
+                        return Err(CliError::UnknownMethod(id.clone(), near));
+                    };
+                    say!("{} ({}, {})", m.name, m.id, m.kind);
+                    say!("definition: {}", m.definition);
+                    say!("source:     {}", m.source);
+                }
+            }
             Ok(())
         }
         Command::Indicators { pipeline, action } => {

@@ -39,7 +39,11 @@ fn mpdta(control: &'static str) -> Option<&'static Path> {
 /// Rows of effects.parquet: (estimator, aggregation, group, period, event_time) → (att, se,
 /// band_low, band_high).
 type Key = (String, String, Option<i32>, Option<i32>, Option<i32>);
-fn effects(out: &Path) -> BTreeMap<Key, (f64, Option<f64>, Option<f64>, Option<f64>)> {
+type Estimate = (f64, Option<f64>, Option<f64>, Option<f64>);
+/// county → (first treated year or 0, year → lemp).
+type Counties = BTreeMap<i64, (i32, BTreeMap<i32, f64>)>;
+
+fn effects(out: &Path) -> BTreeMap<Key, Estimate> {
     let df = read(&out.join("effects.parquet")).unwrap();
     let s = |c: &str| -> Vec<String> {
         df.column(c)
@@ -158,10 +162,10 @@ fn group_time_effects_aggregations_and_pre_test_match_r_did() {
 }
 
 /// county → (first treated year or 0, year → lemp), from the CSV itself.
-fn panel() -> Option<BTreeMap<i64, (i32, BTreeMap<i32, f64>)>> {
+fn panel() -> Option<Counties> {
     let csv = shared_data("did/mpdta.csv")?;
     let mut r = csv::Reader::from_path(csv).unwrap();
-    let mut p: BTreeMap<i64, (i32, BTreeMap<i32, f64>)> = BTreeMap::new();
+    let mut p: Counties = BTreeMap::new();
     for rec in r.records() {
         let rec = rec.unwrap();
         let (year, county, lemp, first): (i32, i64, f64, i32) = (
@@ -178,12 +182,7 @@ fn panel() -> Option<BTreeMap<i64, (i32, BTreeMap<i32, f64>)>> {
 
 /// ATT(g,t) and its analytic SE by the textbook formulas: a difference of mean changes, and
 /// √(σ²_treated / n_treated + σ²_control / n_control) with population variances.
-fn by_hand(
-    p: &BTreeMap<i64, (i32, BTreeMap<i32, f64>)>,
-    g: i32,
-    t: i32,
-    not_yet: bool,
-) -> (f64, f64) {
+fn by_hand(p: &Counties, g: i32, t: i32, not_yet: bool) -> (f64, f64) {
     let base = if t >= g { g - 1 } else { t - 1 };
     let change = |y: &BTreeMap<i32, f64>| y[&t] - y[&base];
     let treated: Vec<f64> = p

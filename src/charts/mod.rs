@@ -12,6 +12,7 @@
 //! - `theme.rs`: the embedded font, the palette, sizes and number formats.
 
 pub mod bars;
+pub mod effects;
 pub mod mix;
 pub mod scatter;
 pub mod sectors;
@@ -43,6 +44,8 @@ pub struct Context {
     /// Area code → the name a reader sees (from the `areas` sources); codes without one are
     /// shown as they are.
     pub names: BTreeMap<String, String>,
+    /// Indicator id → its name, for the pipeline's own series as well as the catalogue's.
+    pub titles: BTreeMap<String, String>,
 }
 
 impl Context {
@@ -134,6 +137,13 @@ impl Rows {
         self.indicator.len()
     }
 
+    /// The unit the table writes for an indicator.
+    fn unit_of(&self, id: &str) -> Option<String> {
+        (0..self.len())
+            .find(|&i| self.is(i, id))
+            .and_then(|i| self.unit[i].clone())
+    }
+
     fn is(&self, i: usize, id: &str) -> bool {
         self.indicator[i].as_deref() == Some(id)
     }
@@ -219,6 +229,8 @@ enum Chart {
     Mix(mix::Mix),
     Sectors(sectors::Sectors),
     Scatter(scatter::Scatter),
+    EventStudy(effects::Effects),
+    Cohorts(effects::Effects),
 }
 
 impl Chart {
@@ -229,6 +241,8 @@ impl Chart {
             Chart::Mix(_) => "spending-financing-mix".into(),
             Chart::Sectors(s) => format!("climate-ghg-by-sector-{}", slug(&s.area)),
             Chart::Scatter(_) => "spending-cost-per-beneficiary-scatter".into(),
+            Chart::EventStudy(e) => format!("evaluation-{}-event-study", slug(&e.outcome)),
+            Chart::Cohorts(e) => format!("evaluation-{}-group-time", slug(&e.outcome)),
         }
     }
 
@@ -243,6 +257,8 @@ impl Chart {
             Chart::Mix(m) => mix::draw(root, m, ctx),
             Chart::Sectors(s) => sectors::draw(root, s, ctx),
             Chart::Scatter(s) => scatter::draw(root, s, ctx),
+            Chart::EventStudy(e) => effects::draw_event_study(root, e, ctx),
+            Chart::Cohorts(e) => effects::draw_cohorts(root, e, ctx),
         }
     }
 }
@@ -261,7 +277,12 @@ fn slug(s: &str) -> String {
 }
 
 /// Every chart the settings ask for that the table has data for.
-fn plan(indicators: &DataFrame, settings: &Charts) -> Result<Vec<Chart>, ChartError> {
+fn plan(
+    indicators: &DataFrame,
+    evaluation: Option<&DataFrame>,
+    ctx: &Context,
+) -> Result<Vec<Chart>, ChartError> {
+    let settings = &ctx.settings;
     let rows = Rows::new(indicators)?;
     let kind = |k: &str| settings.kinds.iter().any(|x| x == k);
     let mut charts = Vec::new();
@@ -284,17 +305,37 @@ fn plan(indicators: &DataFrame, settings: &Charts) -> Result<Vec<Chart>, ChartEr
     if kind("cost-scatter") {
         charts.extend(scatter::data(&rows).map(Chart::Scatter));
     }
+    if let Some(df) = evaluation {
+        let names = |id: &str| {
+            let name = ctx
+                .titles
+                .get(id)
+                .cloned()
+                .or_else(|| catalogue::get(id).map(|c| c.name.to_string()))
+                .unwrap_or_else(|| id.to_string());
+            (name, rows.unit_of(id).unwrap_or_default())
+        };
+        for e in effects::data(df, &names)? {
+            if kind("cohort-effects") {
+                charts.push(Chart::Cohorts(e.clone()));
+            }
+            if kind("event-study") {
+                charts.push(Chart::EventStudy(e));
+            }
+        }
+    }
     Ok(charts)
 }
 
 /// Draws every chart into `dir`, in parallel. Returns the files written, sorted.
 pub fn render_all(
     indicators: &DataFrame,
+    evaluation: Option<&DataFrame>,
     dir: &Path,
     ctx: &Context,
 ) -> Result<Vec<PathBuf>, ChartError> {
     theme::init();
-    let charts = plan(indicators, &ctx.settings)?;
+    let charts = plan(indicators, evaluation, ctx)?;
     let jobs: Vec<(&Chart, ChartFormat, PathBuf)> = charts
         .iter()
         .flat_map(|c| {

@@ -381,12 +381,14 @@ impl ChartFormat {
 }
 
 /// The chart kinds cityimpact draws.
-pub const CHART_KINDS: [&str; 5] = [
+pub const CHART_KINDS: [&str; 7] = [
     "timeseries",
     "ranked",
     "financing-mix",
     "ghg-sectors",
     "cost-scatter",
+    "event-study",
+    "cohort-effects",
 ];
 
 /// `[charts]`: which charts, how large, in which formats, and which areas stand out.

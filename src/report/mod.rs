@@ -14,6 +14,8 @@ use crate::catalogue::{Family, Resolved};
 use crate::charts::theme;
 use crate::indicators::{floats, ints, strings};
 
+mod evaluation;
+
 /// Escapes text for HTML.
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -61,16 +63,19 @@ const MAX_INLINE_SVG: u64 = 1 << 20;
 pub fn write(
     dir: &Path,
     indicators: &DataFrame,
+    effects: Option<&DataFrame>,
     manifest: &Json,
     charts: &[PathBuf],
     catalogue: &Resolved,
 ) -> std::io::Result<()> {
-    let html = build(indicators, manifest, charts, catalogue).map_err(std::io::Error::other)?;
+    let html =
+        build(indicators, effects, manifest, charts, catalogue).map_err(std::io::Error::other)?;
     std::fs::write(dir.join("report.html"), html)
 }
 
 fn build(
     indicators: &DataFrame,
+    effects: Option<&DataFrame>,
     manifest: &Json,
     charts: &[PathBuf],
     catalogue: &Resolved,
@@ -102,38 +107,16 @@ fn build(
         })
         .map(|p| p.as_path())
         .collect();
-    for family in Family::ALL {
-        let mut figures = String::new();
-        for chart in charts {
-            let name = chart.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-            if !name.starts_with(family.as_str()) {
-                continue;
-            }
-            let ext = chart.extension().and_then(|e| e.to_str()).unwrap_or("");
-            let use_svg = inline_svg.contains(chart.with_extension("svg").as_path());
-            if (ext == "png" && use_svg) || (ext == "svg" && !use_svg) {
-                continue;
-            }
-            let Ok(bytes) = std::fs::read(chart) else {
-                continue;
-            };
-            match ext {
-                "svg" => {
-                    let text = String::from_utf8_lossy(&bytes);
-                    // Drop the XML declaration, which is not allowed inside HTML.
-                    let body = text.find("<svg").map_or(&text[..], |i| &text[i..]);
-                    let _ = writeln!(figures, "<figure>{body}</figure>");
-                }
-                _ => {
-                    let _ = writeln!(
-                        figures,
-                        "<figure><img alt=\"{}\" src=\"data:image/png;base64,{}\"></figure>",
-                        esc(name),
-                        base64(&bytes)
-                    );
-                }
-            }
+    // The evaluation leads: it answers the question the pipeline exists for.
+    if let Some(effects) = effects {
+        let text = evaluation::section(effects, manifest, catalogue)?;
+        let figures = figures(charts, &inline_svg, "evaluation");
+        if !text.is_empty() || !figures.is_empty() {
+            let _ = write!(h, "<h2>Evaluation</h2>\n{text}{figures}");
         }
+    }
+    for family in Family::ALL {
+        let figures = figures(charts, &inline_svg, family.as_str());
         let table = latest_table(indicators, family, &names)?;
         if figures.is_empty() && table.is_empty() {
             continue;
@@ -172,6 +155,43 @@ fn build(
     provenance(&mut h, manifest);
     h.push_str("</body>\n</html>\n");
     Ok(h)
+}
+
+/// The charts whose file names start with `prefix`, as figures: inline SVG, or the PNG where
+/// the SVG is too large.
+fn figures(charts: &[PathBuf], inline_svg: &BTreeSet<&Path>, prefix: &str) -> String {
+    let mut figures = String::new();
+    for chart in charts {
+        let name = chart.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+        if !name.starts_with(prefix) {
+            continue;
+        }
+        let ext = chart.extension().and_then(|e| e.to_str()).unwrap_or("");
+        let use_svg = inline_svg.contains(chart.with_extension("svg").as_path());
+        if (ext == "png" && use_svg) || (ext == "svg" && !use_svg) {
+            continue;
+        }
+        let Ok(bytes) = std::fs::read(chart) else {
+            continue;
+        };
+        match ext {
+            "svg" => {
+                let text = String::from_utf8_lossy(&bytes);
+                // Drop the XML declaration, which is not allowed inside HTML.
+                let body = text.find("<svg").map_or(&text[..], |i| &text[i..]);
+                let _ = writeln!(figures, "<figure>{body}</figure>");
+            }
+            _ => {
+                let _ = writeln!(
+                    figures,
+                    "<figure><img alt=\"{}\" src=\"data:image/png;base64,{}\"></figure>",
+                    esc(name),
+                    base64(&bytes)
+                );
+            }
+        }
+    }
+    figures
 }
 
 fn capitalise(s: &str) -> String {
@@ -384,7 +404,14 @@ mod tests {
         )
         .unwrap();
         let catalogue = Resolved::new(&crate::catalogue::Settings::default());
-        let html = build(&indicators, &serde_json::json!({}), &charts, &catalogue).unwrap();
+        let html = build(
+            &indicators,
+            None,
+            &serde_json::json!({}),
+            &charts,
+            &catalogue,
+        )
+        .unwrap();
         assert!(
             html.contains(&base64(b"PNG of the scatter")),
             "the PNG stands in"

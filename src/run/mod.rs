@@ -572,8 +572,18 @@ fn execute(
         settings: chart_settings(&pipeline, &tables),
         source: source_note(&pipeline),
         names: area_names(&tables).map_err(stage_err("output:charts"))?,
+        titles: resolved
+            .entries
+            .iter()
+            .map(|e| (e.id.clone(), e.name.clone()))
+            .collect(),
     };
-    let chart_files = charts::render_all(&indicators_df, &dir.join("charts"), &chart_context)?;
+    let chart_files = charts::render_all(
+        &indicators_df,
+        effects_df.as_ref(),
+        &dir.join("charts"),
+        &chart_context,
+    )?;
     timer.record(
         "output:charts",
         &["output:tables"],
@@ -684,8 +694,15 @@ fn execute(
     // The report shows the run as the manifest describes it, and is then listed in it.
     let t = Instant::now();
     let report_json = serde_json::to_value(&manifest).unwrap_or_default();
-    report::write(&dir, &indicators_df, &report_json, &chart_files, &resolved)
-        .map_err(write_err(&dir.join("report.html")))?;
+    report::write(
+        &dir,
+        &indicators_df,
+        effects_df.as_ref(),
+        &report_json,
+        &chart_files,
+        &resolved,
+    )
+    .map_err(write_err(&dir.join("report.html")))?;
     outputs.extend(hash_outputs(&dir, vec![("report.html".into(), None)], &[])?);
     let mut manifest = manifest;
     manifest.outputs = outputs;

@@ -69,10 +69,11 @@ pub fn rechart(out: &Path, options: &ChartOptions) -> Result<Vec<PathBuf>, RunEr
         stage: format!("read {}", indicators_path.display()),
         source,
     })?;
-    let ctx = charts::Context {
+    let mut ctx = charts::Context {
         settings: settings.clone(),
         source: manifest["chart_source"].as_str().unwrap_or("").to_string(),
         names: serde_json::from_value(manifest["area_names"].clone()).unwrap_or_default(),
+        titles: Default::default(),
     };
     // The catalogue as the run computed it (units in its currency), from the table's footer.
     let catalogue = output::parquet::read_footer(&indicators_path)
@@ -81,6 +82,21 @@ pub fn rechart(out: &Path, options: &ChartOptions) -> Result<Vec<PathBuf>, RunEr
         .and_then(|(_, v)| serde_json::from_str::<Vec<catalogue::Entry>>(&v).ok())
         .map(catalogue::Resolved::from_entries)
         .unwrap_or_else(|| catalogue::Resolved::new(&catalogue::Settings::default()));
+    ctx.titles = catalogue
+        .entries
+        .iter()
+        .map(|e| (e.id.clone(), e.name.clone()))
+        .collect();
+    let effects_path = out.join("effects.parquet");
+    let effects = match effects_path.exists() {
+        true => Some(
+            output::parquet::read(&effects_path).map_err(|source| RunError::Stage {
+                stage: format!("read {}", effects_path.display()),
+                source,
+            })?,
+        ),
+        false => None,
+    };
 
     // New charts in a staging folder inside the output folder, then swapped in whole.
     let staging = tempfile::Builder::new()
@@ -90,7 +106,7 @@ pub fn rechart(out: &Path, options: &ChartOptions) -> Result<Vec<PathBuf>, RunEr
             path: out.to_path_buf(),
             source,
         })?;
-    let files = charts::render_all(&indicators, staging.path(), &ctx)?;
+    let files = charts::render_all(&indicators, effects.as_ref(), staging.path(), &ctx)?;
     let final_files: Vec<PathBuf> = files
         .iter()
         .filter_map(|f| f.file_name().map(|n| out.join("charts").join(n)))
@@ -114,6 +130,7 @@ pub fn rechart(out: &Path, options: &ChartOptions) -> Result<Vec<PathBuf>, RunEr
     report::write(
         tmp_dir.path(),
         &indicators,
+        effects.as_ref(),
         &manifest,
         &final_files,
         &catalogue,
