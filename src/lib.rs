@@ -9,6 +9,7 @@ pub mod charts;
 pub mod config;
 pub mod contracts;
 pub mod evaluate;
+pub mod index;
 pub mod indicators;
 pub mod ingest;
 pub mod output;

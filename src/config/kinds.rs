@@ -90,6 +90,7 @@ impl SourceKind {
                 "green_space_m2",
                 "treated",
                 "treated_from",
+                "group",
                 "period",
             ],
             SourceKind::Outcomes => &[

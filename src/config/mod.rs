@@ -5,6 +5,7 @@
 //! misspelt, the nearest valid one.
 
 pub mod evaluation;
+pub mod index;
 pub mod kinds;
 mod raw;
 
@@ -13,6 +14,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use evaluation::Evaluation;
+pub use index::IndexSettings;
 pub use kinds::SourceKind;
 use raw::RawFile;
 use toml::Spanned;
@@ -433,9 +435,23 @@ pub struct Pipeline {
     pub checks: Checks,
     /// `[evaluation]`, when the pipeline evaluates outcomes.
     pub evaluation: Option<Evaluation>,
+    /// `[index]`, when the pipeline builds a composite index.
+    pub index: Option<IndexSettings>,
 }
 
 impl Pipeline {
+    /// Whether `id` is a series the pipeline declares (an evaluation series, or an index
+    /// indicator or denominator the catalogue does not know): city statistics pass it through.
+    pub fn declares(&self, id: &str) -> bool {
+        self.evaluation
+            .as_ref()
+            .is_some_and(|e| e.series(id).is_some())
+            || self
+                .index
+                .as_ref()
+                .is_some_and(|i| i.inputs().contains(id) && crate::catalogue::get(id).is_none())
+    }
+
     pub fn source(&self, name: &str) -> Option<&Source> {
         self.sources.iter().find(|s| s.name == name)
     }
@@ -582,17 +598,6 @@ fn is_valid_name(s: &str) -> bool {
 }
 
 fn resolve(ctx: &Ctx, raw: RawFile, file_hash: String) -> Result<Pipeline, ConfigError> {
-    if let Some(section) = raw.index.as_ref() {
-        let which = "[index]";
-        return Err(ctx.error(
-            section,
-            format!("{which} is not supported by this version of cityimpact"),
-            Some(format!(
-                "remove the {which} section; the indicators themselves are computed without it"
-            )),
-        ));
-    }
-
     let p = raw.pipeline;
     let name = p.name.get_ref().clone();
     if !is_valid_name(&name) {
@@ -679,6 +684,10 @@ fn resolve(ctx: &Ctx, raw: RawFile, file_hash: String) -> Result<Pipeline, Confi
     }
 
     let indicators = resolve_indicators(ctx, raw.indicators)?;
+    let index = match raw.index {
+        None => None,
+        Some(i) => Some(index::resolve(ctx, &dir, i)?),
+    };
     let evaluation = match raw.evaluation {
         None => None,
         Some(e) => Some(evaluation::resolve(ctx, e, &sources, &|id| {
@@ -721,6 +730,7 @@ fn resolve(ctx: &Ctx, raw: RawFile, file_hash: String) -> Result<Pipeline, Confi
         charts,
         checks,
         evaluation,
+        index,
     })
 }
 
@@ -1350,7 +1360,10 @@ mod tests {
                 "\n[indicators]\nbreakdowns = [[\"sx\"]]\n",
                 "unknown breakdown key",
             ),
-            ("\n[index]\nmethod = \"x\"\n", "not supported"),
+            (
+                "\n[index]\nstructure = \"no-such.csv\"\n",
+                "cannot read no-such.csv",
+            ),
             (
                 "\n[evaluation]\noutcomes = [\"lemp\"]\n",
                 "neither a catalogue indicator nor a declared series",

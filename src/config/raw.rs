@@ -19,9 +19,7 @@ pub struct RawFile {
     pub charts: Option<RawCharts>,
     pub checks: Option<RawChecks>,
     pub evaluation: Option<super::evaluation::RawEvaluation>,
-    // A later stage of the design; named here so that the error says "not supported" rather
-    // than "unknown key".
-    pub index: Option<Spanned<toml::Value>>,
+    pub index: Option<super::index::RawIndex>,
 }
 
 #[derive(Debug, Deserialize)]

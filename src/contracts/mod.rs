@@ -787,10 +787,7 @@ impl<'a> Contract<'a> {
                     let mapped = source.variables.get(code.as_ref());
                     let id: &str = mapped.map(String::as_str).unwrap_or(&code);
                     let is_rate = CITY_STAT_RATES.contains(&id);
-                    let declared = pipeline
-                        .evaluation
-                        .as_ref()
-                        .is_some_and(|e| e.series(id).is_some());
+                    let declared = pipeline.declares(id);
                     if !is_rate && !declared && !CITY_STAT_COUNTS.contains(&id) {
                         let why = if mapped.is_some() {
                             format!(

@@ -173,21 +173,47 @@ pub fn infer(estimates: &[Estimate], boot: Bootstrap) -> (Vec<Inferred>, Weights
     (out, weights)
 }
 
-/// `replicates` draws of √n · mean_i(v_i IF_i) for every estimate, replicates side by side;
-/// each has its own generator seeded from the pipeline's seed and its number.
+/// Replicates drawn together: each estimate's influence function is read once per block, not
+/// once per replicate (at 10 000 areas and 400 estimates it is 32 MB).
+const BLOCK: usize = 16;
+
+/// `replicates` draws of √n · mean_i(v_i IF_i) for every estimate, blocks of replicates side
+/// by side; each replicate has its own generator seeded from the pipeline's seed and its
+/// number, so the draws do not depend on the blocking or the scheduling.
 fn draws(estimates: &[Estimate], n: usize, boot: Bootstrap, weights: Weights) -> Vec<Vec<f64>> {
     let root_n = (n as f64).sqrt();
-    (0..boot.replicates as u64)
-        .into_par_iter()
-        .map(|r| {
-            let mut rng = SplitMix64::stream(boot.seed, r);
-            let v: Vec<f64> = (0..n).map(|_| weights.draw(&mut rng)).collect();
-            estimates
-                .iter()
-                .map(|e| e.inf.iter().zip(&v).map(|(x, w)| x * w).sum::<f64>() / root_n)
-                .collect()
+    let b = boot.replicates as usize;
+    let blocks: Vec<usize> = (0..b).step_by(BLOCK).collect();
+    let per_block: Vec<Vec<Vec<f64>>> = blocks
+        .par_iter()
+        .map(|&start| {
+            let r = BLOCK.min(b - start);
+            // Weights unit-major: v[i * BLOCK + j] for replicate start + j.
+            let mut v = vec![0.0; n * BLOCK];
+            for j in 0..r {
+                let mut rng = SplitMix64::stream(boot.seed, (start + j) as u64);
+                for i in 0..n {
+                    v[i * BLOCK + j] = weights.draw(&mut rng);
+                }
+            }
+            let mut out = vec![vec![0.0; estimates.len()]; r];
+            for (k, e) in estimates.iter().enumerate() {
+                let mut acc = [0.0f64; BLOCK];
+                for (x, vi) in e.inf.iter().zip(v.chunks_exact(BLOCK)) {
+                    if *x != 0.0 {
+                        for (a, w) in acc.iter_mut().zip(vi) {
+                            *a += x * w;
+                        }
+                    }
+                }
+                for j in 0..r {
+                    out[j][k] = acc[j] / root_n;
+                }
+            }
+            out
         })
-        .collect()
+        .collect();
+    per_block.into_iter().flatten().collect()
 }
 
 /// The Wald pre-test of parallel trends over `pre` (pre-treatment group-time estimates):

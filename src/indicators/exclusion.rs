@@ -158,7 +158,8 @@ pub fn compute(inputs: &Inputs) -> PolarsResult<Output> {
         .pipeline
         .evaluation
         .as_ref()
-        .is_some_and(|e| !e.series.is_empty());
+        .is_some_and(|e| !e.series.is_empty())
+        || inputs.pipeline.index.is_some();
     if wanted.is_empty() && !declared {
         return Ok(out);
     }
@@ -615,7 +616,7 @@ fn city_stats(
             .insert(var.clone(), (v, f));
     }
     let want = |id: &str| wanted.iter().any(|w| w == id);
-    let evaluation = inputs.pipeline.evaluation.as_ref();
+    let pipeline = inputs.pipeline;
     for ((a, p), vars) in &cells {
         let level = inputs.level(a, "city");
         let flags = |names: &[&str]| {
@@ -682,7 +683,7 @@ fn city_stats(
         // Series the pipeline declares for its evaluation (`[evaluation.series]`) pass
         // through under their own id, with the source's flag.
         for (id, (v, f)) in vars {
-            if evaluation.is_some_and(|e| e.series(id).is_some()) {
+            if pipeline.declares(id) {
                 out.values
                     .push(Value::new(id, a, &level, *p, *v).flag(f.clone()));
             }

@@ -30,6 +30,10 @@ pub struct Manifest {
     /// How outcomes were evaluated: settings, and per outcome its panel, pre-test and notes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evaluation: Option<serde_json::Value>,
+    /// How the composite index was built: settings, per period its treatments, node
+    /// statistics and notes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -27,6 +27,7 @@ use crate::report;
 mod evaluation;
 mod history;
 mod incremental;
+mod index;
 mod lock;
 mod plan;
 mod rechart;
@@ -229,6 +230,35 @@ pub fn catalogue_settings(pipeline: &Pipeline) -> catalogue::Settings {
             pro_rata.join(", ")
         ),
     };
+    let index_inputs: Vec<catalogue::Entry> = pipeline
+        .index
+        .iter()
+        .flat_map(|i| {
+            i.inputs()
+                .into_iter()
+                .filter(|c| catalogue::get(c).is_none())
+                .map(|c| {
+                    let node = i.node(&c);
+                    catalogue::Entry {
+                        id: c.clone(),
+                        family: Family::Exclusion,
+                        name: node.map_or_else(|| c.clone(), |n| n.name.clone()),
+                        unit: node.map_or_else(String::new, |n| n.unit.clone()),
+                        direction: match node.map(|n| n.direction) {
+                            Some(d) if d < 0.0 => catalogue::Direction::LowerBetter,
+                            Some(_) => catalogue::Direction::HigherBetter,
+                            None => catalogue::Direction::Neutral,
+                        },
+                        definition: format!(
+                            "Passed through from city statistics for the index ({}).",
+                            i.structure_path
+                        ),
+                        source: "declared in the index structure ([index] structure)".into(),
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
     let extra = pipeline
         .evaluation
         .iter()
@@ -247,6 +277,7 @@ pub fn catalogue_settings(pipeline: &Pipeline) -> catalogue::Settings {
             definition: s.definition.clone(),
             source: "declared in the pipeline file ([evaluation.series])".into(),
         })
+        .chain(index_inputs)
         .collect();
     catalogue::Settings {
         currency: pipeline.currency.report.clone(),
@@ -505,6 +536,12 @@ fn execute(
     if let Some(e) = &evaluated {
         timer.record("evaluate", &family_stages, t_eval, Some(e.effects.len()));
     }
+    let t_index = Instant::now();
+    let built_index =
+        index::run(&pipeline, &tables, &inputs_view, &values).map_err(stage_err("index"))?;
+    if let Some(b) = &built_index {
+        timer.record("index", &family_stages, t_index, Some(b.rows.len()));
+    }
     let resolved = catalogue::Resolved::new(&catalogue_settings(&pipeline));
     let mut indicators_df =
         indicators::long_frame(values, &resolved).map_err(stage_err("output:tables"))?;
@@ -558,6 +595,10 @@ fn execute(
         Some(e) => {
             Some(evaluation::write(&dir, e, &provenance).map_err(stage_err("output:tables"))?)
         }
+        None => None,
+    };
+    let index_dfs = match &built_index {
+        Some(b) => Some(index::write(&dir, b, &provenance).map_err(stage_err("output:tables"))?),
         None => None,
     };
     timer.record(
@@ -621,6 +662,23 @@ fn execute(
             "Outcome evaluation: one row per estimate (Callaway & Sant'Anna group-time effects and their aggregations, TWFE and 2x2 DiD)",
         ));
     }
+    if let Some(w) = &index_dfs {
+        resources.push((
+            "index",
+            &w.index,
+            "Composite index: one row per area, period and node, with score, rank and its Monte-Carlo rank interval",
+        ));
+        resources.push((
+            "index_runs",
+            &w.runs,
+            "The drawn parameters of every Monte-Carlo run of the index (weights, normalisation, aggregation)",
+        ));
+        resources.push((
+            "index_sensitivity",
+            &w.sensitivity,
+            "Variance-based sensitivity of the index's ranks: first-order and total indices per uncertain input",
+        ));
+    }
     let package = datapackage::build(&pipeline, &provenance, &resolved, &resources);
     let write_err = |path: &Path| {
         let path = path.to_path_buf();
@@ -646,6 +704,16 @@ fn execute(
                 .as_ref()
                 .map(|df| ("effects.parquet".to_string(), Some(df.height()))),
         )
+        .chain(index_dfs.iter().flat_map(|w| {
+            [
+                ("index.parquet".to_string(), Some(w.index.height())),
+                ("index_runs.parquet".to_string(), Some(w.runs.height())),
+                (
+                    "index_sensitivity.parquet".to_string(),
+                    Some(w.sensitivity.height()),
+                ),
+            ]
+        }))
         .collect();
     let mut outputs = hash_outputs(&dir, files, &chart_files)?;
     timer.record(
@@ -690,6 +758,7 @@ fn execute(
         chart_source: chart_context.source.clone(),
         area_names: chart_context.names.clone(),
         evaluation: evaluated.as_ref().map(evaluation::describe),
+        index: built_index.as_ref().map(|b| b.report.clone()),
     };
     // The report shows the run as the manifest describes it, and is then listed in it.
     let t = Instant::now();
@@ -780,6 +849,7 @@ fn stage_order(stage: &str) -> (usize, String) {
         "checks",
         "indicators:",
         "evaluate",
+        "index",
         "output:tables",
         "output:charts",
         "output:manifest",

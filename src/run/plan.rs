@@ -102,6 +102,23 @@ pub fn plan(pipeline_file: &Path, options: &Options) -> Result<Vec<Planned>, Run
             },
         });
     }
+    if let Some(e) = &pipeline.evaluation {
+        stages.push(Planned {
+            stage: "evaluate".into(),
+            reads: e
+                .outcomes
+                .iter()
+                .map(|o| format!("indicator {o}"))
+                .collect(),
+            writes: vec!["effects.parquet".into()],
+            will_run: !up_to_date,
+            reason: if up_to_date {
+                whole_reason.clone()
+            } else {
+                "every run that is not up to date evaluates again from the indicator values".into()
+            },
+        });
+    }
     for (stage, writes) in [
         (
             "output:tables",
