@@ -45,7 +45,7 @@ fn main() {
         let target = dir.path().join(format!("charts-{i}"));
         std::fs::create_dir(&target).expect("a chart folder");
         let t = Instant::now();
-        count = charts::render_all(&indicators, None, &target, &ctx)
+        count = charts::render_all(&indicators, charts::Outputs::default(), &target, &ctx)
             .expect("charts")
             .len();
         times.push(t.elapsed().as_secs_f64());

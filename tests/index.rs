@@ -9,7 +9,6 @@ use std::sync::OnceLock;
 
 use cityimpact::output::parquet::read;
 use common::*;
-use polars::prelude::*;
 
 fn asem() -> Option<&'static Path> {
     static OUT: OnceLock<PathBuf> = OnceLock::new();

@@ -13,6 +13,7 @@
 
 pub mod bars;
 pub mod effects;
+pub mod index;
 pub mod mix;
 pub mod scatter;
 pub mod sectors;
@@ -231,6 +232,15 @@ enum Chart {
     Scatter(scatter::Scatter),
     EventStudy(effects::Effects),
     Cohorts(effects::Effects),
+    IndexRanked(index::IndexChart),
+    IndexHeatmap(index::IndexChart),
+}
+
+/// The tables beside the indicators that some charts draw from.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Outputs<'a> {
+    pub effects: Option<&'a DataFrame>,
+    pub index: Option<&'a DataFrame>,
 }
 
 impl Chart {
@@ -243,6 +253,8 @@ impl Chart {
             Chart::Scatter(_) => "spending-cost-per-beneficiary-scatter".into(),
             Chart::EventStudy(e) => format!("evaluation-{}-event-study", slug(&e.outcome)),
             Chart::Cohorts(e) => format!("evaluation-{}-group-time", slug(&e.outcome)),
+            Chart::IndexRanked(c) => format!("index-{}-ranked", slug(&c.top)),
+            Chart::IndexHeatmap(c) => format!("index-{}-heatmap", slug(&c.top)),
         }
     }
 
@@ -259,6 +271,8 @@ impl Chart {
             Chart::Scatter(s) => scatter::draw(root, s, ctx),
             Chart::EventStudy(e) => effects::draw_event_study(root, e, ctx),
             Chart::Cohorts(e) => effects::draw_cohorts(root, e, ctx),
+            Chart::IndexRanked(c) => index::draw_ranked(root, c, ctx),
+            Chart::IndexHeatmap(c) => index::draw_heatmap(root, c, ctx),
         }
     }
 }
@@ -277,11 +291,8 @@ fn slug(s: &str) -> String {
 }
 
 /// Every chart the settings ask for that the table has data for.
-fn plan(
-    indicators: &DataFrame,
-    evaluation: Option<&DataFrame>,
-    ctx: &Context,
-) -> Result<Vec<Chart>, ChartError> {
+fn plan(indicators: &DataFrame, outputs: Outputs, ctx: &Context) -> Result<Vec<Chart>, ChartError> {
+    let evaluation = outputs.effects;
     let settings = &ctx.settings;
     let rows = Rows::new(indicators)?;
     let kind = |k: &str| settings.kinds.iter().any(|x| x == k);
@@ -324,18 +335,28 @@ fn plan(
             }
         }
     }
+    if let Some(df) = outputs.index {
+        if let Some(c) = index::data(df)? {
+            if kind("index-heatmap") && !c.pillars.is_empty() {
+                charts.push(Chart::IndexHeatmap(c.clone()));
+            }
+            if kind("index-ranked") {
+                charts.push(Chart::IndexRanked(c));
+            }
+        }
+    }
     Ok(charts)
 }
 
 /// Draws every chart into `dir`, in parallel. Returns the files written, sorted.
 pub fn render_all(
     indicators: &DataFrame,
-    evaluation: Option<&DataFrame>,
+    outputs: Outputs,
     dir: &Path,
     ctx: &Context,
 ) -> Result<Vec<PathBuf>, ChartError> {
     theme::init();
-    let charts = plan(indicators, evaluation, ctx)?;
+    let charts = plan(indicators, outputs, ctx)?;
     let jobs: Vec<(&Chart, ChartFormat, PathBuf)> = charts
         .iter()
         .flat_map(|c| {

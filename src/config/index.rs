@@ -176,7 +176,7 @@ fn normalise(ctx: &Ctx, r: &Spanned<RawNormalise>) -> Result<Normalise, ConfigEr
     match v.method.as_str() {
         "min-max" => {
             let [lo, hi] = v.range.unwrap_or([0.0, 100.0]);
-            if !(lo < hi) {
+            if lo >= hi || lo.is_nan() || hi.is_nan() {
                 return Err(ctx.error(r, format!("min-max range [{lo}, {hi}] is empty"), None));
             }
             Ok(Normalise::MinMax { lo, hi })
@@ -265,7 +265,7 @@ fn structure(path: &Path, shown: &str) -> Result<Vec<Node>, String> {
             return Err(format!("{shown}:{line}: Direction of {code} is {direction}; it is 1 (higher is better) or -1"));
         }
         let weight = num("Weight", 1.0)?;
-        if !(weight >= 0.0) {
+        if weight < 0.0 || weight.is_nan() {
             return Err(format!("{shown}:{line}: Weight of {code} is negative"));
         }
         let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());

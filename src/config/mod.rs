@@ -383,7 +383,7 @@ impl ChartFormat {
 }
 
 /// The chart kinds cityimpact draws.
-pub const CHART_KINDS: [&str; 7] = [
+pub const CHART_KINDS: [&str; 9] = [
     "timeseries",
     "ranked",
     "financing-mix",
@@ -391,6 +391,8 @@ pub const CHART_KINDS: [&str; 7] = [
     "cost-scatter",
     "event-study",
     "cohort-effects",
+    "index-ranked",
+    "index-heatmap",
 ];
 
 /// `[charts]`: which charts, how large, in which formats, and which areas stand out.

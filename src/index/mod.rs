@@ -191,8 +191,21 @@ pub fn build(
             settings, &tree, *period, areas, groups, &mut out,
         ));
     }
+    let names: BTreeMap<String, String> = settings
+        .nodes
+        .iter()
+        .map(|n| {
+            let code = if n.parent.is_none() {
+                settings.name.clone()
+            } else {
+                n.code.clone()
+            };
+            (code, n.name.clone())
+        })
+        .collect();
     out.report = json!({
         "name": settings.name,
+        "names": names,
         "structure": settings.structure_path,
         "unit_level": unit_level,
         "denominate": settings.denominate,
@@ -421,7 +434,7 @@ fn one_period(
                     row.flag = why[n][p].map(String::from);
                     if n < tree.indicators
                         && data[n][u].is_some()
-                        && areas[*area].get(&tree.codes[n]).is_none()
+                        && !areas[*area].contains_key(&tree.codes[n])
                     {
                         row.flag = Some("imputed".into());
                     }
@@ -430,8 +443,15 @@ fn one_period(
             out.rows.push(row);
         }
     }
+    let sensitivity: Vec<serde_json::Value> = out
+        .sensitivity
+        .iter()
+        .filter(|s| s.period == period)
+        .map(|s| json!({"input": s.input, "first_order": s.first_order, "total": s.total}))
+        .collect();
     json!({
         "period": period,
+        "sensitivity": sensitivity,
         "areas": units.len(),
         "scored": kept.len(),
         "treatments": treatments,

@@ -66,6 +66,9 @@ pub fn replay(tree: &Tree, treated: &[Column], base: &[f64], d: &Draw) -> Vec<Co
     scores(tree, treated, &w, d.normalise, d.aggregate).0
 }
 
+/// One run's ranks: per aggregate (by position from `tree.indicators`), per unit.
+pub type RunRanks = Vec<Vec<Option<u32>>>;
+
 /// Monte-Carlo runs: the draws, and for each run the ranks of every aggregate (by position
 /// from `tree.indicators`) over the units.
 pub fn monte_carlo(
@@ -73,17 +76,17 @@ pub fn monte_carlo(
     treated: &[Column],
     base: &[f64],
     un: &Uncertainty,
-) -> (Vec<Draw>, Vec<Vec<Vec<Option<u32>>>>) {
+) -> (Vec<Draw>, Vec<RunRanks>) {
     let moved = perturbed(tree);
     let k = moved.len() + 2;
-    let results: Vec<(Draw, Vec<Vec<Option<u32>>>)> = (0..un.runs)
+    let results: Vec<(Draw, RunRanks)> = (0..un.runs)
         .into_par_iter()
         .map(|r| {
             let mut rng = SplitMix64::stream(un.seed, r as u64);
             let u: Vec<f64> = (0..k).map(|_| uniform(&mut rng)).collect();
             let d = from_uniforms(r, &u, base, &moved, un);
             let s = replay(tree, treated, base, &d);
-            let r: Vec<Vec<Option<u32>>> = s[tree.indicators..].iter().map(ranks).collect();
+            let r: RunRanks = s[tree.indicators..].iter().map(ranks).collect();
             (d, r)
         })
         .collect();

@@ -100,7 +100,11 @@ pub fn section(effects: &DataFrame, manifest: &Json, catalogue: &Resolved) -> Po
         let id = o["outcome"].as_str().unwrap_or("");
         let entry = catalogue.get(id);
         let name = entry.map(|e| e.name.as_str()).unwrap_or(id);
-        let unit = entry.map(|e| e.unit.as_str()).unwrap_or("");
+        // A difference of two rates is in percentage points, not per cent.
+        let unit = match entry.map(|e| e.unit.as_str()).unwrap_or("") {
+            "%" => "percentage points",
+            u => u,
+        };
         let _ = writeln!(h, "<h3>{}</h3>", esc(name));
         let Some(simple) = find(effects, id, "cs_did", "simple")? else {
             let why: Vec<&str> = o["notes"]

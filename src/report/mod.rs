@@ -15,6 +15,7 @@ use crate::charts::theme;
 use crate::indicators::{floats, ints, strings};
 
 mod evaluation;
+mod index;
 
 /// Escapes text for HTML.
 fn esc(s: &str) -> String {
@@ -63,19 +64,19 @@ const MAX_INLINE_SVG: u64 = 1 << 20;
 pub fn write(
     dir: &Path,
     indicators: &DataFrame,
-    effects: Option<&DataFrame>,
+    outputs: crate::charts::Outputs,
     manifest: &Json,
     charts: &[PathBuf],
     catalogue: &Resolved,
 ) -> std::io::Result<()> {
     let html =
-        build(indicators, effects, manifest, charts, catalogue).map_err(std::io::Error::other)?;
+        build(indicators, outputs, manifest, charts, catalogue).map_err(std::io::Error::other)?;
     std::fs::write(dir.join("report.html"), html)
 }
 
 fn build(
     indicators: &DataFrame,
-    effects: Option<&DataFrame>,
+    outputs: crate::charts::Outputs,
     manifest: &Json,
     charts: &[PathBuf],
     catalogue: &Resolved,
@@ -107,12 +108,19 @@ fn build(
         })
         .map(|p| p.as_path())
         .collect();
-    // The evaluation leads: it answers the question the pipeline exists for.
-    if let Some(effects) = effects {
+    // The evaluation and the index lead: they answer the questions the pipeline exists for.
+    if let Some(effects) = outputs.effects {
         let text = evaluation::section(effects, manifest, catalogue)?;
         let figures = figures(charts, &inline_svg, "evaluation");
         if !text.is_empty() || !figures.is_empty() {
             let _ = write!(h, "<h2>Evaluation</h2>\n{text}{figures}");
+        }
+    }
+    if let Some(df) = outputs.index {
+        let text = index::section(df, manifest, &names)?;
+        let figures = figures(charts, &inline_svg, "index");
+        if !text.is_empty() || !figures.is_empty() {
+            let _ = write!(h, "<h2>Composite index</h2>\n{text}{figures}");
         }
     }
     for family in Family::ALL {
@@ -406,7 +414,7 @@ mod tests {
         let catalogue = Resolved::new(&crate::catalogue::Settings::default());
         let html = build(
             &indicators,
-            None,
+            crate::charts::Outputs::default(),
             &serde_json::json!({}),
             &charts,
             &catalogue,

@@ -325,6 +325,18 @@ fn area_names(tables: &[Table]) -> PolarsResult<std::collections::BTreeMap<Strin
     Ok(names)
 }
 
+/// Node code → name of the index's nodes, from its report.
+pub(crate) fn index_names(report: Option<&serde_json::Value>) -> Vec<(String, String)> {
+    report
+        .and_then(|r| r["names"].as_object())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -617,11 +629,15 @@ fn execute(
             .entries
             .iter()
             .map(|e| (e.id.clone(), e.name.clone()))
+            .chain(index_names(built_index.as_ref().map(|b| &b.report)))
             .collect(),
     };
     let chart_files = charts::render_all(
         &indicators_df,
-        effects_df.as_ref(),
+        charts::Outputs {
+            effects: effects_df.as_ref(),
+            index: index_dfs.as_ref().map(|w| &w.index),
+        },
         &dir.join("charts"),
         &chart_context,
     )?;
@@ -766,7 +782,10 @@ fn execute(
     report::write(
         &dir,
         &indicators_df,
-        effects_df.as_ref(),
+        charts::Outputs {
+            effects: effects_df.as_ref(),
+            index: index_dfs.as_ref().map(|w| &w.index),
+        },
         &report_json,
         &chart_files,
         &resolved,

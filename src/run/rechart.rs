@@ -86,6 +86,7 @@ pub fn rechart(out: &Path, options: &ChartOptions) -> Result<Vec<PathBuf>, RunEr
         .entries
         .iter()
         .map(|e| (e.id.clone(), e.name.clone()))
+        .chain(super::index_names(Some(&manifest["index"])))
         .collect();
     let effects_path = out.join("effects.parquet");
     let effects = match effects_path.exists() {
@@ -106,7 +107,25 @@ pub fn rechart(out: &Path, options: &ChartOptions) -> Result<Vec<PathBuf>, RunEr
             path: out.to_path_buf(),
             source,
         })?;
-    let files = charts::render_all(&indicators, effects.as_ref(), staging.path(), &ctx)?;
+    let index_path = out.join("index.parquet");
+    let index = match index_path.exists() {
+        true => Some(
+            output::parquet::read(&index_path).map_err(|source| RunError::Stage {
+                stage: format!("read {}", index_path.display()),
+                source,
+            })?,
+        ),
+        false => None,
+    };
+    let files = charts::render_all(
+        &indicators,
+        charts::Outputs {
+            effects: effects.as_ref(),
+            index: index.as_ref(),
+        },
+        staging.path(),
+        &ctx,
+    )?;
     let final_files: Vec<PathBuf> = files
         .iter()
         .filter_map(|f| f.file_name().map(|n| out.join("charts").join(n)))
@@ -130,7 +149,10 @@ pub fn rechart(out: &Path, options: &ChartOptions) -> Result<Vec<PathBuf>, RunEr
     report::write(
         tmp_dir.path(),
         &indicators,
-        effects.as_ref(),
+        charts::Outputs {
+            effects: effects.as_ref(),
+            index: index.as_ref(),
+        },
         &manifest,
         &final_files,
         &catalogue,
