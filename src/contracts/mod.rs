@@ -652,12 +652,19 @@ impl<'a> Contract<'a> {
                     let column = raw.columns[r].as_str();
                     match check_with(self.rules[r], cell.unwrap_or(""), source.decimal_comma) {
                         Ok(None) if self.required[r] => {
-                            bad = Some(self.reject(
-                                i,
-                                Some(column),
-                                cell,
-                                format!("`{column}` ({role}) is empty; every row needs it"),
-                            ));
+                            // In a wide file the value's column is the variable's own.
+                            let wide = self.at.variable.and_then(|v| texts[v]);
+                            let (column, why) = match wide {
+                                Some(code) if column == "(variable column)" => (
+                                    code,
+                                    format!("`{code}` is empty: this area has no value of {code}"),
+                                ),
+                                _ => (
+                                    column,
+                                    format!("`{column}` ({role}) is empty; every row needs it"),
+                                ),
+                            };
+                            bad = Some(self.reject(i, Some(column), cell, why));
                         }
                         Ok(v) => row.push(v),
                         Err(why) => {

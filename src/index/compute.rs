@@ -92,13 +92,7 @@ pub fn normalise(x: &Column, direction: f64, target: Option<f64>, how: Normalise
                 })
                 .collect()
         }
-        Normalise::Rank => x
-            .iter()
-            .map(|y| {
-                // Rank from the bottom, ties at their lowest rank (R `rank(ties = "min")`).
-                y.map(|y| 1.0 + v.iter().filter(|o| **o < y * direction).count() as f64)
-            })
-            .collect(),
+        Normalise::Rank => ranks_up(x, direction),
         Normalise::Target => {
             let t = target.unwrap_or(hi) * direction;
             x.iter()
@@ -184,11 +178,43 @@ pub fn scores(
 }
 
 /// Ranks of a column, 1 = highest score, ties at their best rank; units without a score have
-/// none.
+/// none. One sort: the Monte-Carlo runs rank every node of every run.
 pub fn ranks(x: &Column) -> Vec<Option<u32>> {
-    x.iter()
-        .map(|y| y.map(|y| 1 + x.iter().flatten().filter(|o| **o > y).count() as u32))
-        .collect()
+    let mut order: Vec<(f64, usize)> = x
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.map(|v| (v, i)))
+        .collect();
+    order.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut out = vec![None; x.len()];
+    let mut rank = 0u32;
+    for (k, (v, i)) in order.iter().enumerate() {
+        if k == 0 || *v != order[k - 1].0 {
+            rank = k as u32 + 1;
+        }
+        out[*i] = Some(rank);
+    }
+    out
+}
+
+/// Ranks from the bottom (1 = lowest), ties at their lowest rank, as R's
+/// `rank(ties = "min")`; for rank normalisation.
+fn ranks_up(x: &Column, direction: f64) -> Column {
+    let mut order: Vec<(f64, usize)> = x
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.map(|v| (v * direction, i)))
+        .collect();
+    order.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut out = vec![None; x.len()];
+    let mut rank = 0.0;
+    for (k, (v, i)) in order.iter().enumerate() {
+        if k == 0 || *v != order[k - 1].0 {
+            rank = k as f64 + 1.0;
+        }
+        out[*i] = Some(rank);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -239,6 +265,15 @@ mod tests {
         assert_eq!(
             mean(&[(0.0, 1.0)], Aggregation::Geometric),
             Err(NOT_POSITIVE)
+        );
+    }
+
+    #[test]
+    fn rank_normalisation_counts_from_the_bottom() {
+        let x: Column = vec![Some(3.0), Some(1.0), None, Some(3.0), Some(2.0)];
+        assert_eq!(
+            normalise(&x, 1.0, None, Normalise::Rank),
+            vec![Some(3.0), Some(1.0), None, Some(3.0), Some(2.0)]
         );
     }
 
