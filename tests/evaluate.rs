@@ -45,15 +45,7 @@ type Counties = BTreeMap<i64, (i32, BTreeMap<i32, f64>)>;
 
 fn effects(out: &Path) -> BTreeMap<Key, Estimate> {
     let df = read(&out.join("effects.parquet")).unwrap();
-    let s = |c: &str| -> Vec<String> {
-        df.column(c)
-            .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .map(|v| v.unwrap().to_string())
-            .collect()
-    };
+    let s = |c: &str| str_column(&df, c);
     let i = |c: &str| -> Vec<Option<i32>> { df.column(c).unwrap().i32().unwrap().iter().collect() };
     let f = |c: &str| -> Vec<Option<f64>> { df.column(c).unwrap().f64().unwrap().iter().collect() };
     let (est, agg, g, p, e) = (

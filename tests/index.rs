@@ -36,15 +36,7 @@ fn asem() -> Option<&'static Path> {
 type Scores = BTreeMap<String, BTreeMap<String, (Option<f64>, Option<i32>)>>;
 fn scores(out: &Path) -> Scores {
     let df = read(&out.join("index.parquet")).unwrap();
-    let s = |c: &str| -> Vec<String> {
-        df.column(c)
-            .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .map(|v| v.unwrap().to_string())
-            .collect()
-    };
+    let s = |c: &str| str_column(&df, c);
     let (area, node) = (s("area"), s("node"));
     let score = df.column("score").unwrap().f64().unwrap();
     let rank = df.column("rank").unwrap().i32().unwrap();

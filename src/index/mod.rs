@@ -460,56 +460,29 @@ fn one_period(
     })
 }
 
+/// A frame column from one field of every row.
+macro_rules! col {
+    ($name:expr, $rows:expr, $f:expr) => {
+        Column::new($name.into(), $rows.iter().map($f).collect::<Vec<_>>())
+    };
+}
+
 /// `index.parquet` as a frame.
 pub fn index_frame(rows: &[IndexRow]) -> PolarsResult<DataFrame> {
-    let n = rows.len();
     DataFrame::new(
-        n,
+        rows.len(),
         vec![
-            Column::new(
-                "area".into(),
-                rows.iter().map(|r| r.area.as_str()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "period".into(),
-                rows.iter().map(|r| r.period).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "node".into(),
-                rows.iter().map(|r| r.node.as_str()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "level".into(),
-                rows.iter().map(|r| r.level).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "score".into(),
-                rows.iter().map(|r| r.score).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "rank".into(),
-                rows.iter().map(|r| r.rank).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "rank_median".into(),
-                rows.iter().map(|r| r.rank_median).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "rank_low".into(),
-                rows.iter().map(|r| r.rank_low).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "rank_high".into(),
-                rows.iter().map(|r| r.rank_high).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "n_indicators".into(),
-                rows.iter().map(|r| r.n_indicators).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "flag".into(),
-                rows.iter().map(|r| r.flag.as_deref()).collect::<Vec<_>>(),
-            ),
+            col!("area", rows, |r| r.area.as_str()),
+            col!("period", rows, |r| r.period),
+            col!("node", rows, |r| r.node.as_str()),
+            col!("level", rows, |r| r.level),
+            col!("score", rows, |r| r.score),
+            col!("rank", rows, |r| r.rank),
+            col!("rank_median", rows, |r| r.rank_median),
+            col!("rank_low", rows, |r| r.rank_low),
+            col!("rank_high", rows, |r| r.rank_high),
+            col!("n_indicators", rows, |r| r.n_indicators),
+            col!("flag", rows, |r| r.flag.as_deref()),
         ],
     )
 }
@@ -519,25 +492,11 @@ pub fn runs_frame(rows: &[RunRow]) -> PolarsResult<DataFrame> {
     DataFrame::new(
         rows.len(),
         vec![
-            Column::new(
-                "period".into(),
-                rows.iter().map(|r| r.period).collect::<Vec<_>>(),
-            ),
-            Column::new("run".into(), rows.iter().map(|r| r.run).collect::<Vec<_>>()),
-            Column::new(
-                "parameter".into(),
-                rows.iter()
-                    .map(|r| r.parameter.as_str())
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "value".into(),
-                rows.iter().map(|r| r.value).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "choice".into(),
-                rows.iter().map(|r| r.choice.as_deref()).collect::<Vec<_>>(),
-            ),
+            col!("period", rows, |r| r.period),
+            col!("run", rows, |r| r.run),
+            col!("parameter", rows, |r| r.parameter.as_str()),
+            col!("value", rows, |r| r.value),
+            col!("choice", rows, |r| r.choice.as_deref()),
         ],
     )
 }
@@ -547,26 +506,11 @@ pub fn sensitivity_frame(rows: &[SensitivityRow]) -> PolarsResult<DataFrame> {
     DataFrame::new(
         rows.len(),
         vec![
-            Column::new(
-                "period".into(),
-                rows.iter().map(|r| r.period).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "input".into(),
-                rows.iter().map(|r| r.input.as_str()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "first_order".into(),
-                rows.iter().map(|r| r.first_order).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "total".into(),
-                rows.iter().map(|r| r.total).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "samples".into(),
-                rows.iter().map(|r| r.samples).collect::<Vec<_>>(),
-            ),
+            col!("period", rows, |r| r.period),
+            col!("input", rows, |r| r.input.as_str()),
+            col!("first_order", rows, |r| r.first_order),
+            col!("total", rows, |r| r.total),
+            col!("samples", rows, |r| r.samples),
         ],
     )
 }

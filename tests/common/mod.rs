@@ -78,3 +78,14 @@ pub fn shared_data(relative: &str) -> Option<PathBuf> {
     );
     None
 }
+
+/// A string column of a frame, every value present.
+pub fn str_column(df: &polars::prelude::DataFrame, name: &str) -> Vec<String> {
+    df.column(name)
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|v| v.unwrap().to_string())
+        .collect()
+}
