@@ -27,6 +27,7 @@ fn node(code: &str, level: u32, parent: Option<&str>, direction: f64, indicator:
         direction,
         unit: String::new(),
         target: None,
+        goalposts: None,
         denominator: None,
         indicator,
     }

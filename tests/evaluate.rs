@@ -275,3 +275,35 @@ fn few_districts_get_webb_weights_and_flags_and_the_reference_is_zero() {
         assert_eq!(event.get(k), Some(-1));
     }
 }
+
+#[test]
+fn treatment_from_the_first_project_of_an_area() {
+    // The sample's projects start in every district from 2019 on: with a minimum amount no
+    // project reaches, nobody is treated and the evaluation says so; with a small one, every
+    // district with a project is treated from its first project's start year.
+    let tmp = tempfile::tempdir().unwrap();
+    let p = sample_variant(tmp.path(), |t| {
+        t.replace(
+            "treatment = \"treated_from\"",
+            "treatment = \"first_project\"\nmin_amount = 1e12",
+        )
+    });
+    run_ok(p.to_str().unwrap(), &tmp.path().join("none"));
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("none/manifest.json")).unwrap())
+            .unwrap();
+    let notes = m["evaluation"]["outcomes"][0]["notes"].to_string();
+    assert!(notes.contains("no area is treated"), "{notes}");
+    let p = sample_variant(tmp.path(), |t| {
+        t.replace(
+            "treatment = \"treated_from\"",
+            "treatment = \"first_project\"",
+        )
+    });
+    run_ok(p.to_str().unwrap(), &tmp.path().join("some"));
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("some/manifest.json")).unwrap())
+            .unwrap();
+    let s = m["evaluation"]["settings"]["treatment"].as_str().unwrap();
+    assert!(s.contains("first project"), "{s}");
+}

@@ -281,3 +281,58 @@ fn geometric_means_of_zeros_say_so_and_a_wrong_structure_is_a_config_error() {
         "{err}"
     );
 }
+
+#[test]
+fn weights_from_the_structure_or_equal_and_goalposts() {
+    // P1 weighs 3 in the structure: C's top score is (3 · 50 + 33.33) / 4 = 45.83; with
+    // weights = "equal" it is (50 + 33.33) / 2 again.
+    let weighted = STRUCTURE.replace("P1,Pillar one,2,Top,1,1,", "P1,Pillar one,2,Top,1,3,");
+    let run = |structure: &str, extra: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("structure.csv"), structure).unwrap();
+        std::fs::write(dir.path().join("data.csv"), DATA).unwrap();
+        let p = dir.path().join("p.toml");
+        std::fs::write(
+            &p,
+            format!(
+                "[pipeline]\nname = \"w\"\n[sources.stats]\nkind = \"city_stats\"\npath = \"data.csv\"\n\
+                 [indicators]\nexclusion = \"none\"\nspending = \"none\"\nclimate = \"none\"\n\
+                 [index]\nstructure = \"structure.csv\"\noutliers = \"none\"\n{extra}"
+            ),
+        )
+        .unwrap();
+        let o = cityimpact(&[
+            "run",
+            p.to_str().unwrap(),
+            "--out",
+            dir.path().join("out").to_str().unwrap(),
+            "-q",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        scores(&dir.path().join("out"))
+    };
+    let s = run(&weighted, "");
+    assert!((s["Top"]["C"].0.unwrap() - (150.0 + 100.0 / 3.0) / 4.0).abs() < 1e-9);
+    let s = run(&weighted, "weights = \"equal\"\n");
+    assert!((s["Top"]["C"].0.unwrap() - 125.0 / 3.0).abs() < 1e-9);
+    // Goalposts: x1 from 0 (worst) to 40 (best): B's 20 → 50, D's 50 → clipped to 100.
+    let posts = STRUCTURE
+        .replace("Denominator,Type", "Denominator,Type,GoalLow,GoalHigh")
+        .replace(
+            "x1,First,1,P1,1,1,count,,,Indicator",
+            "x1,First,1,P1,1,1,count,,,Indicator,0,40",
+        )
+        .replace(
+            "x2,Second (lower is better),1,P1,-1,1,count,,,Indicator",
+            "x2,Second (lower is better),1,P1,-1,1,count,,,Indicator,10,0",
+        )
+        .replace(
+            "x3,Third,1,P2,1,1,count,,,Indicator",
+            "x3,Third,1,P2,1,1,count,,,Indicator,0,10",
+        );
+    let s = run(&posts, "normalise = { method = \"goalposts\" }\n");
+    assert!((s["x1"]["B"].0.unwrap() - 50.0).abs() < 1e-9);
+    assert!((s["x1"]["D"].0.unwrap() - 100.0).abs() < 1e-9);
+    // x2 lower is better from 10 (worst) to 0 (best): B's 1 → 90.
+    assert!((s["x2"]["B"].0.unwrap() - 90.0).abs() < 1e-9);
+}

@@ -24,6 +24,9 @@ pub struct Node {
     pub direction: f64,
     pub unit: String,
     pub target: Option<f64>,
+    /// Goalposts (worst, best) for goalpost normalisation: the structure's `GoalLow` and
+    /// `GoalHigh`, in the indicator's own direction.
+    pub goalposts: Option<(f64, f64)>,
     pub denominator: Option<String>,
     pub indicator: bool,
 }
@@ -41,6 +44,8 @@ pub enum Normalise {
     Rank,
     /// Distance to each indicator's target (the structure's `Target`), 0-100, capped at 100.
     Target,
+    /// Each indicator between its goalposts (`GoalLow` → 0, `GoalHigh` → 100), clipped.
+    Goalposts,
 }
 
 impl Normalise {
@@ -50,6 +55,7 @@ impl Normalise {
             Normalise::ZScore { mean, sd } => format!("z-score (mean {mean}, sd {sd})"),
             Normalise::Rank => "rank".into(),
             Normalise::Target => "distance to target".into(),
+            Normalise::Goalposts => "goalposts".into(),
         }
     }
 }
@@ -147,6 +153,7 @@ pub struct RawIndex {
     pub outliers: Option<Spanned<toml::Value>>,
     pub normalise: Option<Spanned<RawNormalise>>,
     pub aggregate: Option<Spanned<String>>,
+    pub weights: Option<Spanned<String>>,
     pub uncertainty: Option<RawUncertainty>,
 }
 
@@ -172,7 +179,13 @@ pub struct RawUncertainty {
 
 fn normalise(ctx: &Ctx, r: &Spanned<RawNormalise>) -> Result<Normalise, ConfigError> {
     let v = r.get_ref();
-    let methods = ["min-max", "z-score", "rank", "distance-to-target"];
+    let methods = [
+        "min-max",
+        "z-score",
+        "rank",
+        "distance-to-target",
+        "goalposts",
+    ];
     match v.method.as_str() {
         "min-max" => {
             let [lo, hi] = v.range.unwrap_or([0.0, 100.0]);
@@ -193,6 +206,7 @@ fn normalise(ctx: &Ctx, r: &Spanned<RawNormalise>) -> Result<Normalise, ConfigEr
         }
         "rank" => Ok(Normalise::Rank),
         "distance-to-target" => Ok(Normalise::Target),
+        "goalposts" => Ok(Normalise::Goalposts),
         other => Err(ctx.error(
             r,
             format!("unknown normalisation `{other}`"),
@@ -223,7 +237,11 @@ fn aggregation(ctx: &Ctx, s: &Spanned<String>) -> Result<Aggregation, ConfigErro
 /// Reads the structure file (COINr's `iMeta` columns: `iCode, iName, Level, Parent,
 /// Direction, Weight, Unit, Target, Denominator, Type`) and checks it as a tree.
 fn structure(path: &Path, shown: &str) -> Result<Vec<Node>, String> {
-    let mut r = csv::Reader::from_path(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    // Rows may leave trailing columns out (an aggregate has no goalposts).
+    let mut r = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(path)
+        .map_err(|e| format!("cannot read {shown}: {e}"))?;
     let headers = r.headers().map_err(|e| format!("{shown}: {e}"))?.clone();
     let at = |name: &str| headers.iter().position(|h| h == name);
     let need = ["iCode", "Level", "Parent", "Type"];
@@ -278,6 +296,15 @@ fn structure(path: &Path, shown: &str) -> Result<Vec<Node>, String> {
             direction,
             unit: get("Unit").to_string(),
             target: opt(get("Target")).and_then(|t| t.parse().ok()),
+            goalposts: match (get("GoalLow"), get("GoalHigh")) {
+                ("", "") => None,
+                (lo, hi) => Some((
+                    lo.parse::<f64>()
+                        .map_err(|_| format!("{shown}:{line}: GoalLow `{lo}` is not a number"))?,
+                    hi.parse::<f64>()
+                        .map_err(|_| format!("{shown}:{line}: GoalHigh `{hi}` is not a number"))?,
+                )),
+            },
             denominator: opt(get("Denominator")),
             indicator: kind == "Indicator",
         });
@@ -430,6 +457,37 @@ pub(super) fn resolve(ctx: &Ctx, dir: &Path, raw: RawIndex) -> Result<IndexSetti
             })
         }
     };
+    let uses = |m: Normalise| {
+        normalise_main == m
+            || uncertainty
+                .as_ref()
+                .is_some_and(|u| u.normalise.contains(&m))
+    };
+    if uses(Normalise::Goalposts) {
+        if let Some(n) = nodes.iter().find(|n| n.indicator && n.goalposts.is_none()) {
+            return Err(ctx.error(
+                &raw.structure,
+                format!("goalpost normalisation needs GoalLow and GoalHigh for every indicator; {} has none", n.code),
+                None,
+            ));
+        }
+    }
+    let mut nodes = nodes;
+    if let Some(w) = &raw.weights {
+        match w.get_ref().as_str() {
+            // Equal weights within every node: the structure's Weight column is set aside.
+            "equal" => nodes.iter_mut().for_each(|n| n.weight = 1.0),
+            "structure" => {}
+            other => return Err(ctx.error(
+                w,
+                format!("unknown weights `{other}`"),
+                Some(
+                    "\"structure\" (the structure file's Weight column, the default) or \"equal\""
+                        .into(),
+                ),
+            )),
+        }
+    }
     let uses_target = needs_target(&normalise_main)
         || uncertainty
             .as_ref()

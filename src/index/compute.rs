@@ -15,6 +15,7 @@ pub struct Tree {
     pub children: Vec<Vec<(usize, f64)>>,
     pub directions: Vec<f64>,
     pub targets: Vec<Option<f64>>,
+    pub goalposts: Vec<Option<(f64, f64)>>,
 }
 
 impl Tree {
@@ -42,6 +43,7 @@ impl Tree {
             children,
             directions: order.iter().map(|n| n.direction).collect(),
             targets: order.iter().map(|n| n.target).collect(),
+            goalposts: order.iter().map(|n| n.goalposts).collect(),
         }
     }
 
@@ -56,6 +58,31 @@ impl Tree {
 
 /// An indicator normalised over the units, in the direction "higher is better".
 pub fn normalise(x: &Column, direction: f64, target: Option<f64>, how: Normalise) -> Column {
+    normalise_with_goalposts(x, direction, target, None, how)
+}
+
+/// [`normalise`], with the indicator's goalposts (worst, best) for goalpost normalisation.
+pub fn normalise_with_goalposts(
+    x: &Column,
+    direction: f64,
+    target: Option<f64>,
+    goalposts: Option<(f64, f64)>,
+    how: Normalise,
+) -> Column {
+    if let (Normalise::Goalposts, Some((worst, best))) = (how, goalposts) {
+        return x
+            .iter()
+            .map(|y| {
+                y.map(|y| {
+                    if best != worst {
+                        ((y - worst) / (best - worst) * 100.0).clamp(0.0, 100.0)
+                    } else {
+                        50.0
+                    }
+                })
+            })
+            .collect();
+    }
     let v: Vec<f64> = x.iter().flatten().map(|y| y * direction).collect();
     if v.is_empty() {
         return x.clone();
@@ -93,6 +120,7 @@ pub fn normalise(x: &Column, direction: f64, target: Option<f64>, how: Normalise
                 .collect()
         }
         Normalise::Rank => ranks_up(x, direction),
+        Normalise::Goalposts => x.clone(),
         Normalise::Target => {
             let t = target.unwrap_or(hi) * direction;
             x.iter()
@@ -152,10 +180,11 @@ pub fn scores(
     let units = treated.first().map_or(0, |c| c.len());
     let mut s: Vec<Column> = Vec::with_capacity(tree.len());
     for (i, x) in treated.iter().enumerate() {
-        s.push(normalise(
+        s.push(normalise_with_goalposts(
             x,
             tree.directions[i],
             tree.targets[i],
+            tree.goalposts[i],
             normalise_with,
         ));
     }
@@ -246,6 +275,12 @@ mod tests {
         );
         let sd = (52.0f64 / 3.0).sqrt();
         assert!((z[0].unwrap() - (10.0 + 2.0 * (2.0 - 16.0 / 3.0) / sd)).abs() < 1e-12);
+        // Goalposts 0 (worst) and 8 (best): x / 8 · 100, clipped: 25, 50, –, 100.
+        let g = normalise_with_goalposts(&x, 1.0, None, Some((0.0, 8.0)), Normalise::Goalposts);
+        assert_eq!(g, vec![Some(25.0), Some(50.0), None, Some(100.0)]);
+        // Lower is better with goalposts 10 (worst) and 2 (best): (10 − x) / 8 · 100.
+        let g = normalise_with_goalposts(&x, -1.0, None, Some((10.0, 2.0)), Normalise::Goalposts);
+        assert_eq!(g, vec![Some(100.0), Some(75.0), None, Some(0.0)]);
         // Distance to a target of 8: (x − 2) / 6 · 100, capped at 100.
         let t = normalise(&x, 1.0, Some(8.0), Normalise::Target);
         assert!((t[1].unwrap() - 100.0 / 3.0).abs() < 1e-12);

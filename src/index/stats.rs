@@ -79,8 +79,9 @@ pub fn cronbach_alpha(items: &[&Column]) -> Option<f64> {
     (total > 0.0).then(|| k as f64 / (k as f64 - 1.0) * (1.0 - item_var / total))
 }
 
-/// Per node: level, availability (share of units with a score), correlation with its parent,
-/// and for aggregates the Cronbach's alpha of their children.
+/// Per node: level, availability (share of units with a score), correlation with its parent
+/// (between levels), and for aggregates the mean correlation among their children (within a
+/// level) and their Cronbach's alpha.
 pub fn nodes(tree: &Tree, scores: &[Column], top_name: &str) -> Vec<serde_json::Value> {
     let top = tree.len() - 1;
     let parent_of = |n: usize| -> Option<usize> {
@@ -101,8 +102,20 @@ pub fn nodes(tree: &Tree, scores: &[Column], top_name: &str) -> Vec<serde_json::
                     .collect();
                 cronbach_alpha(&kids)
             });
+            // Within the level: the mean correlation between the node's children.
+            let within = (n >= tree.indicators).then(|| {
+                let kids = &tree.children[n - tree.indicators];
+                let mut r = Vec::new();
+                for (a, (i, _)) in kids.iter().enumerate() {
+                    for (j, _) in &kids[a + 1..] {
+                        r.extend(correlation(&scores[*i], &scores[*j]));
+                    }
+                }
+                (!r.is_empty()).then(|| r.iter().sum::<f64>() / r.len() as f64)
+            });
             json!({
                 "node": if n == top { top_name.to_string() } else { tree.codes[n].clone() },
+                "mean_correlation_of_children": within.flatten(),
                 "level": tree.levels[n],
                 "availability": availability,
                 "correlation_with_parent": parent_of(n).and_then(|p| correlation(col, &scores[p])),
