@@ -476,3 +476,23 @@ fn a_survey_in_another_currency_is_converted_and_says_so() {
         stderr(&o)
     );
 }
+
+#[test]
+fn a_source_that_keeps_none_of_its_rows_publishes_nothing() {
+    // Dutch decimals without `decimal = ","`: every value is "not a number", so the source
+    // would vanish from the tables; the run stops with exit 3 and names the source and why.
+    let rates =
+        "area;period;variable;value\nA;2020;unemployment_rate;7,5\nB;2020;unemployment_rate;8,25\n";
+    let (dir, o) = run_case(
+        &[("nl.csv", rates)],
+        "[sources.cbs]\nkind = \"city_stats\"\npath = \"nl.csv\"\n[indicators]\nspending = \"none\"\nclimate = \"none\"\n",
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("source `cbs` kept none of its 2 rows"),
+        "{err}"
+    );
+    assert!(err.contains("nl.csv:2"), "{err}");
+    assert!(!out(&dir).join("indicators.parquet").exists());
+}

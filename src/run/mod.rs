@@ -917,29 +917,46 @@ fn inputs_json(inputs: &[InputFile]) -> String {
 }
 
 /// `[checks]`: a source that rejects more than its share fails the run (exit 3).
+/// The data checks: no source may lose every row to its contract (whatever
+/// `max_reject_share` says: a source that keeps nothing would publish tables without it), and
+/// none may reject more than `[checks] max_reject_share` of its rows.
 fn check(pipeline: &Pipeline, tables: &[Table]) -> Result<(), RunError> {
-    let Some(max) = pipeline.checks.max_reject_share else {
-        return Ok(());
+    let first_reject = |t: &Table| {
+        t.rejects
+            .iter()
+            .find(|r| !r.reason.starts_with("period "))
+            .map(|r| format!("; first: {}:{}: {}", r.file, r.line, r.reason))
+            .unwrap_or_default()
     };
-    let failures: Vec<String> = tables
+    let mut failures: Vec<String> = tables
         .iter()
-        .filter(|t| t.reject_share() > max)
+        .filter(|t| t.rows_read > 0 && t.rows_kept() == 0 && t.rows_filtered < t.rows_read)
         .map(|t| {
-            let first = t
-                .rejects
-                .iter()
-                .find(|r| !r.reason.starts_with("period "))
-                .map(|r| format!("; first: {}:{}: {}", r.file, r.line, r.reason))
-                .unwrap_or_default();
             format!(
-                "  source `{}` rejected {:.1} % of its {} rows (max_reject_share = {:.1} %){first}",
+                "  source `{}` kept none of its {} rows{}",
                 t.source,
-                100.0 * t.reject_share(),
                 t.rows_read,
-                100.0 * max
+                first_reject(t)
             )
         })
         .collect();
+    if let Some(max) = pipeline.checks.max_reject_share {
+        failures.extend(
+            tables
+                .iter()
+                .filter(|t| t.rows_kept() > 0 && t.reject_share() > max)
+                .map(|t| {
+                    format!(
+                        "  source `{}` rejected {:.1} % of its {} rows (max_reject_share = {:.1} %){}",
+                        t.source,
+                        100.0 * t.reject_share(),
+                        t.rows_read,
+                        100.0 * max,
+                        first_reject(t)
+                    )
+                }),
+        );
+    }
     if failures.is_empty() {
         Ok(())
     } else {
