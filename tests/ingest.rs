@@ -501,3 +501,64 @@ fn ocds_flattened_csv_uses_the_same_column_names() {
         [Some(400_000.0 * 0.23), Some(1_000_000.0 * 0.23)]
     );
 }
+
+#[test]
+fn parquet_small_integers_and_float32_as_pyarrow_writes_them() {
+    // int16 ages, int8 item counts, uint8 sex codes and float32 weights (pyarrow, pandas and R
+    // arrow write small numbers so) are read as their values.
+    let (t, read) = table(
+        "[pipeline]\nname = \"p\"\n[sources.silc]\nkind = \"microdata\"\nformat = \"parquet\"\n\
+         path = \"ROOT/tests/fixtures/formats/small-ints.parquet\"\nperiod = 2020\n\
+         columns = { income = \"eqIncome\", weight = \"rb050\", household = \"db030\", area = \"db040\", sex = \"rb090\", deprivation_items = \"items\" }\n",
+    );
+    assert_eq!((read, t.rows_kept()), (4, 4), "{:?}", t.rejects);
+    assert_eq!(
+        column_floats(&t, "age"),
+        [Some(34.0), Some(36.0), Some(7.0), Some(70.0)]
+    );
+    assert_eq!(
+        column_floats(&t, "deprivation_items"),
+        [Some(0.0), Some(1.0), Some(9.0), Some(2.0)]
+    );
+    assert_eq!(
+        column_floats(&t, "weight"),
+        [Some(120.0), Some(120.0), Some(80.5), Some(99.0)]
+    );
+    assert_eq!(
+        column_strings(&t, "sex"),
+        [
+            Some("male".into()),
+            Some("female".into()),
+            Some("male".into()),
+            Some("female".into())
+        ]
+    );
+}
+
+#[test]
+fn a_parquet_file_that_cannot_be_read_names_the_file_not_a_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.parquet"),
+        b"PAR1 this is not parquet PAR1",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("p.toml"),
+        "[pipeline]\nname = \"b\"\n[sources.p]\nkind = \"projects\"\npath = \"bad.parquet\"\n",
+    )
+    .unwrap();
+    let o = cityimpact(&[
+        "run",
+        dir.path().join("p.toml").to_str().unwrap(),
+        "--out",
+        dir.path().join("o").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("bad.parquet") && err.contains("Parquet file"),
+        "{err}"
+    );
+    assert!(!err.contains("quoting"), "{err}");
+}

@@ -298,6 +298,13 @@ pub enum IngestError {
         location: Location,
         message: String,
     },
+    #[error("{}: source `{source_name}`: Parquet {}: {message}", path.display(), column.as_ref().map(|c| format!("column `{c}`")).unwrap_or_else(|| "file".into()))]
+    Parquet {
+        source_name: String,
+        path: PathBuf,
+        column: Option<String>,
+        message: String,
+    },
     #[error(
         "source `{}`: {} has no column `{}` for the role `{}`",
         .0.source_name, .0.path.display(), .0.column, .0.role
@@ -346,6 +353,8 @@ impl IngestError {
                 "the first line must name the columns; is the file empty?".into()
             }
             IngestError::Parse { .. } => "check the quoting on that line".into(),
+            IngestError::Parquet { column: Some(_), .. } => "the column's type cannot be read; write it as an integer, float, string, date or timestamp column (pyarrow: table.cast(...))".into(),
+            IngestError::Parquet { column: None, .. } => "the file is not a Parquet file cityimpact can read; open it with pyarrow to check it".into(),
             IngestError::MissingColumn(m) => {
                 let MissingColumn {
                     role,

@@ -8,7 +8,14 @@ use super::{records, IngestError, RawTable};
 use crate::config::Source;
 
 pub fn read(source: &Source, bytes: &[u8]) -> Result<RawTable, IngestError> {
-    let error = |message: String| IngestError::parse(source, 1, message);
+    // A Parquet file has no lines: an error names the file, and the column where there is one.
+    let error_in = |column: Option<&str>, message: String| IngestError::Parquet {
+        source_name: source.name.clone(),
+        path: source.resolved.clone(),
+        column: column.map(String::from),
+        message,
+    };
+    let error = |message: String| error_in(None, message);
     let cursor = std::io::Cursor::new(bytes);
     let mut reader = ParquetReader::new(cursor);
     let schema = reader.schema().map_err(|e| error(e.to_string()))?;
@@ -26,21 +33,29 @@ pub fn read(source: &Source, bytes: &[u8]) -> Result<RawTable, IngestError> {
         .filter(|h| wanted.contains(*h))
         .cloned()
         .collect();
-    let df = ParquetReader::new(std::io::Cursor::new(bytes))
-        .with_columns(Some(projected.clone()))
-        .finish()
-        .map_err(|e| error(e.to_string()))?;
+    let read = |columns: Vec<String>| {
+        ParquetReader::new(std::io::Cursor::new(bytes))
+            .with_columns(Some(columns))
+            .finish()
+    };
+    let df = read(projected.clone()).map_err(|e| {
+        // Which column: the first that does not read on its own.
+        let bad = projected.iter().find(|c| read(vec![(*c).clone()]).is_err());
+        error_in(bad.map(String::as_str), e.to_string())
+    })?;
     let columns: Vec<Vec<Option<String>>> = projected
         .iter()
         .map(|c| {
-            let s = df
-                .column(c)?
-                .as_materialized_series()
-                .cast(&DataType::String)?;
-            Ok(s.str()?.iter().map(|v| v.map(String::from)).collect())
+            let as_text = || -> PolarsResult<Vec<Option<String>>> {
+                let s = df
+                    .column(c)?
+                    .as_materialized_series()
+                    .cast(&DataType::String)?;
+                Ok(s.str()?.iter().map(|v| v.map(String::from)).collect())
+            };
+            as_text().map_err(|e| error_in(Some(c), e.to_string()))
         })
-        .collect::<PolarsResult<_>>()
-        .map_err(|e: PolarsError| error(e.to_string()))?;
+        .collect::<Result<_, _>>()?;
     // The header the role plan sees is the whole schema; unread columns stay empty.
     let index: Vec<Option<usize>> = header
         .iter()
