@@ -351,4 +351,32 @@ fn the_report_is_one_self_contained_file() {
     assert!(html.contains("Definitions and sources") && html.contains("EU-SILC 131-rev/04"));
     assert!(html.contains("Provenance") && html.contains("silc.csv"));
     assert!(html.contains("@media print"));
+    // Headers name the indicator (its id in the tooltip) with unit and period; wide tables
+    // scroll in their box on screen and shrink to the page in print.
+    assert!(
+        html.contains("<th title=\"arpr\">At-risk-of-poverty rate<br><small>%, 2023</small></th>"),
+        "indicator names in the headers"
+    );
+    assert!(html.contains("<div class=\"scroll\"><table>"));
+    assert!(html.contains("table-layout: fixed"));
+}
+
+#[test]
+fn bars_keep_a_readable_thickness_with_few_areas() {
+    // Three cities: each bar is at most 44 px thick, not a third of the plot.
+    let svg =
+        std::fs::read_to_string(sample().join("charts/climate-ghg_per_capita-ranked.svg")).unwrap();
+    let heights: Vec<f64> = svg
+        .split("<rect ")
+        .skip(2) // the background
+        .filter_map(|r| {
+            let h = r.split("height=\"").nth(1)?.split('"').next()?;
+            h.parse().ok()
+        })
+        .collect();
+    assert_eq!(heights.len(), 3, "{heights:?}");
+    assert!(
+        heights.iter().all(|h| *h <= 44.0 && *h >= 20.0),
+        "{heights:?}"
+    );
 }

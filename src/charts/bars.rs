@@ -7,6 +7,9 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{header, subtitle, theme, Context, Series};
 
+/// The thickest a bar is drawn, in pixels.
+const MAX_BAR: f64 = 44.0;
+
 /// An area, its latest value and interval.
 type Bar<'a> = (&'a str, f64, Option<(f64, f64)>);
 
@@ -83,6 +86,10 @@ pub fn draw<DB: DrawingBackend>(
         .axis_desc_style((theme::FONT, 16).into_font().color(&theme::TEXT))
         .draw()?;
 
+    // A bar is at most MAX_BAR pixels thick, however few the areas: three cities must not
+    // fill the chart with slabs.
+    let plot_h = body.dim_in_pixel().1.saturating_sub(40 + 56) as f64;
+    let pad = ((plot_h / n as f64 - MAX_BAR) / 2.0).max(6.0) as u32;
     chart.draw_series(rows.iter().enumerate().map(|(i, (area, v, _))| {
         // One colour when every area is shown alike; each highlighted area's own otherwise.
         let colour = if d.highlight.is_empty() {
@@ -97,7 +104,7 @@ pub fn draw<DB: DrawingBackend>(
             ],
             colour.filled(),
         );
-        bar.set_margin(6, 6, 0, 0);
+        bar.set_margin(pad, pad, 0, 0);
         bar
     }))?;
     chart.draw_series(rows.iter().enumerate().filter_map(|(i, (_, _, ci))| {

@@ -54,7 +54,9 @@ h1 { font-size: 1.8em; margin-bottom: 0.2em; } h2 { border-bottom: 2px solid #00
 table { border-collapse: collapse; font-size: 0.85em; margin: 1em 0; page-break-inside: auto; } th, td { border-bottom: 1px solid #e1e1e1; padding: 0.3em 0.6em; text-align: right; }
 th:first-child, td:first-child { text-align: left; } th { background: #f4f4f4; } tr { page-break-inside: avoid; }
 dt { font-weight: bold; margin-top: 0.8em; } dd { margin-left: 1.2em; } code { font-size: 0.9em; }
-@media print { body { margin: 0; max-width: none; } h2 { page-break-before: always; } }
+.scroll { overflow-x: auto; max-width: 100%; }
+@media print { @page { size: A4; margin: 12mm; } body { margin: 0; max-width: none; } h2 { page-break-before: always; }
+  .scroll { overflow: visible; } table { width: 100%; table-layout: fixed; font-size: 6.5pt; } th, td { padding: 0.15em 0.25em; overflow-wrap: anywhere; } }
 ";
 
 /// The largest SVG written into the report as it is; a larger chart comes as its PNG.
@@ -125,7 +127,7 @@ fn build(
     }
     for family in Family::ALL {
         let figures = figures(charts, &inline_svg, family.as_str());
-        let table = latest_table(indicators, family, &names)?;
+        let table = latest_table(indicators, family, &names, catalogue)?;
         if figures.is_empty() && table.is_empty() {
             continue;
         }
@@ -215,6 +217,7 @@ fn latest_table(
     all: &DataFrame,
     family: Family,
     names: &BTreeMap<String, String>,
+    catalogue: &Resolved,
 ) -> PolarsResult<String> {
     // Only the family's area values; per-project values can be millions of rows.
     let indicators = &all
@@ -264,7 +267,7 @@ fn latest_table(
     if latest.is_empty() {
         return Ok(String::new());
     }
-    let mut cells: BTreeMap<&str, BTreeMap<&str, String>> = BTreeMap::new();
+    let mut cells: BTreeMap<&str, BTreeMap<&str, (f64, Option<String>)>> = BTreeMap::new();
     for i in 0..indicators.height() {
         let (Some(id), Some(a), Some(v)) = (ind[i].as_deref(), area[i].as_deref(), value[i]) else {
             continue;
@@ -273,20 +276,29 @@ fn latest_table(
             && breakdown[i].is_none()
             && level[i].as_deref() != Some("project")
         {
-            let mark = if flag[i].is_some() { "*" } else { "" };
-            cells
-                .entry(a)
-                .or_default()
-                .insert(id, format!("{}{mark}", theme::number(v)));
+            cells.entry(a).or_default().insert(id, (v, flag[i].clone()));
         }
     }
-    let mut t = String::from("<table>\n<tr><th>Area</th>");
+    // One number of decimals per indicator, set by its largest value, so a column reads alike.
+    let decimals: BTreeMap<&str, usize> = latest
+        .keys()
+        .map(|id| {
+            let top = cells
+                .values()
+                .filter_map(|row| row.get(id).map(|c| c.0.abs()))
+                .fold(0.0, f64::max);
+            (*id, theme::decimals_for(top))
+        })
+        .collect();
+    let mut t = String::from("<div class=\"scroll\"><table>\n<tr><th>Area</th>");
     for (id, p) in &latest {
         let unit = units.get(id).copied().unwrap_or("");
+        let name = catalogue.get(id).map(|e| e.name.as_str()).unwrap_or(id);
         let _ = write!(
             t,
-            "<th>{}<br><small>{}, {}</small></th>",
+            "<th title=\"{}\">{}<br><small>{}, {}</small></th>",
             esc(id),
+            esc(name),
             esc(unit),
             p
         );
@@ -302,15 +314,26 @@ fn latest_table(
             }
         }
         for id in latest.keys() {
-            let _ = write!(
-                t,
-                "<td>{}</td>",
-                row.get(id).map(|s| esc(s)).unwrap_or_default()
-            );
+            match row.get(id) {
+                Some((v, flag)) => {
+                    let text = theme::number_with(*v, decimals[id]);
+                    match flag {
+                        Some(f) => {
+                            let _ = write!(t, "<td title=\"flag: {}\">{}*</td>", esc(f), text);
+                        }
+                        None => {
+                            let _ = write!(t, "<td>{text}</td>");
+                        }
+                    }
+                }
+                None => {
+                    let _ = write!(t, "<td title=\"no value for this area in this period (the manifest's skipped list says why)\">–</td>");
+                }
+            }
         }
         t.push_str("</tr>\n");
     }
-    t.push_str("</table>\n<p class=\"meta\">Latest period of each indicator; * a flagged value (low reliability, or a flag of the source).</p>\n");
+    t.push_str("</table></div>\n<p class=\"meta\">Latest period of each indicator; * a flagged value (low reliability, or a flag of the source: hover to read it); – no value. Indicator ids are in the headers' tooltips.</p>\n");
     Ok(t)
 }
 
@@ -382,6 +405,33 @@ mod tests {
             esc("<a href=\"x\">&</a>"),
             "&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;"
         );
+    }
+
+    #[test]
+    fn a_column_has_one_number_of_decimals_and_missing_values_show_a_dash() {
+        // 40.0 sets one decimal for the column: 0.0004 is written 0.0, not 0.000; area Z has
+        // no value and shows "–" with the reason on hover.
+        let df = df!(
+            "indicator" => ["arpr", "arpr", "gini"],
+            "family" => ["exclusion", "exclusion", "exclusion"],
+            "area" => ["X", "Y", "Z"],
+            "level" => ["city", "city", "city"],
+            "period" => [2021i32, 2021, 2021],
+            "breakdown" => [None::<&str>, None, None],
+            "value" => [40.0, 0.0004, 30.0],
+            "unit" => ["%", "%", "%"],
+            "flag" => [None::<&str>, Some("low_reliability"), None],
+        )
+        .unwrap();
+        let catalogue = Resolved::new(&crate::catalogue::Settings::default());
+        let t = latest_table(&df, Family::Exclusion, &BTreeMap::new(), &catalogue).unwrap();
+        assert!(t.contains("<td>40.0</td>"), "{t}");
+        assert!(
+            t.contains("<td title=\"flag: low_reliability\">0.0*</td>"),
+            "{t}"
+        );
+        assert!(t.contains(">–</td>"), "{t}");
+        assert!(t.contains("<th title=\"gini\">Gini coefficient"), "{t}");
     }
 
     #[test]
