@@ -191,8 +191,13 @@ D,2020,x3,8
 ";
 
 fn hand(extra: &str) -> (tempfile::TempDir, std::process::Output) {
+    hand_with(STRUCTURE, extra)
+}
+
+/// The hand-worked data with a structure and extra `[index]` keys, run into a fresh folder.
+fn hand_with(structure: &str, extra: &str) -> (tempfile::TempDir, std::process::Output) {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("structure.csv"), STRUCTURE).unwrap();
+    std::fs::write(dir.path().join("structure.csv"), structure).unwrap();
     std::fs::write(dir.path().join("data.csv"), DATA).unwrap();
     let p = dir.path().join("p.toml");
     std::fs::write(
@@ -288,26 +293,7 @@ fn weights_from_the_structure_or_equal_and_goalposts() {
     // weights = "equal" it is (50 + 33.33) / 2 again.
     let weighted = STRUCTURE.replace("P1,Pillar one,2,Top,1,1,", "P1,Pillar one,2,Top,1,3,");
     let run = |structure: &str, extra: &str| {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("structure.csv"), structure).unwrap();
-        std::fs::write(dir.path().join("data.csv"), DATA).unwrap();
-        let p = dir.path().join("p.toml");
-        std::fs::write(
-            &p,
-            format!(
-                "[pipeline]\nname = \"w\"\n[sources.stats]\nkind = \"city_stats\"\npath = \"data.csv\"\n\
-                 [indicators]\nexclusion = \"none\"\nspending = \"none\"\nclimate = \"none\"\n\
-                 [index]\nstructure = \"structure.csv\"\noutliers = \"none\"\n{extra}"
-            ),
-        )
-        .unwrap();
-        let o = cityimpact(&[
-            "run",
-            p.to_str().unwrap(),
-            "--out",
-            dir.path().join("out").to_str().unwrap(),
-            "-q",
-        ]);
+        let (dir, o) = hand_with(structure, extra);
         assert!(o.status.success(), "{}", stderr(&o));
         scores(&dir.path().join("out"))
     };

@@ -111,6 +111,14 @@ pub fn data(index: &DataFrame) -> PolarsResult<Option<IndexChart>> {
     }))
 }
 
+/// The top node's name as the structure gives it.
+fn top_name(c: &IndexChart, ctx: &Context) -> String {
+    ctx.titles
+        .get(&c.top)
+        .cloned()
+        .unwrap_or_else(|| c.top.clone())
+}
+
 fn title_period(c: &IndexChart) -> String {
     c.period.map(|p| format!(", {p}")).unwrap_or_default()
 }
@@ -120,11 +128,7 @@ pub fn draw_ranked<DB: DrawingBackend>(
     c: &IndexChart,
     ctx: &Context,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-    let name = ctx
-        .titles
-        .get(&c.top)
-        .cloned()
-        .unwrap_or_else(|| c.top.clone());
+    let name = top_name(c, ctx);
     let body = header(
         root,
         &format!("{name}{}: ranks and their uncertainty", title_period(c)),
@@ -211,11 +215,7 @@ pub fn draw_heatmap<DB: DrawingBackend>(
     c: &IndexChart,
     ctx: &Context,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-    let name = ctx
-        .titles
-        .get(&c.top)
-        .cloned()
-        .unwrap_or_else(|| c.top.clone());
+    let name = top_name(c, ctx);
     let body = header(
         root,
         &format!("{name}{}: scores by pillar", title_period(c)),
