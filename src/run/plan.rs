@@ -119,6 +119,24 @@ pub fn plan(pipeline_file: &Path, options: &Options) -> Result<Vec<Planned>, Run
             },
         });
     }
+    if let Some(i) = &pipeline.index {
+        stages.push(Planned {
+            stage: "index".into(),
+            reads: vec![format!("structure {}", i.structure_path)],
+            writes: vec![
+                "index.parquet".into(),
+                "index_runs.parquet".into(),
+                "index_sensitivity.parquet".into(),
+            ],
+            will_run: !up_to_date,
+            reason: if up_to_date {
+                whole_reason.clone()
+            } else {
+                "every run that is not up to date builds the index again from the indicator values"
+                    .into()
+            },
+        });
+    }
     for (stage, writes) in [
         (
             "output:tables",
