@@ -3,7 +3,7 @@
 //! `iMeta` layout, keyed by indicator code; every step has a setting here, and the whole
 //! specification is checked before anything is computed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -515,13 +515,4 @@ pub(super) fn resolve(ctx: &Ctx, dir: &Path, raw: RawIndex) -> Result<IndexSetti
         aggregate,
         uncertainty,
     })
-}
-
-/// The structure's indicators by code, for the catalogue and the contracts.
-pub fn declared(nodes: &[Node]) -> BTreeMap<String, &Node> {
-    nodes
-        .iter()
-        .filter(|n| n.indicator)
-        .map(|n| (n.code.clone(), n))
-        .collect()
 }

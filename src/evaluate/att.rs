@@ -36,10 +36,6 @@ impl Cell {
     pub fn event_time(&self) -> i32 {
         self.period - self.group
     }
-
-    pub fn post(&self) -> bool {
-        self.period >= self.group
-    }
 }
 
 /// The control rule and base period of an estimation.

@@ -215,6 +215,28 @@ impl<'a> Inputs<'a> {
     }
 }
 
+/// Area code → the first non-empty text an `areas` source gives for `role` (a name, a group).
+pub fn area_texts(
+    tables: &[Table],
+    role: &str,
+) -> PolarsResult<std::collections::BTreeMap<String, String>> {
+    let mut out = std::collections::BTreeMap::new();
+    for t in tables.iter().filter(|t| t.kind == SourceKind::Areas) {
+        let Some(texts) = opt_strings(&t.frame, role)? else {
+            continue;
+        };
+        for (code, text) in strings(&t.frame, "area")?.into_iter().zip(texts) {
+            if let (Some(code), Some(text)) = (code, text) {
+                let text = text.trim();
+                if !text.is_empty() {
+                    out.entry(code).or_insert_with(|| text.to_string());
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 pub fn strings(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<String>>> {
     Ok(df
         .column(name)?

@@ -1,35 +1,15 @@
 //! The index stage inside a run: each area's group from the `areas` sources, the index, and
 //! its three tables with the settings in their footers.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use polars::prelude::*;
 
-use crate::config::{Pipeline, SourceKind};
+use crate::config::Pipeline;
 use crate::contracts::Table;
 use crate::index::{self, Built};
 use crate::indicators::{self, Inputs, Value};
 use crate::output::{self, Provenance};
-
-/// Each area's group (the `group` role of the `areas` sources), for group-mean imputation.
-fn groups(tables: &[Table]) -> PolarsResult<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    for t in tables.iter().filter(|t| t.kind == SourceKind::Areas) {
-        let Some(group) = indicators::opt_strings(&t.frame, "group")? else {
-            continue;
-        };
-        for (a, g) in indicators::strings(&t.frame, "area")?
-            .into_iter()
-            .zip(group)
-        {
-            if let (Some(a), Some(g)) = (a, g) {
-                out.entry(a).or_insert(g);
-            }
-        }
-    }
-    Ok(out)
-}
 
 /// Builds the pipeline's index, if it has one.
 pub fn run(
@@ -41,7 +21,8 @@ pub fn run(
     let Some(settings) = &pipeline.index else {
         return Ok(None);
     };
-    let groups = groups(tables)?;
+    // Each area's group (the areas sources' `group` role), for group-mean imputation.
+    let groups = indicators::area_texts(tables, "group")?;
     Ok(Some(index::build(settings, values, &groups, &|a| {
         inputs.level(a, "")
     })))

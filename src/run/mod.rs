@@ -291,23 +291,7 @@ pub fn catalogue_settings(pipeline: &Pipeline) -> catalogue::Settings {
 /// several codes share gets its code beside it, so that no two areas look alike.
 fn area_names(tables: &[Table]) -> PolarsResult<std::collections::BTreeMap<String, String>> {
     use std::collections::BTreeMap;
-    let mut names: BTreeMap<String, String> = BTreeMap::new();
-    for t in tables
-        .iter()
-        .filter(|t| t.kind == config::SourceKind::Areas)
-    {
-        let Some(name) = indicators::opt_strings(&t.frame, "name")? else {
-            continue;
-        };
-        for (code, name) in indicators::strings(&t.frame, "area")?.into_iter().zip(name) {
-            if let (Some(code), Some(name)) = (code, name) {
-                let name = name.trim();
-                if !name.is_empty() {
-                    names.entry(code).or_insert_with(|| name.to_string());
-                }
-            }
-        }
-    }
+    let mut names = indicators::area_texts(tables, "name")?;
     let mut uses: BTreeMap<&str, usize> = BTreeMap::new();
     for n in names.values() {
         *uses.entry(n.as_str()).or_default() += 1;
