@@ -2,47 +2,90 @@
 //! quantiles without interpolation, the Gini coefficient, the S80/S20 ratio, poverty rates and
 //! the relative median poverty gap. Pure functions over an income distribution, tested by hand.
 
-/// An income distribution: incomes sorted ascending, with their (positive) weights.
+use std::borrow::Cow;
+
+/// An income distribution: incomes sorted ascending, with their weights. Persons of weight
+/// zero (not drawn in a bootstrap replicate) may stay in: they add exactly nothing to any sum,
+/// and the quantiles step over them, so a replicate re-weights one sorted slice instead of
+/// copying the persons it drew.
 #[derive(Debug, Clone)]
-pub struct Distribution {
-    x: Vec<f64>,
-    w: Vec<f64>,
+pub struct Distribution<'a> {
+    x: Cow<'a, [f64]>,
+    w: Cow<'a, [f64]>,
+    /// Running sums of the weights, added in order from the first person: every quantile is
+    /// a binary search in them, and every sum of the poorest persons' weights a look-up.
+    cum: Cow<'a, [f64]>,
     total: f64,
 }
 
-impl Distribution {
+fn running(w: &[f64]) -> Vec<f64> {
+    let mut c = 0.0;
+    w.iter()
+        .map(|w| {
+            c += w;
+            c
+        })
+        .collect()
+}
+
+impl Distribution<'static> {
     /// Builds a distribution from (income, weight) pairs. Pairs with a non-finite income or a
-    /// weight that is not positive are the contracts' business and must not reach here.
+    /// negative weight are the contracts' business and must not reach here.
     pub fn new(mut pairs: Vec<(f64, f64)>) -> Self {
         // Stable sort: ties keep input order, so results do not depend on the sort algorithm.
         pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
         let (x, w): (Vec<f64>, Vec<f64>) = pairs.into_iter().unzip();
-        Self::from_sorted(x, w)
-    }
-
-    /// Builds a distribution from incomes already sorted ascending. Persons with zero weight
-    /// (not drawn in a bootstrap replicate) are left out.
-    pub fn from_sorted(x: Vec<f64>, w: Vec<f64>) -> Self {
-        debug_assert!(x.windows(2).all(|p| p[0] <= p[1]));
-        let (x, w) = if w.iter().any(|w| *w <= 0.0) {
-            x.into_iter().zip(w).filter(|(_, w)| *w > 0.0).unzip()
-        } else {
-            (x, w)
-        };
         let total = w.iter().sum();
-        Distribution { x, w, total }
+        Distribution {
+            x: Cow::Owned(x),
+            cum: Cow::Owned(running(&w)),
+            w: Cow::Owned(w),
+            total,
+        }
+    }
+}
+
+impl<'a> Distribution<'a> {
+    /// A distribution over incomes already sorted ascending and their weights (of the same
+    /// length; zero for a person left out).
+    pub fn from_sorted(x: &'a [f64], w: &'a [f64]) -> Self {
+        debug_assert!(x.windows(2).all(|p| p[0] <= p[1]));
+        debug_assert_eq!(x.len(), w.len());
+        Self::with_weights(x, Cow::Borrowed(w))
     }
 
+    /// A distribution over sorted incomes and weights already owned (a replicate's).
+    pub fn with_weights(x: &'a [f64], w: Cow<'a, [f64]>) -> Self {
+        debug_assert_eq!(x.len(), w.len());
+        let cum = running(&w);
+        // `Iterator::sum` adds in order from the first too: the last running sum is the total.
+        let total = cum.last().copied().unwrap_or_else(|| w.iter().sum());
+        Distribution {
+            x: Cow::Borrowed(x),
+            w,
+            cum: Cow::Owned(cum),
+            total,
+        }
+    }
+
+    /// The persons with a positive weight.
     pub fn len(&self) -> usize {
-        self.x.len()
+        self.w.iter().filter(|w| **w > 0.0).count()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.x.is_empty()
+        self.total <= 0.0
     }
 
     pub fn total_weight(&self) -> f64 {
         self.total
+    }
+
+    /// The income of the first person of positive weight after position `j`.
+    fn next_weighted(&self, j: usize) -> Option<f64> {
+        (j + 1..self.x.len())
+            .find(|&k| self.w[k] > 0.0)
+            .map(|k| self.x[k])
     }
 
     /// Eurostat's weighted quantile: with cumulative weight shares r_j = W_j / W, take the first
@@ -50,29 +93,36 @@ impl Distribution {
     /// The shares are compared as fractions of the total, as laeken's `weightedQuantile` does,
     /// so that exact ties (e.g. equal weights and an even count at the median) are found.
     pub fn quantile(&self, p: f64) -> Option<f64> {
-        let n = self.x.len();
-        if n == 0 {
+        if self.is_empty() {
             return None;
         }
+        let first = self.w.iter().position(|w| *w > 0.0)?;
+        let last = self.w.iter().rposition(|w| *w > 0.0)?;
         if p <= 0.0 {
-            return Some(self.x[0]);
+            return Some(self.x[first]);
         }
         if p >= 1.0 {
-            return Some(self.x[n - 1]);
+            return Some(self.x[last]);
         }
-        let mut cum = 0.0;
-        for j in 0..n {
-            cum += self.w[j];
-            let share = cum / self.total;
-            if share >= p {
-                return Some(if share == p && j + 1 < n {
-                    (self.x[j] + self.x[j + 1]) / 2.0
-                } else {
-                    self.x[j]
-                });
-            }
+        // The first j whose share reaches p. Shares only grow, and a person of weight zero
+        // shares the share of the one before, so that j always has a positive weight.
+        let j = self.cum[..=last].partition_point(|c| c / self.total < p);
+        if j > last {
+            return Some(self.x[last]);
         }
-        Some(self.x[n - 1])
+        let share = self.cum[j] / self.total;
+        Some(match self.next_weighted(j) {
+            Some(next) if share == p => (self.x[j] + next) / 2.0,
+            _ => self.x[j],
+        })
+    }
+
+    /// The weight of the first `k` persons, summed as `Iterator::sum` would from the first.
+    fn weight_of_first(&self, k: usize) -> f64 {
+        match k {
+            0 => self.w[..0].iter().sum(),
+            k => self.cum[k - 1],
+        }
     }
 
     pub fn median(&self) -> Option<f64> {
@@ -81,8 +131,7 @@ impl Distribution {
 
     /// Total weight of persons with income strictly below `threshold`.
     pub fn weight_below(&self, threshold: f64) -> f64 {
-        let k = self.x.partition_point(|x| *x < threshold);
-        self.w[..k].iter().sum()
+        self.weight_of_first(self.x.partition_point(|x| *x < threshold))
     }
 
     /// Weighted share (0-100) of persons with income strictly below `threshold`.
@@ -91,11 +140,12 @@ impl Distribution {
     }
 
     /// The sub-distribution of persons with income strictly below `threshold`.
-    pub fn below(&self, threshold: f64) -> Distribution {
+    pub fn below(&self, threshold: f64) -> Distribution<'_> {
         let k = self.x.partition_point(|x| *x < threshold);
         Distribution {
-            x: self.x[..k].to_vec(),
-            w: self.w[..k].to_vec(),
+            x: Cow::Borrowed(&self.x[..k]),
+            w: Cow::Borrowed(&self.w[..k]),
+            cum: Cow::Borrowed(&self.cum[..k]),
             total: self.w[..k].iter().sum(),
         }
     }
@@ -106,9 +156,8 @@ impl Distribution {
         if self.is_empty() {
             return None;
         }
-        let (mut cum, mut a, mut b, mut wx) = (0.0, 0.0, 0.0, 0.0);
-        for (x, w) in self.x.iter().zip(&self.w) {
-            cum += w;
+        let (mut a, mut b, mut wx) = (0.0, 0.0, 0.0);
+        for ((x, w), cum) in self.x.iter().zip(self.w.iter()).zip(self.cum.iter()) {
             a += w * x * cum;
             b += w * w * x;
             wx += w * x;
@@ -125,15 +174,18 @@ impl Distribution {
     pub fn qsr(&self) -> Option<f64> {
         let q20 = self.quantile(0.2)?;
         let q80 = self.quantile(0.8)?;
-        let (mut top, mut bottom) = (0.0, 0.0);
-        for (x, w) in self.x.iter().zip(&self.w) {
-            if *x > q80 {
-                top += w * x;
+        // The incomes are sorted: the top is a suffix and the bottom a prefix, each summed in
+        // order from 0.
+        let income = |r: std::ops::Range<usize>| {
+            let mut sum = 0.0;
+            for (x, w) in self.x[r.clone()].iter().zip(&self.w[r]) {
+                sum += w * x;
             }
-            if *x <= q20 {
-                bottom += w * x;
-            }
-        }
+            sum
+        };
+        let n = self.x.len();
+        let top = income(self.x.partition_point(|x| *x <= q80)..n);
+        let bottom = income(0..self.x.partition_point(|x| *x <= q20));
         (bottom > 0.0).then_some(top / bottom)
     }
 
@@ -221,12 +273,17 @@ mod tests {
     fn zero_weights_are_left_out() {
         // Weight 0 on 20: as if only 10 and 30 were there; median (10 + 30)/2 = 20 exactly
         // because share 0.5 is reached at 10.
-        let d = Distribution::from_sorted(vec![10.0, 20.0, 30.0], vec![1.0, 0.0, 1.0]);
+        let d = Distribution::from_sorted(&[10.0, 20.0, 30.0], &[1.0, 0.0, 1.0]);
         assert_eq!(d.len(), 2);
         assert_eq!(d.median(), Some(20.0));
+        // Zero weights at either end do not become the extremes.
+        let d = Distribution::from_sorted(&[1.0, 10.0, 30.0, 99.0], &[0.0, 1.0, 1.0, 0.0]);
+        assert_eq!(d.quantile(0.0), Some(10.0));
+        assert_eq!(d.quantile(1.0), Some(30.0));
+        assert_eq!(d.quantile(0.2), Some(10.0));
     }
 
-    fn equal(xs: &[f64]) -> Distribution {
+    fn equal(xs: &[f64]) -> Distribution<'static> {
         Distribution::new(xs.iter().map(|&x| (x, 1.0)).collect())
     }
 
