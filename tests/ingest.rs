@@ -536,6 +536,52 @@ fn parquet_small_integers_and_float32_as_pyarrow_writes_them() {
 }
 
 #[test]
+fn parquet_columns_are_checked_in_their_own_types() {
+    // tests/fixtures/formats/typed.parquet (pyarrow): int64 ids, large_string areas, date32
+    // starts, UTC timestamps as ends, a dictionary-encoded funding source, uint32
+    // beneficiaries and float32 tonnes. Row 2 has a negative amount, row 4 no area.
+    let (t, read) = table(
+        "[pipeline]\nname = \"t\"\n[sources.p]\nkind = \"projects\"\nformat = \"parquet\"\n\
+         path = \"ROOT/tests/fixtures/formats/typed.parquet\"\n",
+    );
+    assert_eq!((read, t.rows_kept(), t.rejects.len()), (4, 2, 2));
+    assert_eq!(
+        column_strings(&t, "id"),
+        [Some("101".into()), Some("103".into())]
+    );
+    assert_eq!(
+        column_strings(&t, "start"),
+        [Some("2021-03-01".into()), Some("2021-06-30".into())]
+    );
+    // The timestamp's date; an end before the start would have been rejected.
+    assert_eq!(
+        column_strings(&t, "end"),
+        [Some("2022-03-01".into()), Some("2021-12-31".into())]
+    );
+    assert_eq!(column_floats(&t, "amount"), [Some(1000.0), Some(2500.25)]);
+    assert_eq!(column_floats(&t, "beneficiaries"), [Some(12.0), Some(40.0)]);
+    // float32 0.1 is read as the 0.1 its writer meant, not 0.10000000149011612.
+    assert_eq!(column_floats(&t, "co2e_avoided_t"), [Some(0.1), Some(1.5)]);
+    assert_eq!(
+        column_strings(&t, "funding_source"),
+        [Some("public".into()), Some("public".into())]
+    );
+    // Rejects name the row (Parquet has no lines), the column and the value.
+    let r = &t.rejects[0];
+    assert_eq!(
+        (r.line, r.column.as_deref(), r.value.as_deref()),
+        (2, Some("amount"), Some("-5"))
+    );
+    assert!(r.reason.contains("must not be below 0"), "{}", r.reason);
+    let r = &t.rejects[1];
+    assert_eq!(
+        (r.line, r.column.as_deref(), r.value.as_deref()),
+        (4, Some("area"), None)
+    );
+    assert!(r.reason.contains("is empty"), "{}", r.reason);
+}
+
+#[test]
 fn a_parquet_file_that_cannot_be_read_names_the_file_not_a_line() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(

@@ -10,8 +10,10 @@ use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;
 use rayon::prelude::*;
 
+use polars_arrow::array::{Array, PrimitiveArray, Utf8ViewArray};
+
 use crate::config::{Currency, Pipeline, Source, SourceKind};
-use crate::ingest::RawTable;
+use crate::ingest::{Cells, RawColumn, RawTable, Texts};
 
 /// An input row that was not used, and why.
 #[derive(Debug, Clone, PartialEq)]
@@ -233,25 +235,7 @@ fn check_with(rule: Rule, raw: &str, decimal_comma: bool) -> Result<Option<Value
                 .ok()
                 .filter(|x: &f64| x.is_finite())
                 .ok_or_else(|| format!("`{s}` is not a number"))?;
-            if x.abs() > MAGNITUDE {
-                return Err(format!(
-                    "{s} lies beyond ±1e15, more than any income, amount, weight, population or tonnage can be; check the column's unit and decimal separator"
-                ));
-            }
-            if let Some(m) = min {
-                if above && x <= m {
-                    return Err(format!("{x} must be greater than {m}"));
-                }
-                if !above && x < m {
-                    return Err(format!("{x} must not be below {m}"));
-                }
-            }
-            if let Some(m) = max {
-                if x > m {
-                    return Err(format!("{x} must not be above {m}"));
-                }
-            }
-            Value::Number(x)
+            check_number((min, above, max), x, &s)?
         }
         Rule::Year => {
             let y: i32 = s
@@ -310,6 +294,147 @@ fn check_with(rule: Rule, raw: &str, decimal_comma: bool) -> Result<Option<Value
         },
     };
     Ok(Some(v))
+}
+
+/// Checks a number against the bounds of its rule; `s` is the number as the file wrote it.
+fn check_number(
+    (min, above, max): (Option<f64>, bool, Option<f64>),
+    x: f64,
+    s: &dyn std::fmt::Display,
+) -> Result<Value<'static>, String> {
+    if !x.is_finite() {
+        return Err(format!("`{s}` is not a number"));
+    }
+    if x.abs() > MAGNITUDE {
+        return Err(format!(
+            "{s} lies beyond ±1e15, more than any income, amount, weight, population or tonnage can be; check the column's unit and decimal separator"
+        ));
+    }
+    if let Some(m) = min {
+        if above && x <= m {
+            return Err(format!("{x} must be greater than {m}"));
+        }
+        if !above && x < m {
+            return Err(format!("{x} must not be below {m}"));
+        }
+    }
+    if let Some(m) = max {
+        if x > m {
+            return Err(format!("{x} must not be above {m}"));
+        }
+    }
+    Ok(Value::Number(x))
+}
+
+/// A role's column as the contract reads it, prepared once per source: text cells as read from
+/// a text file, or a typed file's column as numbers (for a number's rule) or text (for any
+/// other rule), in one chunk so that a row is found by its index.
+enum Prepared<'a> {
+    Text(&'a Texts),
+    Number(Float64Chunked),
+    Str(StringChunked),
+}
+
+fn prepare(rule: Rule, column: &RawColumn) -> PolarsResult<Prepared<'_>> {
+    let s = match column {
+        RawColumn::Text(t) => return Ok(Prepared::Text(t)),
+        RawColumn::Typed(s) => s,
+    };
+    let numeric = s.dtype().is_primitive_numeric();
+    Ok(match rule {
+        Rule::Number { .. } if s.dtype() == &DataType::Float32 => {
+            // A float32 holds 0.1 as 0.100000001490116…: read it as the shortest decimal that
+            // gives back the same float32, the number its writer meant.
+            let mut text = String::new();
+            let f = s.f32()?;
+            let ca: Float64Chunked = f
+                .iter()
+                .map(|v| {
+                    v.map(|v| {
+                        use std::fmt::Write;
+                        text.clear();
+                        let _ = write!(text, "{v}");
+                        text.parse::<f64>().unwrap_or(v as f64)
+                    })
+                })
+                .collect();
+            Prepared::Number(ca.with_name(s.name().clone()))
+        }
+        Rule::Number { .. } if numeric => {
+            Prepared::Number(s.cast(&DataType::Float64)?.f64()?.rechunk().into_owned())
+        }
+        _ => Prepared::Str(s.cast(&DataType::String)?.str()?.rechunk().into_owned()),
+    })
+}
+
+/// One cell, as its file gave it.
+#[derive(Debug, Clone, Copy)]
+enum Cell<'a> {
+    Text(Option<&'a str>),
+    Number(Option<f64>),
+}
+
+impl<'a> Cell<'a> {
+    /// The cell as text, for a reject's `value` and for messages.
+    fn text(&self) -> Option<Cow<'a, str>> {
+        match self {
+            Cell::Text(t) => t.map(Cow::Borrowed),
+            Cell::Number(x) => x.map(|x| Cow::Owned(x.to_string())),
+        }
+    }
+
+    fn check(&self, rule: Rule, decimal_comma: bool) -> Result<Option<Value<'a>>, String> {
+        match (self, rule) {
+            (Cell::Text(t), _) => check_with(rule, t.unwrap_or(""), decimal_comma),
+            (Cell::Number(None), _) => Ok(None),
+            (Cell::Number(Some(x)), Rule::Number { min, above, max }) => {
+                check_number((min, above, max), *x, x).map(Some)
+            }
+            // Numbers are prepared only for number rules (see `prepare`).
+            (Cell::Number(Some(x)), _) => {
+                let text = x.to_string();
+                Ok(check_with(rule, &text, false)?.map(|v| match v {
+                    Value::Text(t) => Value::Text(Cow::Owned(t.into_owned())),
+                    Value::Number(x) => Value::Number(x),
+                    Value::Int(x) => Value::Int(x),
+                    Value::Bool(x) => Value::Bool(x),
+                }))
+            }
+        }
+    }
+}
+
+/// Reads one role's cells row after row.
+enum Cursor<'a> {
+    Text(Cells<'a>),
+    Number(&'a PrimitiveArray<f64>, usize),
+    Str(&'a Utf8ViewArray, usize),
+}
+
+impl<'a> Cursor<'a> {
+    fn new(prepared: &'a Prepared<'a>, from: usize) -> Cursor<'a> {
+        match prepared {
+            Prepared::Text(t) => Cursor::Text(t.iter_from(from)),
+            Prepared::Number(ca) => Cursor::Number(ca.downcast_as_array(), from),
+            Prepared::Str(ca) => Cursor::Str(ca.downcast_as_array(), from),
+        }
+    }
+
+    fn next(&mut self) -> Cell<'a> {
+        match self {
+            Cursor::Text(c) => Cell::Text(c.next().flatten()),
+            Cursor::Number(a, i) => {
+                let v = (*i < a.len() && a.is_valid(*i)).then(|| a.value(*i));
+                *i += 1;
+                Cell::Number(v)
+            }
+            Cursor::Str(a, i) => {
+                let v = (*i < a.len() && a.is_valid(*i)).then(|| a.value(*i));
+                *i += 1;
+                Cell::Text(v)
+            }
+        }
+    }
 }
 
 /// `YYYY-MM-DD` exactly, the form dates are kept in (validity is checked by `parse_date`).
@@ -464,6 +589,8 @@ struct Contract<'a> {
     required: Vec<bool>,
     at: At,
     ragged: HashMap<u64, usize>,
+    /// Each role's column, ready to be read row by row.
+    prepared: Vec<Prepared<'a>>,
 }
 
 /// Rows per run of rows checked on one core: a few runs per core to keep all busy to the end,
@@ -491,6 +618,12 @@ pub fn apply(pipeline: &Pipeline, source: &Source, raw: &RawTable) -> Result<Tab
             .collect(),
         at: At::new(raw),
         ragged: raw.ragged.iter().copied().collect(),
+        prepared: raw
+            .roles
+            .iter()
+            .zip(&raw.cells)
+            .map(|(r, c)| prepare(rule(kind, r), c))
+            .collect::<PolarsResult<_>>()?,
     };
     let per_part = rows_per_part(n);
     let starts: Vec<usize> = (0..n.max(1)).step_by(per_part).collect();
@@ -621,13 +754,17 @@ impl<'a> Contract<'a> {
             keys: Vec::new(),
             lines: Vec::new(),
         };
-        let mut row: Vec<Option<Value<'a>>> = Vec::with_capacity(raw.roles.len());
-        let mut cells: Vec<_> = raw.cells.iter().map(|c| c.iter_from(rows.start)).collect();
-        let mut texts: Vec<Option<&'a str>> = Vec::with_capacity(raw.roles.len());
+        let mut row: Vec<Option<Value<'_>>> = Vec::with_capacity(raw.roles.len());
+        let mut cursors: Vec<Cursor> = self
+            .prepared
+            .iter()
+            .map(|p| Cursor::new(p, rows.start))
+            .collect();
+        let mut cells: Vec<Cell> = Vec::with_capacity(raw.roles.len());
         for i in rows {
             row.clear();
-            texts.clear();
-            texts.extend(cells.iter_mut().map(|c| c.next().flatten()));
+            cells.clear();
+            cells.extend(cursors.iter_mut().map(Cursor::next));
             let line = raw.lines[i];
             let mut bad: Option<Reject> = None;
             if !self.ragged.is_empty() {
@@ -648,12 +785,16 @@ impl<'a> Contract<'a> {
             }
             if bad.is_none() {
                 for (r, role) in raw.roles.iter().enumerate() {
-                    let cell = texts[r];
+                    // The cell as text only for a reject: typed numbers are not written out.
+                    let text = || cells[r].text();
                     let column = raw.columns[r].as_str();
-                    match check_with(self.rules[r], cell.unwrap_or(""), source.decimal_comma) {
+                    match cells[r].check(self.rules[r], source.decimal_comma) {
                         Ok(None) if self.required[r] => {
                             // In a wide file the value's column is the variable's own.
-                            let wide = self.at.variable.and_then(|v| texts[v]);
+                            let wide = self.at.variable.and_then(|v| match cells[v] {
+                                Cell::Text(t) => t,
+                                Cell::Number(_) => None,
+                            });
                             let (column, why) = match wide {
                                 Some(code) if column == "(variable column)" => (
                                     code,
@@ -664,14 +805,14 @@ impl<'a> Contract<'a> {
                                     format!("`{column}` ({role}) is empty; every row needs it"),
                                 ),
                             };
-                            bad = Some(self.reject(i, Some(column), cell, why));
+                            bad = Some(self.reject(i, Some(column), text().as_deref(), why));
                         }
                         Ok(v) => row.push(v),
                         Err(why) => {
                             bad = Some(self.reject(
                                 i,
                                 Some(column),
-                                cell,
+                                text().as_deref(),
                                 format!("`{column}` ({role}): {why}"),
                             ))
                         }
@@ -723,9 +864,9 @@ impl<'a> Contract<'a> {
 
     /// Rules that look at more than one cell: the period, currency conversion, date order and
     /// variable mapping. May rewrite the row (converted amount, mapped variable id).
-    fn cross_checks(
-        &self,
-        row: &mut [Option<Value<'a>>],
+    fn cross_checks<'r>(
+        &'r self,
+        row: &mut [Option<Value<'r>>],
         period: &mut Option<i32>,
     ) -> Option<CrossFailure> {
         let (source, pipeline, at) = (self.source, self.pipeline, &self.at);

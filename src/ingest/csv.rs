@@ -307,7 +307,7 @@ mod tests {
     fn rows(t: &RawTable) -> Vec<(u64, Vec<Option<String>>)> {
         (0..t.len())
             .map(|i| {
-                let cells = t.cells.iter().map(|c| c.get(i).map(String::from));
+                let cells = t.cells.iter().map(|c| c.text(i));
                 (t.lines[i], cells.collect())
             })
             .collect()

@@ -1,6 +1,8 @@
-//! Reads a source as published into a [`RawTable`]: one text cell per role and row, with the
-//! line each row starts on. Typing and checking belong to `contracts`; here a file either can
-//! be read (and every row comes out, good or bad) or it cannot, and the error names the file.
+//! Reads a source as published into a [`RawTable`]: one column per role, with the line each
+//! row starts on. A text file (CSV, JSON, TSV) gives text cells; a typed file (Parquet) gives
+//! its columns in their own types, so numbers are never written out and parsed back. Typing
+//! and checking belong to `contracts`; here a file either can be read (and every row comes
+//! out, good or bad) or it cannot, and the error names the file.
 
 mod csv;
 mod eurostat;
@@ -9,6 +11,8 @@ mod parquet;
 mod records;
 
 use std::path::{Path, PathBuf};
+
+use polars::prelude::{DataType, Series};
 
 use crate::config::{Encoding, Format, Location, Source};
 
@@ -167,13 +171,111 @@ impl<'a> Iterator for Cells<'a> {
     }
 }
 
-/// A source's rows, as text, keyed by role.
+/// One role's cells for every row: text as a text file gives it, or a column in the type a
+/// typed file stores it in.
+#[derive(Debug, Clone)]
+pub enum RawColumn {
+    Text(Texts),
+    /// Numbers, text, booleans, dates or timestamps, as the file has them (see
+    /// `parquet::cell_type`); the contract checks them without a detour through text.
+    Typed(Series),
+}
+
+impl RawColumn {
+    pub fn len(&self) -> usize {
+        match self {
+            RawColumn::Text(t) => t.len(),
+            RawColumn::Typed(s) => s.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The cells as text: where the files of a glob disagree on a column's type, they meet as
+    /// text and the contract reads each cell as it would from a CSV file.
+    fn into_texts(self) -> Texts {
+        match self {
+            RawColumn::Text(t) => t,
+            RawColumn::Typed(s) => {
+                let mut t = Texts::default();
+                // Every type a reader keeps casts to text (see `parquet::cell_type`).
+                match s.cast(&DataType::String) {
+                    Ok(text) => match text.str() {
+                        Ok(ca) => ca.iter().for_each(|c| t.push(c)),
+                        Err(_) => t.push_missing(s.len()),
+                    },
+                    Err(_) => t.push_missing(s.len()),
+                }
+                t
+            }
+        }
+    }
+
+    /// The cells of another piece or file after these.
+    fn append(&mut self, other: RawColumn) {
+        match (&mut *self, other) {
+            (RawColumn::Text(a), RawColumn::Text(b)) => a.append(b),
+            (RawColumn::Typed(a), RawColumn::Typed(b)) if a.dtype() == b.dtype() => {
+                // Same type, so the append cannot fail.
+                let _ = a.append(&b);
+            }
+            (_, b) => {
+                let mut a = std::mem::replace(self, RawColumn::Text(Texts::default())).into_texts();
+                a.append(b.into_texts());
+                *self = RawColumn::Text(a);
+            }
+        }
+    }
+
+    /// `n` rows without this column (a file of a glob that lacks it).
+    fn push_missing(&mut self, n: usize) {
+        match self {
+            RawColumn::Text(t) => t.push_missing(n),
+            RawColumn::Typed(s) => {
+                let _ = s.append(&Series::full_null(s.name().clone(), n, s.dtype()));
+            }
+        }
+    }
+
+    /// Row `i` as text (tests and messages; the contract reads typed cells as they are).
+    pub fn text(&self, i: usize) -> Option<String> {
+        match self {
+            RawColumn::Text(t) => t.get(i).map(String::from),
+            RawColumn::Typed(s) => {
+                let one = s.slice(i as i64, 1).cast(&DataType::String).ok()?;
+                one.str().ok()?.get(0).map(String::from)
+            }
+        }
+    }
+}
+
+impl Default for RawColumn {
+    fn default() -> Self {
+        RawColumn::Text(Texts::default())
+    }
+}
+
+/// A typed column of a role that some files of a glob lack (see [`RawColumn::push_missing`]).
+fn missing_like(column: &RawColumn, n: usize) -> RawColumn {
+    match column {
+        RawColumn::Text(_) => {
+            let mut t = Texts::default();
+            t.push_missing(n);
+            RawColumn::Text(t)
+        }
+        RawColumn::Typed(s) => RawColumn::Typed(Series::full_null(s.name().clone(), n, s.dtype())),
+    }
+}
+
+/// A source's rows, keyed by role.
 #[derive(Debug, Clone)]
 pub struct RawTable {
     /// The roles present, in the order of `cells`.
     pub roles: Vec<String>,
     /// `cells[r]`: role `roles[r]` of every row.
-    pub cells: Vec<Texts>,
+    pub cells: Vec<RawColumn>,
     /// 1-based line where each row starts (a quoted field may span lines).
     pub lines: Vec<u64>,
     /// The file's column behind each role, for rejects and messages.
@@ -238,26 +340,43 @@ impl RawTable {
             files: Vec::new(),
             file_of: Vec::new(),
         };
+        // Each role's column starts as the first file that has it, typed or text.
+        let mut started: Vec<bool> = Vec::new();
         for t in &tables {
-            for (r, c) in t.roles.iter().zip(&t.columns) {
+            for (i, (r, c)) in t.roles.iter().zip(&t.columns).enumerate() {
                 if !out.roles.contains(r) {
                     out.roles.push(r.clone());
                     out.columns.push(c.clone());
-                    out.cells.push(Texts::default());
+                    out.cells.push(missing_like(&t.cells[i], 0));
+                    started.push(false);
                 }
             }
         }
+        let mut rows = 0;
         for t in tables {
             let n = t.len();
             let file = out.files.len() as u32;
             out.files.extend(t.files);
-            let mut cells: Vec<Option<Texts>> = t.cells.into_iter().map(Some).collect();
+            let mut cells: Vec<Option<RawColumn>> = t.cells.into_iter().map(Some).collect();
             for (k, role) in out.roles.iter().enumerate() {
                 match t.roles.iter().position(|r| r == role) {
-                    Some(i) => out.cells[k].append(cells[i].take().unwrap_or_default()),
-                    None => out.cells[k].push_missing(n),
+                    Some(i) => {
+                        let c = cells[i].take().unwrap_or_default();
+                        if !started[k] {
+                            // Rows of earlier files that lacked the role, then this file's.
+                            let mut first = missing_like(&c, rows);
+                            first.append(c);
+                            out.cells[k] = first;
+                            started[k] = true;
+                        } else {
+                            out.cells[k].append(c);
+                        }
+                    }
+                    None if started[k] => out.cells[k].push_missing(n),
+                    None => {}
                 }
             }
+            rows += n;
             out.lines.extend(t.lines);
             // Lines repeat across files; ragged rows are keyed by (file, line) through the
             // row's file, so keep them per file by offsetting into a file-tagged key.

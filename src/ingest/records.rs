@@ -3,19 +3,19 @@
 //! column stops the run with the columns the file does have, and a wide `city_stats` file
 //! (one column per variable code) is turned long.
 
-use super::{IngestError, RawTable, Texts};
+use super::{IngestError, RawColumn, RawTable, Texts};
 use crate::config::{nearest, Source, SourceKind};
 
 /// Which file column feeds each role; wide city_stats columns are returned separately.
-struct Plan {
-    roles: Vec<String>,
-    columns: Vec<String>,
-    indices: Vec<usize>,
+pub struct Plan {
+    pub roles: Vec<String>,
+    pub columns: Vec<String>,
+    pub indices: Vec<usize>,
     /// Wide layout: (variable code, column index).
-    wide: Vec<(String, usize)>,
+    pub wide: Vec<(String, usize)>,
 }
 
-fn plan(source: &Source, header: &[String]) -> Result<Plan, IngestError> {
+pub fn plan(source: &Source, header: &[String]) -> Result<Plan, IngestError> {
     let find = |column: &str| header.iter().position(|h| h == column);
     let missing = |role: &str, column: &str| {
         IngestError::MissingColumn(Box::new(super::MissingColumn {
@@ -86,6 +86,8 @@ pub struct Assembler {
     plan: Plan,
     header_len: usize,
     table: RawTable,
+    /// The roles' cells, moved into the table when it is finished.
+    cells: Vec<Texts>,
     /// The rows the caller expects, to size buffers after the first [`SAMPLE`] rows.
     expected: usize,
     sized: bool,
@@ -102,8 +104,9 @@ impl Assembler {
             roles.extend(["variable".to_string(), "value".to_string()]);
             columns.extend(["(column name)".to_string(), "(variable column)".to_string()]);
         }
+        let cells = vec![Texts::default(); roles.len()];
         let table = RawTable {
-            cells: vec![Texts::default(); roles.len()],
+            cells: Vec::new(),
             roles,
             lines: Vec::new(),
             columns,
@@ -119,6 +122,7 @@ impl Assembler {
             plan,
             header_len: header.len(),
             table,
+            cells,
             expected: 0,
             sized: false,
         })
@@ -129,7 +133,7 @@ impl Assembler {
     /// each role's cells are.
     pub fn reserve(&mut self, rows: usize) {
         self.expected = rows;
-        for c in &mut self.table.cells {
+        for c in &mut self.cells {
             c.reserve(rows, 0);
         }
         self.table.lines.reserve(rows);
@@ -137,10 +141,10 @@ impl Assembler {
 
     /// A row of `len` fields starting on `line`; `field(i)` is its i-th field.
     pub fn push<'a>(&mut self, line: u64, len: usize, field: impl Fn(usize) -> Option<&'a str>) {
-        let t = &mut self.table;
+        let (t, cells) = (&mut self.table, &mut self.cells);
         if !self.sized && t.lines.len() >= SAMPLE {
             self.sized = true;
-            for c in &mut t.cells {
+            for c in cells.iter_mut() {
                 // A tenth more than the sample's average, for rows longer than those at the top.
                 let per_row = c.bytes() as f64 / SAMPLE as f64 * 1.1;
                 c.reserve(
@@ -154,18 +158,18 @@ impl Assembler {
         }
         let at = |i: usize| if i < len { field(i) } else { None };
         if self.plan.wide.is_empty() {
-            for (cells, &i) in t.cells.iter_mut().zip(&self.plan.indices) {
+            for (cells, &i) in cells.iter_mut().zip(&self.plan.indices) {
                 cells.push(at(i));
             }
             t.lines.push(line);
         } else {
             let n = self.plan.indices.len();
             for (code, i) in &self.plan.wide {
-                for (cells, &j) in t.cells.iter_mut().zip(&self.plan.indices) {
+                for (cells, &j) in cells.iter_mut().zip(&self.plan.indices) {
                     cells.push(at(j));
                 }
-                t.cells[n].push(Some(code));
-                t.cells[n + 1].push(at(*i));
+                cells[n].push(Some(code));
+                cells[n + 1].push(at(*i));
                 t.lines.push(line);
             }
         }
@@ -173,6 +177,7 @@ impl Assembler {
 
     pub fn finish(mut self, bytes: u64) -> RawTable {
         self.table.bytes = bytes;
+        self.table.cells = self.cells.into_iter().map(RawColumn::Text).collect();
         self.table
     }
 }
