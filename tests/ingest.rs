@@ -582,6 +582,95 @@ fn parquet_columns_are_checked_in_their_own_types() {
 }
 
 #[test]
+fn typed_microdata_is_checked_by_column_as_text_is_by_row() {
+    // The same eight persons as Parquet (typed columns, checked column by column) and as CSV
+    // (text, checked row by row): the same kept rows, values and rejects. By hand: rows 1, 2
+    // and 5 are kept (row 5 has no area, which is optional; row 3's area "AT2 " is trimmed);
+    // row 3 has no income, row 4 an age of 200 (and a sex of "x"), row 6 a weight of 0, row 7 an
+    // income of 1e16, and row 8 is from 2019, outside the pipeline's periods.
+    let pipeline = |format: &str| {
+        format!(
+            "[pipeline]\nname = \"c\"\nperiods = {{ from = 2020, to = 2021 }}\n[sources.silc]\nkind = \"microdata\"\nformat = \"{format}\"\n\
+             path = \"ROOT/tests/fixtures/formats/silc-checks.{format}\"\n\
+             columns = {{ household = \"hid\", area = \"region\", weight = \"weight\", period = \"year\" }}\n"
+        )
+    };
+    let (typed, read) = table(&pipeline("parquet"));
+    let (text, _) = table(&pipeline("csv"));
+    assert_eq!((read, typed.rows_kept(), typed.rejects.len()), (8, 3, 5));
+    assert_eq!(typed.rows_filtered, 1);
+    assert_eq!(
+        column_floats(&typed, "income"),
+        [Some(21000.5), Some(21000.5), Some(9000.0)]
+    );
+    assert_eq!(
+        column_strings(&typed, "area"),
+        [Some("AT1".into()), Some("AT1".into()), None]
+    );
+    for c in ["income", "weight", "age"] {
+        assert_eq!(column_floats(&typed, c), column_floats(&text, c), "{c}");
+    }
+    for c in ["area", "sex"] {
+        assert_eq!(column_strings(&typed, c), column_strings(&text, c), "{c}");
+    }
+    let periods = |t: &cityimpact::contracts::Table| -> Vec<Option<i32>> {
+        t.frame
+            .column("period")
+            .unwrap()
+            .i32()
+            .unwrap()
+            .iter()
+            .collect()
+    };
+    assert_eq!(periods(&typed), [Some(2020), Some(2020), Some(2021)]);
+    assert_eq!(periods(&typed), periods(&text));
+    // Household ids written as integers stay integers; as text they are text.
+    let households = typed.frame.column("household").unwrap();
+    assert_eq!(
+        households.i64().unwrap().iter().collect::<Vec<_>>(),
+        [Some(1), Some(1), Some(3)]
+    );
+    // Rejects: a Parquet row's number is its line; the CSV has a header line above.
+    let rejects = |t: &cityimpact::contracts::Table, offset: i64| -> Vec<_> {
+        t.rejects
+            .iter()
+            .map(|r| {
+                (
+                    r.line - offset,
+                    r.column.clone(),
+                    r.value.clone(),
+                    r.reason.clone(),
+                )
+            })
+            .collect()
+    };
+    // The same rejects, except that a cell's text is the file's own: the CSV wrote `1e+16`,
+    // the Parquet file holds the number.
+    let (got, csv) = (rejects(&typed, 0), rejects(&text, 1));
+    assert_eq!(got.len(), csv.len());
+    for (a, b) in got.iter().zip(&csv) {
+        assert_eq!((a.0, &a.1), (b.0, &b.1));
+        if a.0 != 7 {
+            assert_eq!((&a.2, &a.3), (&b.2, &b.3));
+        }
+    }
+    assert_eq!(csv[3].2.as_deref(), Some("1e+16"));
+    assert_eq!(
+        got.iter()
+            .map(|r| (r.0, r.1.as_deref(), r.2.as_deref()))
+            .collect::<Vec<_>>(),
+        [
+            (3, Some("income"), None),
+            // The first failing column in role order; its sex "x" fails too.
+            (4, Some("age"), Some("200")),
+            (6, Some("weight"), Some("0")),
+            (7, Some("income"), Some("10000000000000000")),
+            (8, None, Some("2019")),
+        ]
+    );
+}
+
+#[test]
 fn a_parquet_file_that_cannot_be_read_names_the_file_not_a_line() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(

@@ -10,10 +10,13 @@ use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use polars_arrow::array::{Array, PrimitiveArray, Utf8ViewArray};
-
 use crate::config::{Currency, Pipeline, Source, SourceKind};
-use crate::ingest::{Cells, RawColumn, RawTable, Texts};
+use crate::ingest::RawTable;
+
+mod cells;
+mod columnar;
+
+use cells::{prepare, Cell, Cursor, Prepared};
 
 /// An input row that was not used, and why.
 #[derive(Debug, Clone, PartialEq)]
@@ -102,6 +105,9 @@ pub const CITY_STAT_COUNTS: [&str; 9] = [
 #[derive(Debug, Clone, Copy)]
 enum Rule {
     Text,
+    /// An identifier only ever compared (a household): text, or integers kept as integers
+    /// where a typed file has them so.
+    Key,
     /// A finite number within optional bounds; `above` excludes the lower bound.
     Number {
         min: Option<f64>,
@@ -156,6 +162,7 @@ fn rule(kind: SourceKind, role: &str) -> Rule {
             max: Some(130.0),
         },
         (Microdata, "sex") => Rule::Sex,
+        (Microdata, "household") => Rule::Key,
         (Microdata, "household_income") => ANY,
         (Microdata, "deprivation_items") => Rule::Number {
             min: Some(0.0),
@@ -224,7 +231,7 @@ fn check_with(rule: Rule, raw: &str, decimal_comma: bool) -> Result<Option<Value
         return Ok(None);
     }
     let v = match rule {
-        Rule::Text => Value::Text(Cow::Borrowed(s)),
+        Rule::Text | Rule::Key => Value::Text(Cow::Borrowed(s)),
         Rule::Number { min, above, max } => {
             let parsed = if decimal_comma {
                 s.replace('.', "").replace(',', ".").parse::<f64>()
@@ -324,117 +331,6 @@ fn check_number(
         }
     }
     Ok(Value::Number(x))
-}
-
-/// A role's column as the contract reads it, prepared once per source: text cells as read from
-/// a text file, or a typed file's column as numbers (for a number's rule) or text (for any
-/// other rule), in one chunk so that a row is found by its index.
-enum Prepared<'a> {
-    Text(&'a Texts),
-    Number(Float64Chunked),
-    Str(StringChunked),
-}
-
-fn prepare(rule: Rule, column: &RawColumn) -> PolarsResult<Prepared<'_>> {
-    let s = match column {
-        RawColumn::Text(t) => return Ok(Prepared::Text(t)),
-        RawColumn::Typed(s) => s,
-    };
-    let numeric = s.dtype().is_primitive_numeric();
-    Ok(match rule {
-        Rule::Number { .. } if s.dtype() == &DataType::Float32 => {
-            // A float32 holds 0.1 as 0.100000001490116…: read it as the shortest decimal that
-            // gives back the same float32, the number its writer meant.
-            let mut text = String::new();
-            let f = s.f32()?;
-            let ca: Float64Chunked = f
-                .iter()
-                .map(|v| {
-                    v.map(|v| {
-                        use std::fmt::Write;
-                        text.clear();
-                        let _ = write!(text, "{v}");
-                        text.parse::<f64>().unwrap_or(v as f64)
-                    })
-                })
-                .collect();
-            Prepared::Number(ca.with_name(s.name().clone()))
-        }
-        Rule::Number { .. } if numeric => {
-            Prepared::Number(s.cast(&DataType::Float64)?.f64()?.rechunk().into_owned())
-        }
-        _ => Prepared::Str(s.cast(&DataType::String)?.str()?.rechunk().into_owned()),
-    })
-}
-
-/// One cell, as its file gave it.
-#[derive(Debug, Clone, Copy)]
-enum Cell<'a> {
-    Text(Option<&'a str>),
-    Number(Option<f64>),
-}
-
-impl<'a> Cell<'a> {
-    /// The cell as text, for a reject's `value` and for messages.
-    fn text(&self) -> Option<Cow<'a, str>> {
-        match self {
-            Cell::Text(t) => t.map(Cow::Borrowed),
-            Cell::Number(x) => x.map(|x| Cow::Owned(x.to_string())),
-        }
-    }
-
-    fn check(&self, rule: Rule, decimal_comma: bool) -> Result<Option<Value<'a>>, String> {
-        match (self, rule) {
-            (Cell::Text(t), _) => check_with(rule, t.unwrap_or(""), decimal_comma),
-            (Cell::Number(None), _) => Ok(None),
-            (Cell::Number(Some(x)), Rule::Number { min, above, max }) => {
-                check_number((min, above, max), *x, x).map(Some)
-            }
-            // Numbers are prepared only for number rules (see `prepare`).
-            (Cell::Number(Some(x)), _) => {
-                let text = x.to_string();
-                Ok(check_with(rule, &text, false)?.map(|v| match v {
-                    Value::Text(t) => Value::Text(Cow::Owned(t.into_owned())),
-                    Value::Number(x) => Value::Number(x),
-                    Value::Int(x) => Value::Int(x),
-                    Value::Bool(x) => Value::Bool(x),
-                }))
-            }
-        }
-    }
-}
-
-/// Reads one role's cells row after row.
-enum Cursor<'a> {
-    Text(Cells<'a>),
-    Number(&'a PrimitiveArray<f64>, usize),
-    Str(&'a Utf8ViewArray, usize),
-}
-
-impl<'a> Cursor<'a> {
-    fn new(prepared: &'a Prepared<'a>, from: usize) -> Cursor<'a> {
-        match prepared {
-            Prepared::Text(t) => Cursor::Text(t.iter_from(from)),
-            Prepared::Number(ca) => Cursor::Number(ca.downcast_as_array(), from),
-            Prepared::Str(ca) => Cursor::Str(ca.downcast_as_array(), from),
-        }
-    }
-
-    fn next(&mut self) -> Cell<'a> {
-        match self {
-            Cursor::Text(c) => Cell::Text(c.next().flatten()),
-            Cursor::Number(a, i) => {
-                let v = (*i < a.len() && a.is_valid(*i)).then(|| a.value(*i));
-                *i += 1;
-                Cell::Number(v)
-            }
-            Cursor::Str(a, i) => {
-                let v = (*i < a.len() && a.is_valid(*i)).then(|| a.value(*i));
-                *i += 1;
-                Cell::Text(v)
-            }
-        }
-    }
 }
 
 /// `YYYY-MM-DD` exactly, the form dates are kept in (validity is checked by `parse_date`).
@@ -606,7 +502,7 @@ fn rows_per_part(rows: usize) -> usize {
 pub fn apply(pipeline: &Pipeline, source: &Source, raw: &RawTable) -> Result<Table, PolarsError> {
     let kind = source.kind;
     let n = raw.len();
-    let contract = Contract {
+    let mut contract = Contract {
         pipeline,
         source,
         raw,
@@ -618,13 +514,17 @@ pub fn apply(pipeline: &Pipeline, source: &Source, raw: &RawTable) -> Result<Tab
             .collect(),
         at: At::new(raw),
         ragged: raw.ragged.iter().copied().collect(),
-        prepared: raw
-            .roles
-            .iter()
-            .zip(&raw.cells)
-            .map(|(r, c)| prepare(rule(kind, r), c))
-            .collect::<PolarsResult<_>>()?,
+        prepared: Vec::new(),
     };
+    if columnar::applies(&contract) {
+        return contract.by_columns();
+    }
+    contract.prepared = raw
+        .roles
+        .iter()
+        .zip(&raw.cells)
+        .map(|(r, c)| prepare(rule(kind, r), c))
+        .collect::<PolarsResult<_>>()?;
     let per_part = rows_per_part(n);
     let starts: Vec<usize> = (0..n.max(1)).step_by(per_part).collect();
     let parts: Vec<Part> = starts

@@ -30,10 +30,13 @@ pub fn microdata(
 ) -> PolarsResult<()> {
     let selection = &inputs.pipeline.indicators;
     let boot = selection.bootstrap;
+    let keyed = |key: &str| selection.breakdowns.iter().flatten().any(|k| k == key);
     let data = persons::read(
         df,
         Needs {
             clusters: boot.replicates > 0,
+            sex: keyed("sex"),
+            age: keyed("age_group") || df.schema().contains("work_intensity"),
         },
     )?;
     let want: Vec<bool> = MICRO

@@ -162,7 +162,10 @@ mod tests {
         Column::new(name.into(), v)
     }
 
-    const NO_CLUSTERS: Needs = Needs { clusters: false };
+    const NO_CLUSTERS: Needs = Needs {
+        clusters: false,
+        ..Needs::ALL
+    };
 
     #[test]
     fn breakdown_labels_are_sorted_key_value_pairs() {
@@ -295,7 +298,7 @@ mod tests {
             floats("weight", &[1.0; 3]),
             texts("household", &["a", "b", "a"]),
         ]);
-        let data = persons::read(&df, Needs { clusters: true }).unwrap();
+        let data = persons::read(&df, Needs::ALL).unwrap();
         let p = &data.populations[0];
         assert_eq!(p.clusters, 2);
         assert_eq!(p.income, [1.0, 2.0, 3.0]);

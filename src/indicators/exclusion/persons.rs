@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use polars::prelude::*;
+use polars_arrow::array::Array;
 use rayon::prelude::*;
 
 /// A missing number in the columns below. The contracts let only finite numbers through, so
@@ -73,18 +74,38 @@ pub struct Microdata<'a> {
     pub sexes: Codes<'a>,
 }
 
-/// What the indicators need beyond income and weight.
+/// What the indicators need beyond income, weight and area: columns carried into the income
+/// order only when a breakdown or an indicator reads them.
 #[derive(Debug, Clone, Copy)]
 pub struct Needs {
     pub clusters: bool,
+    pub sex: bool,
+    pub age: bool,
 }
 
+impl Needs {
+    #[cfg(test)]
+    pub const ALL: Needs = Needs {
+        clusters: true,
+        sex: true,
+        age: true,
+    };
+}
+
+/// A number column, chunk by chunk: a chunk without missing values is one copy.
 fn numbers(df: &DataFrame, name: &str) -> PolarsResult<Option<Vec<f64>>> {
     if !df.schema().contains(name) {
         return Ok(None);
     }
     let c = df.column(name)?.as_materialized_series().f64()?;
-    Ok(Some(c.iter().map(|v| v.unwrap_or(NONE)).collect()))
+    let mut out = Vec::with_capacity(c.len());
+    for a in c.downcast_iter() {
+        match a.null_count() {
+            0 => out.extend_from_slice(a.values()),
+            _ => out.extend(a.iter().map(|v| v.copied().unwrap_or(NONE))),
+        }
+    }
+    Ok(Some(out))
 }
 
 fn texts<'a>(df: &'a DataFrame, name: &str) -> PolarsResult<Option<&'a StringChunked>> {
@@ -142,9 +163,17 @@ pub fn read<'a>(df: &'a DataFrame, needs: Needs) -> PolarsResult<Microdata<'a>> 
     let (mut areas, mut sexes) = (Codes::default(), Codes::default());
     let area = encode(texts(df, "area")?, &mut areas);
     let sex = encode(texts(df, "sex")?, &mut sexes);
-    let household = texts(df, "household")?;
+    let household = match df.schema().contains("household") {
+        true => Some(df.column("household")?.as_materialized_series()),
+        false => None,
+    };
     let country = texts(df, "country")?;
-    let period: Vec<Option<i32>> = df.column("period")?.i32()?.iter().collect();
+    let period = df.column("period")?.i32()?;
+    let period: Vec<Option<i32>> = match (period.null_count(), period.first()) {
+        // One period for the whole source, as a `period = 2020` source has.
+        (0, Some(p)) if period.min() == period.max() => vec![Some(p); period.len()],
+        _ => period.iter().collect(),
+    };
 
     // Each row's population, keys in the order first met.
     let mut keys: Vec<(Option<&str>, Option<i32>)> = Vec::new();
@@ -173,7 +202,18 @@ pub fn read<'a>(df: &'a DataFrame, needs: Needs) -> PolarsResult<Microdata<'a>> 
     }
     let mut order: Vec<usize> = (0..keys.len()).collect();
     order.sort_by(|a, b| keys[*a].cmp(&keys[*b]));
-    let households = household.map(|h| h.iter().collect::<Vec<_>>());
+    // Households are read only for the bootstrap's clusters or to equivalise.
+    let households = match household.filter(|_| needs.clusters || equivalise) {
+        Some(h) if h.dtype().is_integer() => Some(
+            h.cast(&DataType::Int64)?
+                .i64()?
+                .iter()
+                .map(|v| v.map(Household::Number))
+                .collect::<Vec<_>>(),
+        ),
+        Some(h) => Some(h.str()?.iter().map(|v| v.map(Household::Text)).collect()),
+        None => None,
+    };
     let columns = Columns {
         income: &income,
         weight: &weight,
@@ -207,7 +247,14 @@ struct Columns<'c, 'a> {
     age: Option<&'c [f64]>,
     deprivation: Option<&'c [f64]>,
     work_intensity: Option<&'c [f64]>,
-    household: Option<&'c [Option<&'a str>]>,
+    household: Option<&'c [Option<Household<'a>>]>,
+}
+
+/// A household id as the contract keeps it: text, or an integer from a typed file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Household<'a> {
+    Text(&'a str),
+    Number(i64),
 }
 
 impl<'a> Columns<'_, 'a> {
@@ -221,8 +268,8 @@ impl<'a> Columns<'_, 'a> {
     ) -> Population<'a> {
         // Households numbered in file order, as the bootstrap's clusters.
         let (cluster, clusters) = match self.household {
-            Some(h) if needs.clusters || equivalise => {
-                let mut ids: HashMap<&str, u32> = HashMap::new();
+            Some(h) => {
+                let mut ids: HashMap<Household, u32> = HashMap::new();
                 let mut count = 0u32;
                 let c: Vec<u32> = rows
                     .iter()
@@ -252,28 +299,56 @@ impl<'a> Columns<'_, 'a> {
                 equivalise_by(&mut income, c, clusters, rows, age, self.household);
             }
         }
-        // One sort by income; ties keep file order.
-        let mut by: Vec<(f64, u32)> = income.iter().zip(0u32..).map(|(x, k)| (*x, k)).collect();
-        by.par_sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        let row = |k: &(f64, u32)| rows[k.1 as usize] as usize;
-        let gather_f = |c: Option<&[f64]>| c.map(|c| by.iter().map(|k| c[row(k)]).collect());
-        let gather_u = |c: Option<&[u32]>| c.map(|c| by.iter().map(|k| c[row(k)]).collect());
+        // One sort by income, ties in file order, carrying the weight and the area: the other
+        // columns are gathered after it, and only where they are needed.
+        let mut by: Vec<Sorted> = income
+            .iter()
+            .zip(0u32..)
+            .map(|(x, k)| {
+                let r = rows[k as usize] as usize;
+                Sorted {
+                    income: *x,
+                    weight: self.weight[r],
+                    k,
+                    area: self.area.map_or(NO_CODE, |a| a[r]),
+                }
+            })
+            .collect();
+        by.par_sort_unstable_by(|a, b| a.income.total_cmp(&b.income).then(a.k.cmp(&b.k)));
+        let row = |s: &Sorted| rows[s.k as usize] as usize;
+        let gather = |c: Option<&[f64]>, needed: bool| {
+            c.filter(|_| needed)
+                .map(|c| by.par_iter().map(|s| c[row(s)]).collect::<Vec<_>>())
+        };
         Population {
             country,
             period,
-            weight: by.iter().map(|k| self.weight[row(k)]).collect(),
-            area: gather_u(self.area),
-            sex: gather_u(self.sex),
-            age: gather_f(self.age),
-            deprivation: gather_f(self.deprivation),
-            work_intensity: gather_f(self.work_intensity),
+            weight: by.iter().map(|s| s.weight).collect(),
+            area: self.area.map(|_| by.iter().map(|s| s.area).collect()),
+            sex: self
+                .sex
+                .filter(|_| needs.sex)
+                .map(|c| by.par_iter().map(|s| c[row(s)]).collect()),
+            age: gather(self.age, needs.age),
+            deprivation: gather(self.deprivation, true),
+            work_intensity: gather(self.work_intensity, true),
             cluster: cluster
                 .filter(|_| needs.clusters)
-                .map(|c| by.iter().map(|k| c[k.1 as usize]).collect()),
+                .map(|c| by.par_iter().map(|s| c[s.k as usize]).collect()),
             clusters,
-            income: by.into_iter().map(|k| k.0).collect(),
+            income: by.into_iter().map(|s| s.income).collect(),
         }
     }
+}
+
+/// A person in the sort by income, with what every value reads.
+#[derive(Clone, Copy)]
+struct Sorted {
+    income: f64,
+    weight: f64,
+    /// The person's place in its population, in file order.
+    k: u32,
+    area: u32,
 }
 
 /// Household income divided by the household's OECD-modified scale, for every member. A
@@ -284,7 +359,7 @@ fn equivalise_by(
     clusters: usize,
     rows: &[u32],
     age: &[f64],
-    household: Option<&[Option<&str>]>,
+    household: Option<&[Option<Household>]>,
 ) {
     let mut members = vec![(0usize, 0usize); clusters];
     let has_household = |k: usize| household.is_some_and(|h| h[rows[k] as usize].is_some());

@@ -1,0 +1,252 @@
+//! The microdata contract over a typed file's columns (Parquet), checked column by column
+//! rather than row by row: a number column is scanned once and kept as it is, text without
+//! stray spaces is kept as it is, and only the failing rows become rejects. The result is the
+//! same table and the same rejects as the row-by-row contract gives for the same cells (a test
+//! reads one file both ways), and a household id written as an integer stays an integer: it
+//! is only ever compared.
+
+use std::borrow::Cow;
+
+use polars::prelude::*;
+use polars_arrow::array::Array;
+
+use super::{prepare, Builder, Cell, Contract, Prepared, Reject, Rule, Table, MAGNITUDE};
+use crate::config::SourceKind;
+use crate::ingest::RawColumn;
+
+/// A cell that broke its rule: (row, role index, the cell as text, the reason).
+type Failure = (usize, usize, Option<String>, String);
+
+/// Whether a source's contract can run over its columns: microdata from a typed file.
+pub fn applies(contract: &Contract) -> bool {
+    let raw = contract.raw;
+    contract.source.kind == SourceKind::Microdata
+        && raw.ragged.is_empty()
+        && raw.cells.iter().all(|c| matches!(c, RawColumn::Typed(_)))
+}
+
+impl Contract<'_> {
+    /// The contract of a table [`applies`] accepts.
+    pub fn by_columns(&self) -> PolarsResult<Table> {
+        let raw = self.raw;
+        let n = raw.len();
+        let mut failures: Vec<Failure> = Vec::new();
+        let mut columns: Vec<Series> = Vec::with_capacity(raw.roles.len());
+        for r in 0..raw.roles.len() {
+            let (column, failed) = self.column(r)?;
+            columns.push(column);
+            failures.extend(failed);
+        }
+        // The first failing role of a row, as the row-by-row contract stops at it.
+        failures.sort_by_key(|f| (f.0, f.1));
+        failures.dedup_by_key(|f| f.0);
+        let mut bad: Vec<Option<Reject>> = vec![None; n];
+        for (row, role, value, why) in failures {
+            bad[row] = Some(self.reject(row, Some(&raw.columns[role]), value.as_deref(), why));
+        }
+        let period = self.periods(&columns);
+        let filtered = self.cross_checks_by_column(&columns, &period, &mut bad);
+        self.convert_currency(&mut columns)?;
+
+        let keep: Vec<bool> = bad.iter().map(Option::is_none).collect();
+        let rejects: Vec<Reject> = bad.into_iter().flatten().collect();
+        let mut frame_columns: Vec<Column> = raw
+            .roles
+            .iter()
+            .zip(columns)
+            .filter(|(role, _)| role.as_str() != "period")
+            .map(|(_, s)| Column::from(s))
+            .collect();
+        frame_columns.push(Column::new("period".into(), period));
+        let mut frame = DataFrame::new(n, frame_columns)?;
+        if !rejects.is_empty() {
+            frame = frame.filter(&BooleanChunked::from_slice("keep".into(), &keep))?;
+        }
+        Ok(Table {
+            source: self.source.name.clone(),
+            kind: self.source.kind,
+            frame,
+            rows_read: n,
+            rejects,
+            rows_filtered: filtered,
+            lines: Vec::new(),
+        })
+    }
+
+    /// Role `r`'s checked column, named after the role, and its failing cells.
+    fn column(&self, r: usize) -> PolarsResult<(Series, Vec<Failure>)> {
+        let raw = self.raw;
+        let (role, rule, required) = (&raw.roles[r], self.rules[r], self.required[r]);
+        let RawColumn::Typed(typed) = &raw.cells[r] else {
+            unreachable!("`applies` admits typed columns only")
+        };
+        let name = PlSmallStr::from(role.as_str());
+        let column = raw.columns[r].as_str();
+        let empty = |row: usize| -> Failure {
+            let why = format!("`{column}` ({role}) is empty; every row needs it");
+            (row, r, None, why)
+        };
+        let mut failed: Vec<Failure> = Vec::new();
+        // A key written as integers is kept so.
+        if matches!(rule, Rule::Key) && typed.dtype().is_integer() {
+            if required {
+                failed.extend(nulls(typed).map(empty));
+            }
+            return Ok((typed.clone().with_name(name), failed));
+        }
+        let prepared = prepare(rule, &raw.cells[r])?;
+        match (&prepared, rule) {
+            (Prepared::Number(ca), Rule::Number { min, above, max }) => {
+                let ok = |x: f64| {
+                    x.is_finite()
+                        && x.abs() <= MAGNITUDE
+                        && min.is_none_or(|m| if above { x > m } else { x >= m })
+                        && max.is_none_or(|m| x <= m)
+                };
+                let a = ca.downcast_as_array();
+                for (row, x) in a.values().iter().enumerate() {
+                    if !a.is_valid(row) {
+                        if required {
+                            failed.push(empty(row));
+                        }
+                    } else if !ok(*x) {
+                        let why = super::check_number((min, above, max), *x, x)
+                            .err()
+                            .unwrap_or_default();
+                        let why = format!("`{column}` ({role}): {why}");
+                        failed.push((row, r, Some(x.to_string()), why));
+                    }
+                }
+                Ok((ca.clone().into_series().with_name(name), failed))
+            }
+            (Prepared::Str(ca), Rule::Text | Rule::Key) if plain(ca) => {
+                if required {
+                    failed.extend(nulls(&ca.clone().into_series()).map(empty));
+                }
+                Ok((ca.clone().into_series().with_name(name), failed))
+            }
+            _ => {
+                // Any other rule, or text to trim: cell by cell, as the row contract does.
+                let mut b = Builder::new(role, rule, raw.len());
+                let mut cursor = super::Cursor::new(&prepared, 0);
+                for row in 0..raw.len() {
+                    let cell: Cell = cursor.next();
+                    match cell.check(rule, self.source.decimal_comma) {
+                        Ok(None) if required => {
+                            failed.push(empty(row));
+                            b.push(None);
+                        }
+                        Ok(v) => b.push(v.as_ref()),
+                        Err(why) => {
+                            let value = cell.text().map(Cow::into_owned);
+                            failed.push((row, r, value, format!("`{column}` ({role}): {why}")));
+                            b.push(None);
+                        }
+                    }
+                }
+                Ok((b.finish(), failed))
+            }
+        }
+    }
+
+    /// Each row's period: its own column's, else the source's.
+    fn periods(&self, columns: &[Series]) -> Vec<Option<i32>> {
+        match self.at.period.and_then(|p| columns[p].i32().ok()) {
+            Some(ca) => ca.iter().map(|p| p.or(self.source.period)).collect(),
+            None => vec![self.source.period; self.raw.len()],
+        }
+    }
+
+    /// The microdata rules across cells, for rows whose cells passed: income, or what
+    /// equivalising household income needs; and the pipeline's periods. Returns the rows
+    /// filtered out by period.
+    fn cross_checks_by_column(
+        &self,
+        columns: &[Series],
+        period: &[Option<i32>],
+        bad: &mut [Option<Reject>],
+    ) -> usize {
+        let (source, at) = (self.source, &self.at);
+        let needed: Vec<(&str, usize, String)> = match at.income {
+            Some(i) => vec![(
+                "income",
+                i,
+                format!(
+                    "`{}` (income) is empty; every row needs it",
+                    source.column_for("income")
+                ),
+            )],
+            None => [
+                ("household_income", at.household_income),
+                ("household", at.household),
+                ("age", at.age),
+            ]
+            .into_iter()
+            .filter_map(|(role, r)| {
+                let why = format!(
+                    "`{}` ({role}) is empty; it is needed to equivalise household income",
+                    source.column_for(role)
+                );
+                Some((role, r?, why))
+            })
+            .collect(),
+        };
+        for (role, r, why) in needed {
+            for row in nulls(&columns[r]) {
+                if bad[row].is_none() {
+                    let column = source.column_for(role);
+                    bad[row] = Some(self.reject(row, Some(column), None, why.clone()));
+                }
+            }
+        }
+        let mut filtered = 0;
+        let pipeline = self.pipeline;
+        for (row, p) in period.iter().enumerate() {
+            let Some(p) = *p else { continue };
+            if bad[row].is_none() && !pipeline.in_periods(p) {
+                let (from, to) = pipeline.periods.unwrap_or((p, p));
+                let why = format!("period {p} is outside the pipeline's periods {from}-{to}");
+                bad[row] = Some(self.reject(row, None, Some(&p.to_string()), why));
+                filtered += 1;
+            }
+        }
+        filtered
+    }
+
+    /// The survey's currency into the reporting one (config checked that the rate exists).
+    fn convert_currency(&self, columns: &mut [Series]) -> PolarsResult<()> {
+        let Some(code) = &self.source.currency else {
+            return Ok(());
+        };
+        let factor = self.pipeline.currency.factor(code).unwrap_or(1.0);
+        for r in [self.at.income, self.at.household_income]
+            .into_iter()
+            .flatten()
+        {
+            let scaled = columns[r].f64()? * factor;
+            columns[r] = scaled.into_series();
+        }
+        Ok(())
+    }
+}
+
+/// The rows where a column has no value.
+fn nulls(s: &Series) -> impl Iterator<Item = usize> {
+    let rows: Vec<usize> = match s.null_count() {
+        0 => Vec::new(),
+        _ => s
+            .is_null()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| (m == Some(true)).then_some(i))
+            .collect(),
+    };
+    rows.into_iter()
+}
+
+/// Text the row contract would keep as it is: no empty cell and nothing to trim.
+fn plain(ca: &StringChunked) -> bool {
+    ca.iter()
+        .flatten()
+        .all(|s| !s.is_empty() && s.trim().len() == s.len())
+}
