@@ -6,6 +6,7 @@
 //! is only ever compared.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use polars::prelude::*;
 use polars_arrow::array::Array;
@@ -40,16 +41,19 @@ impl Contract<'_> {
         // The first failing role of a row, as the row-by-row contract stops at it.
         failures.sort_by_key(|f| (f.0, f.1));
         failures.dedup_by_key(|f| f.0);
-        let mut bad: Vec<Option<Reject>> = vec![None; n];
+        // Rejects by row, kept sparse: a row's reject is some hundred bytes, and rows are many.
+        let mut bad: BTreeMap<usize, Reject> = BTreeMap::new();
         for (row, role, value, why) in failures {
-            bad[row] = Some(self.reject(row, Some(&raw.columns[role]), value.as_deref(), why));
+            let reject = self.reject(row, Some(&raw.columns[role]), value.as_deref(), why);
+            bad.insert(row, reject);
         }
         let period = self.periods(&columns);
         let filtered = self.cross_checks_by_column(&columns, &period, &mut bad);
         self.convert_currency(&mut columns)?;
 
-        let keep: Vec<bool> = bad.iter().map(Option::is_none).collect();
-        let rejects: Vec<Reject> = bad.into_iter().flatten().collect();
+        let mut keep = vec![true; n];
+        bad.keys().for_each(|row| keep[*row] = false);
+        let rejects: Vec<Reject> = bad.into_values().collect();
         let mut frame_columns: Vec<Column> = raw
             .roles
             .iter()
@@ -164,7 +168,7 @@ impl Contract<'_> {
         &self,
         columns: &[Series],
         period: &[Option<i32>],
-        bad: &mut [Option<Reject>],
+        bad: &mut BTreeMap<usize, Reject>,
     ) -> usize {
         let (source, at) = (self.source, &self.at);
         let needed: Vec<(&str, usize, String)> = match at.income {
@@ -193,9 +197,9 @@ impl Contract<'_> {
         };
         for (role, r, why) in needed {
             for row in nulls(&columns[r]) {
-                if bad[row].is_none() {
+                if !bad.contains_key(&row) {
                     let column = source.column_for(role);
-                    bad[row] = Some(self.reject(row, Some(column), None, why.clone()));
+                    bad.insert(row, self.reject(row, Some(column), None, why.clone()));
                 }
             }
         }
@@ -203,10 +207,10 @@ impl Contract<'_> {
         let pipeline = self.pipeline;
         for (row, p) in period.iter().enumerate() {
             let Some(p) = *p else { continue };
-            if bad[row].is_none() && !pipeline.in_periods(p) {
+            if !pipeline.in_periods(p) && !bad.contains_key(&row) {
                 let (from, to) = pipeline.periods.unwrap_or((p, p));
                 let why = format!("period {p} is outside the pipeline's periods {from}-{to}");
-                bad[row] = Some(self.reject(row, None, Some(&p.to_string()), why));
+                bad.insert(row, self.reject(row, None, Some(&p.to_string()), why));
                 filtered += 1;
             }
         }

@@ -3,6 +3,7 @@
 //! Every group, indicator and bootstrap replicate then reads these sorted slices; no struct
 //! or string is made per person.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use polars::prelude::*;
@@ -92,12 +93,16 @@ impl Needs {
     };
 }
 
-/// A number column, chunk by chunk: a chunk without missing values is one copy.
-fn numbers(df: &DataFrame, name: &str) -> PolarsResult<Option<Vec<f64>>> {
+/// A number column: borrowed where it is one chunk without missing values (as the contract
+/// of a typed file leaves it), else copied chunk by chunk.
+fn numbers<'a>(df: &'a DataFrame, name: &str) -> PolarsResult<Option<Cow<'a, [f64]>>> {
     if !df.schema().contains(name) {
         return Ok(None);
     }
     let c = df.column(name)?.as_materialized_series().f64()?;
+    if let (1, 0, Ok(slice)) = (c.chunks().len(), c.null_count(), c.cont_slice()) {
+        return Ok(Some(Cow::Borrowed(slice)));
+    }
     let mut out = Vec::with_capacity(c.len());
     for a in c.downcast_iter() {
         match a.null_count() {
@@ -105,7 +110,7 @@ fn numbers(df: &DataFrame, name: &str) -> PolarsResult<Option<Vec<f64>>> {
             _ => out.extend(a.iter().map(|v| v.copied().unwrap_or(NONE))),
         }
     }
-    Ok(Some(out))
+    Ok(Some(Cow::Owned(out)))
 }
 
 fn texts<'a>(df: &'a DataFrame, name: &str) -> PolarsResult<Option<&'a StringChunked>> {
@@ -157,7 +162,11 @@ pub fn read<'a>(df: &'a DataFrame, needs: Needs) -> PolarsResult<Microdata<'a>> 
         None => numbers(df, "household_income")?,
     }
     .unwrap_or_default();
-    let age = numbers(df, "age")?;
+    // Ages are read where a breakdown, work intensity or equivalising needs them.
+    let age = match needs.age || equivalise {
+        true => numbers(df, "age")?,
+        false => None,
+    };
     let deprivation = numbers(df, "deprivation_items")?;
     let work_intensity = numbers(df, "work_intensity")?;
     let (mut areas, mut sexes) = (Codes::default(), Codes::default());
