@@ -197,10 +197,10 @@ impl Contract<'_> {
         };
         for (role, r, why) in needed {
             for row in nulls(&columns[r]) {
-                if !bad.contains_key(&row) {
+                bad.entry(row).or_insert_with(|| {
                     let column = source.column_for(role);
-                    bad.insert(row, self.reject(row, Some(column), None, why.clone()));
-                }
+                    self.reject(row, Some(column), None, why.clone())
+                });
             }
         }
         let mut filtered = 0;
