@@ -325,6 +325,135 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// Reads every source and applies its contract, side by side, then the checks across
+/// sources and the run's own checks (a source keeping no rows, too many rejects).
+fn ingest_all(
+    pipeline: &Pipeline,
+    loaded: Vec<ingest::Loaded>,
+    timer: &Timer,
+) -> Result<Vec<Table>, RunError> {
+    // Ingest and contracts: sources are independent, so all at once.
+    let results: Vec<Result<Table, RunError>> = pipeline
+        .sources
+        .par_iter()
+        .zip(&loaded)
+        .map(|(source, bytes)| {
+            let t = Instant::now();
+            let r = read_source(pipeline, source, bytes);
+            if let Ok(table) = &r {
+                timer.record(
+                    &format!("ingest:{}", source.name),
+                    &["config"],
+                    t,
+                    Some(table.rows_kept()),
+                );
+            }
+            r
+        })
+        .collect();
+    let mut tables: Vec<Table> = results.into_iter().collect::<Result<_, _>>()?;
+    drop(loaded);
+    contracts::reconcile(pipeline, &mut tables).map_err(|source| RunError::Stage {
+        stage: "contracts".into(),
+        source,
+    })?;
+
+    let t = Instant::now();
+    let ingest_stages: Vec<String> = pipeline
+        .sources
+        .iter()
+        .map(|s| format!("ingest:{}", s.name))
+        .collect();
+    let ingest_refs: Vec<&str> = ingest_stages.iter().map(String::as_str).collect();
+    check(pipeline, &tables)?;
+    timer.record("checks", &ingest_refs, t, None);
+
+    Ok(tables)
+}
+
+/// The indicator families: those whose inputs changed are computed side by side, the others
+/// are taken from the last good outputs. Gives the values and the notes of what was skipped.
+fn families(
+    pipeline: &Pipeline,
+    inputs_view: &Inputs,
+    inputs: &[InputFile],
+    previous: Option<&serde_json::Value>,
+    out: &Path,
+    force: bool,
+    timer: &Timer,
+) -> Result<(Vec<indicators::Value>, Vec<Skipped>), RunError> {
+    let mut todo = Vec::new();
+    let mut values = Vec::new();
+    let mut skipped: Vec<Skipped> = Vec::new();
+    for family in Family::ALL {
+        let stage = format!("indicators:{}", family.as_str());
+        let key = incremental::family_key(VERSION, pipeline, inputs, family);
+        let reason = incremental::reason_to_run(previous, &stage, &key, force);
+        let reused = match reason {
+            None => incremental::reuse(out, family).ok(),
+            Some(_) => None,
+        };
+        match reused {
+            Some(rows) => {
+                timer.push(StageTiming {
+                    stage,
+                    after: vec!["checks".into()],
+                    seconds: 0.0,
+                    rows_out: Some(rows.len()),
+                    status: "reused".into(),
+                    reason: Some(
+                        "its inputs and the pipeline file are unchanged since the last good run"
+                            .into(),
+                    ),
+                    key: Some(key),
+                });
+                // Values that could not be computed then cannot be now either.
+                if let Some(prev) = previous {
+                    for s in prev["skipped"].as_array().into_iter().flatten() {
+                        let id = s["indicator"].as_str().unwrap_or("");
+                        if catalogue::get(id).is_some_and(|c| c.family == family) {
+                            if let Ok(s) = serde_json::from_value::<Skipped>(s.clone()) {
+                                skipped.push(s);
+                            }
+                        }
+                    }
+                }
+                values.extend(rows);
+            }
+            None => todo.push((
+                family,
+                key,
+                reason.unwrap_or_else(|| "the last outputs could not be read".into()),
+            )),
+        }
+    }
+    let wanted: Vec<Family> = todo.iter().map(|t| t.0).collect();
+    let families =
+        indicators::compute_all(inputs_view, &wanted).map_err(|source| RunError::Stage {
+            stage: "indicators".into(),
+            source,
+        })?;
+    for (family, result, took) in families {
+        let (_, key, reason) = todo.iter().find(|t| t.0 == family).cloned().unwrap_or((
+            family,
+            String::new(),
+            String::new(),
+        ));
+        timer.push(StageTiming {
+            stage: format!("indicators:{}", family.as_str()),
+            after: vec!["checks".into()],
+            seconds: took.as_secs_f64(),
+            rows_out: Some(result.values.len()),
+            status: "ran".into(),
+            reason: Some(reason),
+            key: Some(key),
+        });
+        values.extend(result.values);
+        skipped.extend(result.skipped);
+    }
+    Ok((values, skipped))
+}
+
 fn execute(
     pipeline: &Pipeline,
     out: &Path,
@@ -393,41 +522,7 @@ fn execute(
         }
     }
 
-    // Ingest and contracts: sources are independent, so all at once.
-    let results: Vec<Result<Table, RunError>> = pipeline
-        .sources
-        .par_iter()
-        .zip(&loaded)
-        .map(|(source, bytes)| {
-            let t = Instant::now();
-            let r = read_source(&pipeline, source, bytes);
-            if let Ok(table) = &r {
-                timer.record(
-                    &format!("ingest:{}", source.name),
-                    &["config"],
-                    t,
-                    Some(table.rows_kept()),
-                );
-            }
-            r
-        })
-        .collect();
-    let mut tables: Vec<Table> = results.into_iter().collect::<Result<_, _>>()?;
-    drop(loaded);
-    contracts::reconcile(&pipeline, &mut tables).map_err(|source| RunError::Stage {
-        stage: "contracts".into(),
-        source,
-    })?;
-
-    let t = Instant::now();
-    let ingest_stages: Vec<String> = pipeline
-        .sources
-        .iter()
-        .map(|s| format!("ingest:{}", s.name))
-        .collect();
-    let ingest_refs: Vec<&str> = ingest_stages.iter().map(String::as_str).collect();
-    check(&pipeline, &tables)?;
-    timer.record("checks", &ingest_refs, t, None);
+    let tables = ingest_all(&pipeline, loaded, &timer)?;
 
     // Indicators: the families whose inputs changed, side by side; the others are taken from
     // the last good outputs.
@@ -436,75 +531,15 @@ fn execute(
         stage: "indicators".into(),
         source,
     })?;
-    let mut todo = Vec::new();
-    let mut values = Vec::new();
-    let mut skipped: Vec<Skipped> = Vec::new();
-    for family in Family::ALL {
-        let stage = format!("indicators:{}", family.as_str());
-        let key = incremental::family_key(VERSION, &pipeline, &inputs, family);
-        let reason = incremental::reason_to_run(previous.as_ref(), &stage, &key, options.force);
-        let reused = match reason {
-            None => incremental::reuse(&out, family).ok(),
-            Some(_) => None,
-        };
-        match reused {
-            Some(rows) => {
-                timer.push(StageTiming {
-                    stage,
-                    after: vec!["checks".into()],
-                    seconds: 0.0,
-                    rows_out: Some(rows.len()),
-                    status: "reused".into(),
-                    reason: Some(
-                        "its inputs and the pipeline file are unchanged since the last good run"
-                            .into(),
-                    ),
-                    key: Some(key),
-                });
-                // Values that could not be computed then cannot be now either.
-                if let Some(prev) = &previous {
-                    for s in prev["skipped"].as_array().into_iter().flatten() {
-                        let id = s["indicator"].as_str().unwrap_or("");
-                        if catalogue::get(id).is_some_and(|c| c.family == family) {
-                            if let Ok(s) = serde_json::from_value::<Skipped>(s.clone()) {
-                                skipped.push(s);
-                            }
-                        }
-                    }
-                }
-                values.extend(rows);
-            }
-            None => todo.push((
-                family,
-                key,
-                reason.unwrap_or_else(|| "the last outputs could not be read".into()),
-            )),
-        }
-    }
-    let wanted: Vec<Family> = todo.iter().map(|t| t.0).collect();
-    let families =
-        indicators::compute_all(&inputs_view, &wanted).map_err(|source| RunError::Stage {
-            stage: "indicators".into(),
-            source,
-        })?;
-    for (family, result, took) in families {
-        let (_, key, reason) = todo.iter().find(|t| t.0 == family).cloned().unwrap_or((
-            family,
-            String::new(),
-            String::new(),
-        ));
-        timer.push(StageTiming {
-            stage: format!("indicators:{}", family.as_str()),
-            after: vec!["checks".into()],
-            seconds: took.as_secs_f64(),
-            rows_out: Some(result.values.len()),
-            status: "ran".into(),
-            reason: Some(reason),
-            key: Some(key),
-        });
-        values.extend(result.values);
-        skipped.extend(result.skipped);
-    }
+    let (values, mut skipped) = families(
+        &pipeline,
+        &inputs_view,
+        &inputs,
+        previous.as_ref(),
+        &out,
+        options.force,
+        &timer,
+    )?;
     let family_stages = [
         "indicators:exclusion",
         "indicators:spending",
