@@ -98,6 +98,15 @@ impl Contract<'_> {
             }
             return Ok((typed.clone().with_name(name), failed));
         }
+        // Text with nothing to trim is kept as the file's chunks, not copied into one.
+        if let (Rule::Text | Rule::Key, Ok(ca)) = (rule, typed.str()) {
+            if plain(ca) {
+                if required {
+                    failed.extend(nulls(typed).map(empty));
+                }
+                return Ok((typed.clone().with_name(name), failed));
+            }
+        }
         let prepared = prepare(rule, &raw.cells[r])?;
         match (&prepared, rule) {
             (Prepared::Number(ca), Rule::Number { min, above, max }) => {
@@ -120,12 +129,6 @@ impl Contract<'_> {
                         let why = format!("`{column}` ({role}): {why}");
                         failed.push((row, r, Some(x.to_string()), why));
                     }
-                }
-                Ok((ca.clone().into_series().with_name(name), failed))
-            }
-            (Prepared::Str(ca), Rule::Text | Rule::Key) if plain(ca) => {
-                if required {
-                    failed.extend(nulls(&ca.clone().into_series()).map(empty));
                 }
                 Ok((ca.clone().into_series().with_name(name), failed))
             }
