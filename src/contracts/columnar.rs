@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use polars::prelude::*;
 use polars_arrow::array::Array;
 
-use super::{prepare, Builder, Cell, Contract, Prepared, Reject, Rule, Table, MAGNITUDE};
+use super::{check_number, prepare, Builder, Cell, Contract, Prepared, Reject, Rule, Table};
 use crate::config::SourceKind;
 use crate::ingest::RawColumn;
 
@@ -91,41 +91,29 @@ impl Contract<'_> {
             (row, r, None, why)
         };
         let mut failed: Vec<Failure> = Vec::new();
-        // A key written as integers is kept so.
-        if matches!(rule, Rule::Key) && typed.dtype().is_integer() {
+        // Kept as the file has it: a key written as integers, and text with nothing to trim
+        // (in the file's chunks, not copied into one).
+        let kept = match rule {
+            Rule::Key if typed.dtype().is_integer() => true,
+            Rule::Text | Rule::Key => typed.str().is_ok_and(plain),
+            _ => false,
+        };
+        if kept {
             if required {
                 failed.extend(nulls(typed).map(empty));
             }
             return Ok((typed.clone().with_name(name), failed));
         }
-        // Text with nothing to trim is kept as the file's chunks, not copied into one.
-        if let (Rule::Text | Rule::Key, Ok(ca)) = (rule, typed.str()) {
-            if plain(ca) {
-                if required {
-                    failed.extend(nulls(typed).map(empty));
-                }
-                return Ok((typed.clone().with_name(name), failed));
-            }
-        }
         let prepared = prepare(rule, &raw.cells[r])?;
         match (&prepared, rule) {
             (Prepared::Number(ca), Rule::Number { min, above, max }) => {
-                let ok = |x: f64| {
-                    x.is_finite()
-                        && x.abs() <= MAGNITUDE
-                        && min.is_none_or(|m| if above { x > m } else { x >= m })
-                        && max.is_none_or(|m| x <= m)
-                };
                 let a = ca.downcast_as_array();
                 for (row, x) in a.values().iter().enumerate() {
                     if !a.is_valid(row) {
                         if required {
                             failed.push(empty(row));
                         }
-                    } else if !ok(*x) {
-                        let why = super::check_number((min, above, max), *x, x)
-                            .err()
-                            .unwrap_or_default();
+                    } else if let Err(why) = check_number((min, above, max), *x, x) {
                         let why = format!("`{column}` ({role}): {why}");
                         failed.push((row, r, Some(x.to_string()), why));
                     }
@@ -173,46 +161,26 @@ impl Contract<'_> {
         period: &[Option<i32>],
         bad: &mut BTreeMap<usize, Reject>,
     ) -> usize {
-        let (source, at) = (self.source, &self.at);
-        let needed: Vec<(&str, usize, String)> = match at.income {
-            Some(i) => vec![(
-                "income",
-                i,
-                format!(
-                    "`{}` (income) is empty; every row needs it",
-                    source.column_for("income")
-                ),
-            )],
-            None => [
-                ("household_income", at.household_income),
-                ("household", at.household),
-                ("age", at.age),
-            ]
-            .into_iter()
-            .filter_map(|(role, r)| {
-                let why = format!(
-                    "`{}` ({role}) is empty; it is needed to equivalise household income",
-                    source.column_for(role)
-                );
-                Some((role, r?, why))
-            })
-            .collect(),
-        };
-        for (role, r, why) in needed {
-            for row in nulls(&columns[r]) {
+        let n = self.raw.len();
+        for (role, r, why) in &self.needs {
+            let empty: Vec<usize> = match r {
+                Some(r) => nulls(&columns[*r]).collect(),
+                None => (0..n).collect(),
+            };
+            for row in empty {
                 bad.entry(row).or_insert_with(|| {
-                    let column = source.column_for(role);
+                    let column = self.source.column_for(role);
                     self.reject(row, Some(column), None, why.clone())
                 });
             }
         }
         let mut filtered = 0;
-        let pipeline = self.pipeline;
         for (row, p) in period.iter().enumerate() {
             let Some(p) = *p else { continue };
-            if !pipeline.in_periods(p) && !bad.contains_key(&row) {
-                let (from, to) = pipeline.periods.unwrap_or((p, p));
-                let why = format!("period {p} is outside the pipeline's periods {from}-{to}");
+            if bad.contains_key(&row) {
+                continue;
+            }
+            if let Some(why) = super::outside_periods(self.pipeline, p) {
                 bad.insert(row, self.reject(row, None, Some(&p.to_string()), why));
                 filtered += 1;
             }

@@ -487,6 +487,47 @@ struct Contract<'a> {
     ragged: HashMap<u64, usize>,
     /// Each role's column, ready to be read row by row.
     prepared: Vec<Prepared<'a>>,
+    /// Microdata: the roles a row needs beyond its own rules, see [`microdata_needs`].
+    needs: Vec<Need>,
+}
+
+/// A role a row cannot do without (its position in the raw table, if the file has it) and the
+/// reason given when it is empty.
+type Need = (&'static str, Option<usize>, String);
+
+/// What a microdata row needs: its equivalised income, or what equivalising household income
+/// takes (the household income, the household and every member's age).
+fn microdata_needs(source: &Source, at: &At) -> Vec<Need> {
+    if source.kind != SourceKind::Microdata {
+        return Vec::new();
+    }
+    if let Some(i) = at.income {
+        let c = source.column_for("income");
+        return vec![(
+            "income",
+            Some(i),
+            format!("`{c}` (income) is empty; every row needs it"),
+        )];
+    }
+    [
+        ("household_income", at.household_income),
+        ("household", at.household),
+        ("age", at.age),
+    ]
+    .into_iter()
+    .map(|(role, r)| {
+        let c = source.column_for(role);
+        let why = format!("`{c}` ({role}) is empty; it is needed to equivalise household income");
+        (role, r, why)
+    })
+    .collect()
+}
+
+/// Why a row of period `p` is left out, when the pipeline's periods do not include it.
+fn outside_periods(pipeline: &Pipeline, p: i32) -> Option<String> {
+    let (from, to) = pipeline.periods.unwrap_or((p, p));
+    (!pipeline.in_periods(p))
+        .then(|| format!("period {p} is outside the pipeline's periods {from}-{to}"))
 }
 
 /// Rows per run of rows checked on one core: a few runs per core to keep all busy to the end,
@@ -515,7 +556,9 @@ pub fn apply(pipeline: &Pipeline, source: &Source, raw: &RawTable) -> Result<Tab
         at: At::new(raw),
         ragged: raw.ragged.iter().copied().collect(),
         prepared: Vec::new(),
+        needs: Vec::new(),
     };
+    contract.needs = microdata_needs(source, &contract.at);
     if columnar::applies(&contract) {
         return contract.by_columns();
     }
@@ -730,17 +773,11 @@ impl<'a> Contract<'a> {
                     .map(|(col, val, why)| self.reject(i, col.as_deref(), val.as_deref(), why));
             }
             if bad.is_none() {
-                if let Some(p) = row_period {
-                    if !pipeline.in_periods(p) {
-                        let (from, to) = pipeline.periods.unwrap_or((p, p));
-                        bad = Some(self.reject(
-                            i,
-                            None,
-                            Some(&p.to_string()),
-                            format!("period {p} is outside the pipeline's periods {from}-{to}"),
-                        ));
-                        part.filtered += 1;
-                    }
+                if let Some((p, why)) =
+                    row_period.and_then(|p| Some((p, outside_periods(pipeline, p)?)))
+                {
+                    bad = Some(self.reject(i, None, Some(&p.to_string()), why));
+                    part.filtered += 1;
                 }
             }
             match bad {
@@ -874,31 +911,10 @@ impl<'a> Contract<'a> {
                     return Some((col("value"), None, "the value is missing".into()));
                 }
             }
-            SourceKind::Microdata if at.income.is_some() && get!(at.income).is_none() => {
-                let c = source.column_for("income");
-                return Some((
-                    col("income"),
-                    None,
-                    format!("`{c}` (income) is empty; every row needs it"),
-                ));
-            }
-            SourceKind::Microdata if at.income.is_none() => {
-                // Equivalising household income here needs the household and every member's
-                // age.
-                for (role, r) in [
-                    ("household_income", at.household_income),
-                    ("household", at.household),
-                    ("age", at.age),
-                ] {
-                    if get!(r).is_none() {
-                        return Some((
-                            col(role),
-                            None,
-                            format!(
-                                "`{}` ({role}) is empty; it is needed to equivalise household income",
-                                source.column_for(role)
-                            ),
-                        ));
+            SourceKind::Microdata => {
+                for (role, r, why) in &self.needs {
+                    if get!(*r).is_none() {
+                        return Some((col(role), None, why.clone()));
                     }
                 }
             }

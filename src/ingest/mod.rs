@@ -340,18 +340,16 @@ impl RawTable {
             files: Vec::new(),
             file_of: Vec::new(),
         };
-        // Each role's column starts as the first file that has it, typed or text.
-        let mut started: Vec<bool> = Vec::new();
         for t in &tables {
-            for (i, (r, c)) in t.roles.iter().zip(&t.columns).enumerate() {
+            for (r, c) in t.roles.iter().zip(&t.columns) {
                 if !out.roles.contains(r) {
                     out.roles.push(r.clone());
                     out.columns.push(c.clone());
-                    out.cells.push(missing_like(&t.cells[i], 0));
-                    started.push(false);
                 }
             }
         }
+        // Each role's column starts as the first file that has it, typed or text.
+        let mut columns: Vec<Option<RawColumn>> = vec![None; out.roles.len()];
         let mut rows = 0;
         for t in tables {
             let n = t.len();
@@ -362,18 +360,21 @@ impl RawTable {
                 match t.roles.iter().position(|r| r == role) {
                     Some(i) => {
                         let c = cells[i].take().unwrap_or_default();
-                        if !started[k] {
-                            // Rows of earlier files that lacked the role, then this file's.
-                            let mut first = missing_like(&c, rows);
-                            first.append(c);
-                            out.cells[k] = first;
-                            started[k] = true;
-                        } else {
-                            out.cells[k].append(c);
+                        match &mut columns[k] {
+                            Some(column) => column.append(c),
+                            None => {
+                                // Rows of earlier files that lacked the role, then this file's.
+                                let mut first = missing_like(&c, rows);
+                                first.append(c);
+                                columns[k] = Some(first);
+                            }
                         }
                     }
-                    None if started[k] => out.cells[k].push_missing(n),
-                    None => {}
+                    None => {
+                        if let Some(column) = &mut columns[k] {
+                            column.push_missing(n);
+                        }
+                    }
                 }
             }
             rows += n;
@@ -389,6 +390,7 @@ impl RawTable {
             out.header_len = out.header_len.max(t.header_len);
             out.bytes += t.bytes;
         }
+        out.cells = columns.into_iter().map(Option::unwrap_or_default).collect();
         out
     }
 }
