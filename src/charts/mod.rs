@@ -112,7 +112,6 @@ pub struct Rows {
     period: Vec<Option<i32>>,
     breakdown: Vec<Option<String>>,
     value: Vec<Option<f64>>,
-    denominator: Vec<Option<f64>>,
     ci_low: Vec<Option<f64>>,
     ci_high: Vec<Option<f64>>,
     unit: Vec<Option<String>>,
@@ -127,7 +126,6 @@ impl Rows {
             period: ints(indicators, "period")?,
             breakdown: strings(indicators, "breakdown")?,
             value: floats(indicators, "value")?,
-            denominator: floats(indicators, "denominator")?,
             ci_low: floats(indicators, "ci_low")?,
             ci_high: floats(indicators, "ci_high")?,
             unit: strings(indicators, "unit")?,
@@ -241,6 +239,8 @@ enum Chart {
 pub struct Outputs<'a> {
     pub effects: Option<&'a DataFrame>,
     pub index: Option<&'a DataFrame>,
+    /// `projects.parquet`: one row per project, for the charts of projects.
+    pub projects: Option<&'a DataFrame>,
 }
 
 impl Chart {
@@ -314,7 +314,9 @@ fn plan(indicators: &DataFrame, outputs: Outputs, ctx: &Context) -> Result<Vec<C
         charts.extend(sectors::data(&rows).into_iter().map(Chart::Sectors));
     }
     if kind("cost-scatter") {
-        charts.extend(scatter::data(&rows).map(Chart::Scatter));
+        if let Some(projects) = outputs.projects {
+            charts.extend(scatter::data(&rows, projects)?.map(Chart::Scatter));
+        }
     }
     if let Some(df) = evaluation {
         let names = |id: &str| {

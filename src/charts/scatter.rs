@@ -3,6 +3,9 @@
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use polars::prelude::{DataFrame, PolarsResult};
+
+use crate::catalogue;
 
 use super::{header, span, subtitle, theme, Context, Rows};
 
@@ -15,31 +18,39 @@ pub struct Scatter {
     pub currency: String,
 }
 
-pub fn data(rows: &Rows) -> Option<Scatter> {
+/// The projects that report beneficiaries and a cost per beneficiary, from the projects'
+/// table; the currency from the unit the indicator table writes for the indicator.
+pub fn data(rows: &Rows, projects: &DataFrame) -> PolarsResult<Option<Scatter>> {
+    let schema = projects.schema();
+    if !["beneficiaries", "cost_per_beneficiary", "period"]
+        .iter()
+        .all(|c| schema.contains(c))
+    {
+        return Ok(None);
+    }
+    let b = projects.column("beneficiaries")?.f64()?;
+    let c = projects.column("cost_per_beneficiary")?.f64()?;
+    let period = projects.column("period")?.i32()?;
     let mut points = Vec::new();
     let mut years = Vec::new();
-    let mut currency = None;
-    for i in 0..rows.len() {
-        if rows.is(i, "cost_per_beneficiary") && rows.level[i].as_deref() == Some("project") {
-            if currency.is_none() {
-                currency = rows.unit[i]
-                    .as_deref()
-                    .and_then(|u| u.split(' ').next())
-                    .map(String::from);
-            }
-            if let (Some(b), Some(c)) = (rows.denominator[i], rows.value[i]) {
-                if b > 0.0 && c > 0.0 {
-                    points.push((b, c));
-                    years.extend(rows.period[i]);
-                }
+    for ((b, c), p) in b.iter().zip(c.iter()).zip(period.iter()) {
+        if let (Some(b), Some(c)) = (b, c) {
+            if b > 0.0 && c > 0.0 {
+                points.push((b, c));
+                years.extend(p);
             }
         }
     }
-    (!points.is_empty()).then(|| Scatter {
+    let currency = rows
+        .unit_of("cost_per_beneficiary")
+        .or_else(|| catalogue::get("cost_per_beneficiary").map(|e| e.unit.to_string()))
+        .and_then(|u| u.split(' ').next().map(String::from))
+        .unwrap_or_default();
+    Ok((!points.is_empty()).then(|| Scatter {
         periods: span(years.into_iter()),
         points,
-        currency: currency.unwrap_or_default(),
-    })
+        currency,
+    }))
 }
 
 /// Whether values spread over more than two orders of magnitude.

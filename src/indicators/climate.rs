@@ -186,21 +186,14 @@ pub fn compute(inputs: &Inputs) -> PolarsResult<Output> {
             }
         }
     }
-    if let Some((table, _)) = &inputs.project_rows {
-        if table.frame.schema().contains("co2e_avoided_t") {
-            avoided(inputs, table, &want, &mut out)?;
+    if let Some(rows) = &inputs.project_rows {
+        if rows.table.frame.schema().contains("co2e_avoided_t") {
+            avoided(inputs, &rows.table, &want, &mut out)?;
         }
     }
     if want("green_area_per_100k") {
         green_area(inputs, &mut out)?;
     }
-    let (values, skipped) = super::projects::values(&inputs.projects, &|id| {
-        want(id)
-            && crate::catalogue::get(id)
-                .is_some_and(|i| i.family == crate::catalogue::Family::Climate)
-    });
-    out.values.extend(values);
-    out.skipped.extend(skipped);
     Ok(out)
 }
 

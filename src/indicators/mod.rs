@@ -7,6 +7,7 @@
 
 pub mod climate;
 pub mod exclusion;
+pub mod long;
 pub mod projects;
 pub mod spending;
 pub mod sroi;
@@ -19,6 +20,8 @@ use polars::prelude::*;
 use crate::catalogue::{self, Family};
 use crate::config::{Pipeline, SourceKind};
 use crate::contracts::Table;
+
+pub use long::{guard, long_frame, TableError};
 
 /// One indicator value; the fields are the contract's columns less `family` and `unit`, which
 /// come from the catalogue.
@@ -151,11 +154,11 @@ pub struct Inputs<'a> {
     /// (area, period) → population; period `None` applies to every period.
     pub population: HashMap<(String, Option<i32>), f64>,
     /// Projects merged by id, with their outcomes and SROI.
-    pub projects: Vec<projects::Project>,
+    pub projects: projects::Projects,
     /// Why some project data could not be used (outcomes without a project).
     pub project_notes: Vec<Skipped>,
     /// Every projects source's rows as one table, with each row's booking, for area totals.
-    pub project_rows: Option<(Table, Vec<crate::config::Spread>)>,
+    pub project_rows: Option<projects::Rows>,
 }
 
 impl<'a> Inputs<'a> {
@@ -180,9 +183,13 @@ impl<'a> Inputs<'a> {
                 }
             }
         }
-        let (projects, project_notes) =
-            projects::collect(pipeline, tables, &pipeline.indicators.sroi)?;
         let project_rows = projects::merged(pipeline, tables)?;
+        let (projects, project_notes) = projects::collect(
+            pipeline,
+            tables,
+            project_rows.as_ref(),
+            &pipeline.indicators.sroi,
+        )?;
         Ok(Inputs {
             pipeline,
             tables,
@@ -213,6 +220,19 @@ impl<'a> Inputs<'a> {
             .or_else(|| self.population.get(&(area.to_string(), None)))
             .copied()
     }
+}
+
+/// Whether the pipeline asks for indicator `id` (in the family the catalogue puts it in).
+pub fn wanted(pipeline: &Pipeline, id: &str) -> bool {
+    let Some(entry) = catalogue::get(id) else {
+        return false;
+    };
+    let asked = match entry.family {
+        Family::Exclusion => &pipeline.indicators.exclusion,
+        Family::Spending => &pipeline.indicators.spending,
+        Family::Climate => &pipeline.indicators.climate,
+    };
+    asked.iter().any(|w| w == id)
 }
 
 /// Area code → the first non-empty text an `areas` source gives for `role` (a name, a group).
@@ -300,127 +320,6 @@ pub fn collect_all(plans: Vec<LazyFrame>) -> PolarsResult<Vec<DataFrame>> {
         Engine::Auto,
         OptFlags::default(),
     )
-}
-
-/// The one constructor of the long indicator table: values in, the contract's columns out,
-/// sorted by indicator, area, period, breakdown (nulls first) so that runs are reproducible.
-/// Why the long table cannot be written as computed.
-#[derive(Debug, thiserror::Error)]
-pub enum TableError {
-    #[error("two values for one key of the long table: {key}")]
-    Duplicate { key: String },
-    #[error(transparent)]
-    Polars(#[from] PolarsError),
-}
-
-/// The last guard before the long table: a value with a number that is not finite (an overflow
-/// the contracts' bounds should rule out) is left out with a note, never written; and every
-/// (indicator, area, level, period, breakdown) holds one value, whatever the sources gave.
-pub fn guard(values: Vec<Value>, skipped: &mut Vec<Skipped>) -> Result<Vec<Value>, TableError> {
-    let finite = |v: &Value| {
-        v.value.is_finite()
-            && [v.numerator, v.denominator, v.ci_low, v.ci_high]
-                .iter()
-                .all(|x| x.is_none_or(f64::is_finite))
-    };
-    let (kept, broken): (Vec<Value>, Vec<Value>) = values.into_iter().partition(finite);
-    skipped.extend(broken.into_iter().map(|v| Skipped {
-        indicator: v.indicator,
-        area: v.area,
-        period: v.period,
-        reason: "the computation did not give a finite number (an overflow); please report it with the pipeline file"
-            .into(),
-        projects: None,
-    }));
-    let mut seen = std::collections::HashSet::with_capacity(kept.len());
-    for v in &kept {
-        let key = (
-            v.indicator.as_str(),
-            v.area.as_str(),
-            v.level.as_str(),
-            v.period,
-            v.breakdown.as_deref(),
-        );
-        if !seen.insert(key) {
-            let period = v
-                .period
-                .map(|p| p.to_string())
-                .unwrap_or_else(|| "-".into());
-            return Err(TableError::Duplicate {
-                key: format!(
-                    "indicator `{}`, area `{}` ({}), period {period}, breakdown `{}`",
-                    v.indicator,
-                    v.area,
-                    v.level,
-                    v.breakdown.as_deref().unwrap_or("-")
-                ),
-            });
-        }
-    }
-    Ok(kept)
-}
-
-/// The contract's long table, its units from the pipeline's catalogue.
-pub fn long_frame(values: Vec<Value>, entries: &catalogue::Resolved) -> PolarsResult<DataFrame> {
-    let n = values.len();
-    let family = |id: &str| {
-        entries
-            .get(id)
-            .map(|i| i.family.as_str())
-            .unwrap_or("unknown")
-    };
-    // Columns borrow the values' texts: with per-project values there are millions.
-    let col_str = |name: &str, f: &dyn Fn(&Value) -> &str| {
-        Column::new(name.into(), values.iter().map(f).collect::<Vec<_>>())
-    };
-    let col_opt_str = |name: &str, f: &dyn Fn(&Value) -> Option<&str>| {
-        Column::new(name.into(), values.iter().map(f).collect::<Vec<_>>())
-    };
-    let col_opt_f64 = |name: &str, f: &dyn Fn(&Value) -> Option<f64>| {
-        Column::new(name.into(), values.iter().map(f).collect::<Vec<_>>())
-    };
-    let mut df = DataFrame::new(
-        n,
-        vec![
-            col_str("indicator", &|v| &v.indicator),
-            col_str("family", &|v| family(&v.indicator)),
-            col_str("area", &|v| &v.area),
-            col_str("level", &|v| &v.level),
-            Column::new(
-                "period".into(),
-                values.iter().map(|v| v.period).collect::<Vec<_>>(),
-            ),
-            col_opt_str("breakdown", &|v| v.breakdown.as_deref()),
-            Column::new(
-                "value".into(),
-                values.iter().map(|v| v.value).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "unit".into(),
-                values
-                    .iter()
-                    .map(|v| entries.unit(&v.indicator))
-                    .collect::<Vec<_>>(),
-            ),
-            col_opt_f64("numerator", &|v| v.numerator),
-            col_opt_f64("denominator", &|v| v.denominator),
-            Column::new("n".into(), values.iter().map(|v| v.n).collect::<Vec<_>>()),
-            col_opt_f64("ci_low", &|v| v.ci_low),
-            col_opt_f64("ci_high", &|v| v.ci_high),
-            col_opt_str("flag", &|v| v.flag.as_deref()),
-        ],
-    )?;
-    // The contract's order. polars' multi-column sort (row-encoded, on all cores) orders
-    // strings byte by byte and puts missing periods and breakdowns first, as Rust's own
-    // ordering of the values would, and keeps ties in the order the families gave them.
-    df.sort_in_place(
-        ["indicator", "area", "period", "breakdown"],
-        SortMultipleOptions::default()
-            .with_nulls_last(false)
-            .with_maintain_order(true)
-            .with_multithreaded(true),
-    )?;
-    Ok(df)
 }
 
 /// Runs the given families at once and returns their values, with the time each took.

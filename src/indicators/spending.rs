@@ -52,18 +52,11 @@ pub fn compute(inputs: &Inputs) -> PolarsResult<Output> {
     if wanted.is_empty() {
         return Ok(out);
     }
-    if let Some((table, spreads)) = &inputs.project_rows {
-        projects(inputs, table, spreads, &want, &mut out)?;
+    if let Some(rows) = &inputs.project_rows {
+        projects(inputs, &rows.table, &rows.spreads, &want, &mut out)?;
     }
-    let (values, skipped) = super::projects::values(&inputs.projects, &|id| {
-        want(id)
-            && crate::catalogue::get(id)
-                .is_some_and(|i| i.family == crate::catalogue::Family::Spending)
-    });
-    out.values.extend(values);
-    out.skipped.extend(skipped);
     if want("sroi") {
-        area_sroi(inputs, &mut out);
+        area_sroi(inputs, &mut out)?;
         out.skipped.extend(inputs.project_notes.iter().cloned());
     }
     if want("social_procurement_share") {
@@ -307,31 +300,42 @@ fn procurement(inputs: &Inputs, table: &Table, out: &mut Output) -> PolarsResult
 
 /// SROI per area and start year: the present value of all outcomes of the area's projects
 /// over their inputs.
-fn area_sroi(inputs: &Inputs, out: &mut Output) {
-    let mut sums: std::collections::BTreeMap<(String, Option<i32>), (f64, f64, usize)> =
+fn area_sroi(inputs: &Inputs, out: &mut Output) -> PolarsResult<()> {
+    let mut sums: std::collections::BTreeMap<(&str, Option<i32>), (f64, f64, usize)> =
         Default::default();
-    for p in &inputs.projects {
-        if let Some(s) = p.sroi {
-            let e = sums.entry((p.area.clone(), p.period)).or_default();
-            e.0 += s.present_value;
-            e.1 += s.inputs;
+    let projects = &inputs.projects;
+    let (area, period) = (projects.texts("area")?, projects.periods()?);
+    let (pv, inputs_of) = (
+        projects.numbers("sroi_present_value")?,
+        projects.numbers("sroi_inputs")?,
+    );
+    // The projects with outcomes are the ones with SROI inputs.
+    for run in projects.outcomes.chunk_by(|a, b| a.0 == b.0) {
+        let row = run[0].0;
+        if let (Some(pv), Some(i)) = (pv.get(row), inputs_of.get(row)) {
+            let e = sums
+                .entry((area.get(row).unwrap_or(""), period.get(row)))
+                .or_default();
+            e.0 += pv;
+            e.1 += i;
             e.2 += 1;
         }
     }
     for ((a, p), (pv, inputs_sum, n)) in sums {
         let v = divide(pv, inputs_sum).map(|v| {
-            Value::new("sroi", &a, &inputs.level(&a, "city"), p, v)
+            Value::new("sroi", a, &inputs.level(a, "city"), p, v)
                 .ratio(pv, inputs_sum)
                 .n(n)
         });
         out.push_checked(
             v,
             "sroi",
-            &a,
+            a,
             p,
             "the inputs of the projects with outcomes are zero",
         );
     }
+    Ok(())
 }
 
 /// A project row's amount by year: all of it in the start year, or pro rata to the days of

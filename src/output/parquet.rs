@@ -27,28 +27,123 @@ fn plain_arrow_hint(df: &DataFrame) -> KeyValue {
     schema_to_metadata_key(&schema)
 }
 
-/// Writes `df` to `path` with the given footer metadata. Returns the file's size.
-pub fn write(df: &mut DataFrame, path: &Path, metadata: &[(String, String)]) -> PolarsResult<u64> {
+/// Our writer's options, with the footer metadata after the Arrow schema hint.
+fn writer<W: std::io::Write>(
+    w: W,
+    df: &DataFrame,
+    metadata: &[(String, String)],
+) -> ParquetWriter<W> {
     let mut kv = vec![plain_arrow_hint(df)];
     kv.extend(metadata.iter().map(|(k, v)| KeyValue {
         key: k.clone(),
         value: Some(v.clone()),
     }));
-    let file = File::create(path)?;
-    let mut writer = BufWriter::new(file);
-    let size = ParquetWriter::new(&mut writer)
+    ParquetWriter::new(w)
         .with_compression(ParquetCompression::Zstd(None))
         .with_statistics(StatisticsOptions::full())
         .with_key_value_metadata(Some(KeyValueMetadata::Static(kv)))
-        .finish(df)?;
-    let file = writer.into_inner().map_err(|e| e.into_error())?;
+}
+
+/// Writes `df` to `path` with the given footer metadata. Returns the file's size.
+pub fn write(df: &mut DataFrame, path: &Path, metadata: &[(String, String)]) -> PolarsResult<u64> {
+    let file = File::create(path)?;
+    let mut buffered = BufWriter::new(file);
+    let size = writer(&mut buffered, df, metadata).finish(df)?;
+    let file = buffered.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
     Ok(size)
+}
+
+/// Rows per row group: polars' default, so that a table written in pieces has the row
+/// groups of one written at once (and, when it fits in one, the same bytes).
+pub const ROW_GROUP: usize = 512 * 512;
+
+/// A Parquet file written a row group at a time, for a table too large to hold whole.
+/// Frames pushed are gathered until they fill a row group, which is then written.
+pub struct RowGroups {
+    writer: polars::io::parquet::write::BatchedWriter<BufWriter<File>>,
+    file: File,
+    pending: Vec<DataFrame>,
+    pending_rows: usize,
+    rows: usize,
+}
+
+impl RowGroups {
+    /// A new file at `path`, with the columns of `like` and the given footer metadata.
+    pub fn create(
+        path: &Path,
+        like: &DataFrame,
+        metadata: &[(String, String)],
+    ) -> PolarsResult<Self> {
+        let file = File::create(path)?;
+        let out = BufWriter::new(file.try_clone()?);
+        let writer = writer(out, like, metadata).batched(like.schema())?;
+        Ok(RowGroups {
+            writer,
+            file,
+            pending: Vec::new(),
+            pending_rows: 0,
+            rows: 0,
+        })
+    }
+
+    /// Rows that still fit in the row group being gathered.
+    pub fn room(&self) -> usize {
+        ROW_GROUP - self.pending_rows
+    }
+
+    /// Adds rows; writes every row group they fill.
+    pub fn push(&mut self, mut df: DataFrame) -> PolarsResult<()> {
+        while df.height() > 0 {
+            let take = df.height().min(self.room());
+            let (head, tail) = df.split_at(take as i64);
+            self.pending_rows += head.height();
+            self.pending.push(head);
+            df = tail;
+            if self.pending_rows == ROW_GROUP {
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> PolarsResult<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut pieces = std::mem::take(&mut self.pending).into_iter();
+        let mut group = pieces.next().unwrap_or_default();
+        for piece in pieces {
+            group.vstack_mut_owned(piece)?;
+        }
+        group.rechunk_mut();
+        self.writer.write_batch(&group)?;
+        self.rows += self.pending_rows;
+        self.pending_rows = 0;
+        Ok(())
+    }
+
+    /// Writes the last row group and the footer. Returns the rows written.
+    pub fn finish(mut self) -> PolarsResult<usize> {
+        self.flush()?;
+        self.writer.finish()?;
+        drop(self.writer);
+        self.file.sync_all()?;
+        Ok(self.rows)
+    }
 }
 
 /// Reads a Parquet file back (for `cityimpact chart` and the tests).
 pub fn read(path: &Path) -> PolarsResult<DataFrame> {
     ParquetReader::new(File::open(path)?).finish()
+}
+
+/// The rows of a Parquet file that `predicate` keeps, without reading the others into memory
+/// (the long table of a city with millions of projects is mostly per-project rows).
+pub fn read_where(path: &Path, predicate: Expr) -> PolarsResult<DataFrame> {
+    LazyFrame::scan_parquet(PlRefPath::try_from_path(path)?, ScanArgsParquet::default())?
+        .filter(predicate)
+        .collect()
 }
 
 /// The footer's key-value metadata of a Parquet file (without the Arrow schema hint).

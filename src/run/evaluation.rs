@@ -43,12 +43,21 @@ pub fn treatment(
         }
     }
     if let Treatment::FirstProject { min_amount } = e.treatment {
-        for p in &inputs.projects {
-            if p.amount < min_amount {
+        let projects = &inputs.projects;
+        let (area, period, amount) = (
+            projects.texts("area")?,
+            projects.periods()?,
+            projects.numbers("amount")?,
+        );
+        for row in 0..projects.len() {
+            let (Some(a), Some(x)) = (area.get(row), amount.get(row)) else {
+                continue;
+            };
+            if x < min_amount {
                 continue;
             }
-            let slot = map.entry(p.area.clone()).or_insert(None);
-            *slot = match (*slot, p.period) {
+            let slot = map.entry(a.to_string()).or_insert(None);
+            *slot = match (*slot, period.get(row)) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };

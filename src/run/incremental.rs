@@ -103,7 +103,13 @@ pub fn reason_to_run(
 
 /// One family's rows from the last good `indicators.parquet`.
 pub fn reuse(out: &Path, family: Family) -> PolarsResult<Vec<Value>> {
-    let df = crate::output::parquet::read(&out.join("indicators.parquet"))?;
+    // Per-project values are derived afresh from the projects in every run.
+    let df = crate::output::parquet::read_where(
+        &out.join("indicators.parquet"),
+        col("family")
+            .eq(lit(family.as_str()))
+            .and(col("level").neq(lit("project"))),
+    )?;
     let fam = strings(&df, "family")?;
     let ind = strings(&df, "indicator")?;
     let area = strings(&df, "area")?;

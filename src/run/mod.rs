@@ -412,8 +412,11 @@ fn families(
                     for s in prev["skipped"].as_array().into_iter().flatten() {
                         let id = s["indicator"].as_str().unwrap_or("");
                         if catalogue::get(id).is_some_and(|c| c.family == family) {
+                            // Notes about many projects are made afresh with their values.
                             if let Ok(s) = serde_json::from_value::<Skipped>(s.clone()) {
-                                skipped.push(s);
+                                if s.projects.is_none() {
+                                    skipped.push(s);
+                                }
                             }
                         }
                     }
@@ -574,7 +577,14 @@ fn execute(
         timer.record("index", &family_stages, t_index, Some(b.rows.len()));
     }
     let resolved = catalogue::Resolved::new(&catalogue_settings(&pipeline));
-    let mut indicators_df =
+    // Per-project values are always derived afresh from the projects: they cost one pass.
+    let (project_values, notes) =
+        indicators::projects::values::blocks(&inputs_view.projects, &|id| {
+            indicators::wanted(&pipeline, id)
+        })
+        .map_err(stage_err("output:tables"))?;
+    skipped.extend(notes);
+    let indicators_df =
         indicators::long_frame(values, &resolved).map_err(stage_err("output:tables"))?;
     let mut rejects: Vec<contracts::Reject> = tables
         .iter()
@@ -583,14 +593,16 @@ fn execute(
     rejects.sort_by(|a, b| (&a.source, a.line).cmp(&(&b.source, b.line)));
     let mut rejects_df = contracts::rejects_frame(&rejects).map_err(stage_err("output:tables"))?;
     let catalogue = serde_json::to_string(&resolved.entries).unwrap_or_default();
-    output::write_table(
-        &dir,
-        "indicators.parquet",
-        &mut indicators_df,
-        &provenance,
-        vec![("cityimpact.catalogue".into(), catalogue)],
-    )
-    .map_err(stage_err("output:tables"))?;
+    let mut metadata = provenance.metadata();
+    metadata.push(("cityimpact.catalogue".into(), catalogue));
+    let indicator_rows = indicators::long::write(
+        &dir.join("indicators.parquet"),
+        &indicators_df,
+        &project_values,
+        &resolved,
+        &metadata,
+    )?;
+    drop(project_values);
     output::write_table(
         &dir,
         "rejects.parquet",
@@ -599,8 +611,7 @@ fn execute(
         vec![],
     )
     .map_err(stage_err("output:tables"))?;
-    let mut projects_df =
-        indicators::projects::table(&inputs_view.projects).map_err(stage_err("output:tables"))?;
+    let mut projects_df = inputs_view.projects.frame.clone();
     let mut outcomes_df = indicators::projects::outcomes_table(
         &inputs_view.projects,
         pipeline.indicators.sroi.discount_rate,
@@ -632,12 +643,7 @@ fn execute(
         Some(b) => Some(index::write(&dir, b, &provenance).map_err(stage_err("output:tables"))?),
         None => None,
     };
-    timer.record(
-        "output:tables",
-        &family_stages,
-        t,
-        Some(indicators_df.height()),
-    );
+    timer.record("output:tables", &family_stages, t, Some(indicator_rows));
 
     let t = Instant::now();
     let chart_context = charts::Context {
@@ -656,6 +662,7 @@ fn execute(
         charts::Outputs {
             effects: effects_df.as_ref(),
             index: index_dfs.as_ref().map(|w| &w.index),
+            projects: Some(&projects_df),
         },
         &dir.join("charts"),
         &chart_context,
@@ -727,7 +734,7 @@ fn execute(
 
     let files: Vec<(String, Option<usize>)> = vec![
         ("datapackage.json".into(), None),
-        ("indicators.parquet".into(), Some(indicators_df.height())),
+        ("indicators.parquet".into(), Some(indicator_rows)),
         ("rejects.parquet".into(), Some(rejects_df.height())),
         ("projects.parquet".into(), Some(projects_df.height())),
         ("outcomes.parquet".into(), Some(outcomes_df.height())),
@@ -804,6 +811,7 @@ fn execute(
         charts::Outputs {
             effects: effects_df.as_ref(),
             index: index_dfs.as_ref().map(|w| &w.index),
+            projects: Some(&projects_df),
         },
         &report_json,
         &chart_files,
@@ -836,7 +844,7 @@ fn execute(
         rows_read: totals(|r| r.read),
         rows_kept: totals(|r| r.kept),
         rows_rejected: totals(|r| r.rejected),
-        indicator_values: indicators_df.height() as i64,
+        indicator_values: indicator_rows as i64,
         inputs: inputs_json(&manifest.inputs),
         version: VERSION.into(),
         pipeline_blake3: pipeline.file_hash.clone(),

@@ -65,10 +65,25 @@ pub fn rechart(out: &Path, options: &ChartOptions) -> Result<Vec<PathBuf>, RunEr
         settings.highlight = h.clone();
     }
     let indicators_path = out.join("indicators.parquet");
-    let indicators = output::parquet::read(&indicators_path).map_err(|source| RunError::Stage {
+    // Per-project values are drawn from projects.parquet.
+    let indicators = output::parquet::read_where(
+        &indicators_path,
+        polars::prelude::col("level").neq(polars::prelude::lit("project")),
+    )
+    .map_err(|source| RunError::Stage {
         stage: format!("read {}", indicators_path.display()),
         source,
     })?;
+    let projects_path = out.join("projects.parquet");
+    let projects = match projects_path.exists() {
+        true => Some(
+            output::parquet::read(&projects_path).map_err(|source| RunError::Stage {
+                stage: format!("read {}", projects_path.display()),
+                source,
+            })?,
+        ),
+        false => None,
+    };
     let mut ctx = charts::Context {
         settings: settings.clone(),
         source: manifest["chart_source"].as_str().unwrap_or("").to_string(),
@@ -122,6 +137,7 @@ pub fn rechart(out: &Path, options: &ChartOptions) -> Result<Vec<PathBuf>, RunEr
         charts::Outputs {
             effects: effects.as_ref(),
             index: index.as_ref(),
+            projects: projects.as_ref(),
         },
         staging.path(),
         &ctx,
@@ -152,6 +168,7 @@ pub fn rechart(out: &Path, options: &ChartOptions) -> Result<Vec<PathBuf>, RunEr
         charts::Outputs {
             effects: effects.as_ref(),
             index: index.as_ref(),
+            projects: projects.as_ref(),
         },
         &manifest,
         &final_files,
