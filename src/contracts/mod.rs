@@ -1041,7 +1041,7 @@ fn unique_key(
 }
 
 /// The rejects of all sources as the contract's `rejects` table.
-pub fn rejects_frame(rejects: &[Reject]) -> PolarsResult<DataFrame> {
+pub fn rejects_frame(rejects: &[&Reject]) -> PolarsResult<DataFrame> {
     let n = rejects.len();
     DataFrame::new(
         n,

@@ -13,7 +13,6 @@ use std::collections::BTreeMap;
 
 use polars::prelude::*;
 
-use super::spending::projects_lazy;
 use super::{collect_all, counts, divide, floats, ints, strings, sum_of, Inputs, Output, Value};
 use crate::config::SourceKind;
 
@@ -188,7 +187,7 @@ pub fn compute(inputs: &Inputs) -> PolarsResult<Output> {
     }
     if let Some(rows) = &inputs.project_rows {
         if rows.table.frame.schema().contains("co2e_avoided_t") {
-            avoided(inputs, &rows.table, &want, &mut out)?;
+            avoided(inputs, &want, &mut out)?;
         }
     }
     if want("green_area_per_100k") {
@@ -305,13 +304,12 @@ fn inventory(
     Ok(())
 }
 
-fn avoided(
-    inputs: &Inputs,
-    table: &crate::contracts::Table,
-    want: &dyn Fn(&str) -> bool,
-    out: &mut Output,
-) -> PolarsResult<()> {
-    let frames = collect_all(vec![projects_lazy(table)
+fn avoided(inputs: &Inputs, want: &dyn Fn(&str) -> bool, out: &mut Output) -> PolarsResult<()> {
+    let frames = collect_all(vec![inputs
+        .projects
+        .areas
+        .clone()
+        .lazy()
         .group_by([col("area"), col("period")])
         .agg([
             sum_of(col("co2e_avoided_t")).alias("avoided"),

@@ -24,27 +24,6 @@ const PRIVATE: [&str; 4] = [
     "private",
 ];
 
-/// One project, its rows merged.
-pub fn projects_lazy(table: &Table) -> LazyFrame {
-    let schema = table.frame.schema();
-    let mut aggs = vec![
-        col("area").first().alias("area"),
-        col("period").min().alias("period"),
-        sum_of(col("amount")).alias("amount"),
-    ];
-    for optional in ["beneficiaries", "co2e_avoided_t"] {
-        if schema.contains(optional) {
-            aggs.push(col(optional).max().alias(optional));
-        }
-    }
-    table
-        .frame
-        .clone()
-        .lazy()
-        .group_by_stable([col("id")])
-        .agg(aggs)
-}
-
 pub fn compute(inputs: &Inputs) -> PolarsResult<Output> {
     let wanted = &inputs.pipeline.indicators.spending;
     let want = |id: &str| wanted.iter().any(|w| w == id);
@@ -93,7 +72,11 @@ fn projects(
     // Beneficiaries per area and start year, over projects.
     if has("beneficiaries") {
         plans.push(
-            projects_lazy(table)
+            inputs
+                .projects
+                .areas
+                .clone()
+                .lazy()
                 .group_by(keys.clone())
                 .agg([
                     sum_of(col("beneficiaries")).alias("beneficiaries"),
@@ -346,57 +329,95 @@ pub fn book(
     end: Option<NaiveDate>,
     spread: Spread,
 ) -> Vec<(i32, f64)> {
-    let end = match (spread, end) {
-        (Spread::ProRata, Some(e)) if e > start => e,
-        _ => return vec![(start.year(), amount)],
-    };
-    let days = (end - start).num_days() as f64 + 1.0;
-    (start.year()..=end.year())
-        .filter_map(|y| {
-            let from = start.max(NaiveDate::from_ymd_opt(y, 1, 1)?);
-            let to = end.min(NaiveDate::from_ymd_opt(y, 12, 31)?);
-            let d = (to - from).num_days() as f64 + 1.0;
-            Some((y, amount * d / days))
-        })
-        .collect()
+    let mut parts = Vec::new();
+    book_into(amount, start, end, spread, &mut |y, part| {
+        parts.push((y, part))
+    });
+    parts
 }
 
-/// The project rows as booked: id, area, period, funding source, amount.
-fn booked(table: &Table, spreads: &[Spread]) -> PolarsResult<DataFrame> {
-    let df = &table.frame;
-    let id = strings(df, "id")?;
-    let area = strings(df, "area")?;
-    let amount = floats(df, "amount")?;
-    let start = strings(df, "start")?;
-    let end = super::opt_strings(df, "end")?;
-    let funding = super::opt_strings(df, "funding_source")?;
-    let date = |s: &Option<String>| {
-        s.as_deref()
-            .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+/// [`book`], each (year, part) handed to `emit`, without a list per row.
+fn book_into(
+    amount: f64,
+    start: NaiveDate,
+    end: Option<NaiveDate>,
+    spread: Spread,
+    emit: &mut dyn FnMut(i32, f64),
+) {
+    let end = match (spread, end) {
+        (Spread::ProRata, Some(e)) if e > start => e,
+        _ => return emit(start.year(), amount),
     };
-    let (mut ids, mut areas, mut periods, mut sources, mut amounts) =
-        (vec![], vec![], vec![], vec![], vec![]);
-    for i in 0..df.height() {
-        let (Some(x), Some(s)) = (amount[i], date(&start[i])) else {
+    let days = (end - start).num_days() as f64 + 1.0;
+    for y in start.year()..=end.year() {
+        let (Some(jan1), Some(dec31)) = (
+            NaiveDate::from_ymd_opt(y, 1, 1),
+            NaiveDate::from_ymd_opt(y, 12, 31),
+        ) else {
             continue;
         };
-        let e = end.as_ref().and_then(|e| date(&e[i]));
-        let spread = spreads.get(i).copied().unwrap_or_default();
-        for (year, part) in book(x, s, e, spread) {
-            ids.push(id[i].clone());
-            areas.push(area[i].clone());
-            periods.push(year);
-            sources.push(funding.as_ref().and_then(|f| f[i].clone()));
-            amounts.push(part);
+        let from = start.max(jan1);
+        let to = end.min(dec31);
+        let d = (to - from).num_days() as f64 + 1.0;
+        emit(y, amount * d / days);
+    }
+}
+
+/// An ISO date (`2021-03-01`, as the contract writes dates), read without a format parser
+/// in the common case.
+fn iso_date(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
+        if let (Some(y), Some(m), Some(d)) = (digits(0..4), digits(5..7), digits(8..10)) {
+            return NaiveDate::from_ymd_opt(y as i32, m, d);
         }
     }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+}
+
+/// The project rows as booked: id, area, period, funding source, amount. Positions and
+/// numbers are gathered first; the text columns are then taken from the rows by position.
+fn booked(table: &Table, spreads: &[Spread]) -> PolarsResult<DataFrame> {
+    let df = &table.frame;
+    let amount = df.column("amount")?.f64()?.rechunk();
+    let start = df.column("start")?.str()?.rechunk();
+    let end = match df.schema().contains("end") {
+        true => Some(df.column("end")?.str()?.rechunk()),
+        false => None,
+    };
+    let (mut rows, mut periods, mut amounts) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..df.height() {
+        let (Some(x), Some(s)) = (amount.get(i), start.get(i).and_then(iso_date)) else {
+            continue;
+        };
+        let e = end.as_ref().and_then(|e| e.get(i)).and_then(iso_date);
+        let spread = spreads.get(i).copied().unwrap_or_default();
+        book_into(x, s, e, spread, &mut |year, part| {
+            rows.push(i as IdxSize);
+            periods.push(year);
+            amounts.push(part);
+        });
+    }
+    let n = rows.len();
+    let idx = IdxCa::from_vec("".into(), rows);
+    let take = |name: &str| -> PolarsResult<Column> {
+        Ok(match df.column(name) {
+            Ok(c) => c.as_materialized_series().take(&idx)?.into_column(),
+            Err(_) => Column::full_null(name.into(), n, &DataType::String),
+        })
+    };
     DataFrame::new(
-        ids.len(),
+        n,
         vec![
-            Column::new("id".into(), ids),
-            Column::new("area".into(), areas),
+            take("id")?,
+            take("area")?,
             Column::new("period".into(), periods),
-            Column::new("funding_source".into(), sources),
+            take("funding_source")?,
             Column::new("amount".into(), amounts),
         ],
     )

@@ -586,10 +586,9 @@ fn execute(
     skipped.extend(notes);
     let indicators_df =
         indicators::long_frame(values, &resolved).map_err(stage_err("output:tables"))?;
-    let mut rejects: Vec<contracts::Reject> = tables
-        .iter()
-        .flat_map(|t| t.rejects.iter().cloned())
-        .collect();
+    // Borrowed: a source outside the pipeline's periods can reject millions of rows.
+    let mut rejects: Vec<&contracts::Reject> =
+        tables.iter().flat_map(|t| t.rejects.iter()).collect();
     rejects.sort_by(|a, b| (&a.source, a.line).cmp(&(&b.source, b.line)));
     let mut rejects_df = contracts::rejects_frame(&rejects).map_err(stage_err("output:tables"))?;
     let catalogue = serde_json::to_string(&resolved.entries).unwrap_or_default();

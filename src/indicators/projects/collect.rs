@@ -66,6 +66,11 @@ struct Acc {
     by_source: [Option<f64>; FUNDING_SOURCES.len()],
     beneficiaries: Option<f64>,
     co2e: Option<f64>,
+    /// The area figures' view: the earliest period of the rows, and the amount summed in
+    /// sorted order (as [`super::super::sum_of`] sums, so that the figures do not depend on
+    /// the order of the rows).
+    min_period: Option<i32>,
+    sorted_amount: f64,
 }
 
 impl Acc {
@@ -81,6 +86,8 @@ impl Acc {
             by_source: [None; FUNDING_SOURCES.len()],
             beneficiaries: None,
             co2e: None,
+            min_period: None,
+            sorted_amount: 0.0,
         }
     }
 
@@ -93,6 +100,9 @@ impl Acc {
         }
         self.rows += 1;
         self.amount += x;
+        if let Some(p) = c.period.get(r) {
+            self.min_period = Some(self.min_period.map_or(p, |m| m.min(p)));
+        }
         if let Some(f) = text(&c.funding, r) {
             if let Some(k) = FUNDING_SOURCES.iter().position(|s| *s == f) {
                 *self.by_source[k].get_or_insert(0.0) += x;
@@ -174,12 +184,14 @@ fn accumulate(c: &Cells) -> PolarsResult<Vec<Acc>> {
     let order = order.rechunk();
     let order = order.cont_slice()?;
     let mut projects = Vec::new();
+    let mut amounts = Vec::new();
     let mut i = 0;
     while i < order.len() {
         let Some(key) = c.id.get(order[i] as usize) else {
             break; // nulls come last
         };
         let mut acc: Option<Acc> = None;
+        amounts.clear();
         while i < order.len() && c.id.get(order[i] as usize) == Some(key) {
             let r = order[i] as usize;
             i += 1;
@@ -187,8 +199,13 @@ fn accumulate(c: &Cells) -> PolarsResult<Vec<Acc>> {
                 continue;
             };
             acc.get_or_insert_with(|| Acc::new(r)).add(c, r, x);
+            amounts.push(x);
         }
-        projects.extend(acc);
+        if let Some(mut acc) = acc {
+            amounts.sort_by(f64::total_cmp);
+            acc.sorted_amount = amounts.iter().copied().reduce(|s, x| s + x).unwrap_or(0.0);
+            projects.push(acc);
+        }
     }
     Ok(projects)
 }
@@ -296,7 +313,44 @@ pub fn collect(
         x("sroi_max", &|i, _| s(i).and_then(|s| s.1).map(|r| r.1)),
     ]);
     let frame = DataFrame::new(projects.len(), columns)?;
-    Ok((Projects { frame, outcomes }, skipped))
+    let areas = area_view(&cells, &projects, &first)?;
+    Ok((
+        Projects {
+            frame,
+            outcomes,
+            areas,
+        },
+        skipped,
+    ))
+}
+
+/// Each project as the area figures count it: area, earliest period, amount (summed in
+/// sorted order), and beneficiaries and tonnes where the rows have them.
+fn area_view(c: &Cells, projects: &[Acc], first: &IdxCa) -> PolarsResult<DataFrame> {
+    let mut columns = vec![
+        c.area.take(first)?.into_column(),
+        Column::new(
+            "period".into(),
+            projects.iter().map(|p| p.min_period).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "amount".into(),
+            projects.iter().map(|p| p.sorted_amount).collect::<Vec<_>>(),
+        ),
+    ];
+    if c.beneficiaries.is_some() {
+        columns.push(Column::new(
+            "beneficiaries".into(),
+            projects.iter().map(|p| p.beneficiaries).collect::<Vec<_>>(),
+        ));
+    }
+    if c.co2e.is_some() {
+        columns.push(Column::new(
+            "co2e_avoided_t".into(),
+            projects.iter().map(|p| p.co2e).collect::<Vec<_>>(),
+        ));
+    }
+    DataFrame::new(projects.len(), columns)
 }
 
 /// The id spaces of the projects: one for all, or each its own.

@@ -40,6 +40,10 @@ pub struct Projects {
     pub frame: DataFrame,
     /// Outcomes by the row of their project in `frame`, in that order.
     pub outcomes: Vec<(usize, NamedOutcome)>,
+    /// Each project as the area figures count it: `area`, `period` (the earliest of its
+    /// rows), `amount` (summed in sorted order), `beneficiaries` and `co2e_avoided_t` where
+    /// the sources have them.
+    pub areas: DataFrame,
 }
 
 impl Projects {
