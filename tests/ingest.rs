@@ -402,7 +402,7 @@ fn a_glob_reads_one_file_per_year_as_one_source() {
     // The reject names its own file and its line in that file.
     let rows_2021 = per_year["2021"].len() as i64;
     assert_eq!(
-        (r.file.as_str(), r.line),
+        (&*r.file, r.line),
         ("emissions-2021.csv", rows_2021 + 2)
     );
     // The manifest lists each file with its hash.
@@ -476,7 +476,7 @@ fn every_broken_file_gives_its_exact_error_or_reject() {
                 let r = &t.rejects[0];
                 assert_eq!(r.line.to_string(), at, "{file}: line");
                 assert_eq!(r.column.as_deref().unwrap_or(""), column, "{file}: column");
-                assert_eq!(r.reason, message, "{file}: reason");
+                assert_eq!(&*r.reason, message, "{file}: reason");
                 assert!(r.file.ends_with(file), "{file}: {}", r.file);
             }
         }

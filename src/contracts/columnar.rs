@@ -181,7 +181,7 @@ impl Contract<'_> {
                 continue;
             }
             if let Some(why) = super::outside_periods(self.pipeline, p) {
-                bad.insert(row, self.reject(row, None, Some(&p.to_string()), why));
+                bad.insert(row, self.reject_outside(row, p, &why));
                 filtered += 1;
             }
         }

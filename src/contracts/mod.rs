@@ -4,7 +4,8 @@
 //! dropped silently: rows read = rows kept + rows rejected, for every source.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;
@@ -18,15 +19,17 @@ mod columnar;
 
 use cells::{prepare, Cell, Cursor, Prepared};
 
-/// An input row that was not used, and why.
+/// An input row that was not used, and why. The texts that many rejects share (the source,
+/// the file, the column, a reason without the row's value) are shared, not copied: a source
+/// can reject millions of rows for lying outside the pipeline's periods.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reject {
-    pub source: String,
-    pub file: String,
+    pub source: Arc<str>,
+    pub file: Arc<str>,
     pub line: i64,
-    pub column: Option<String>,
+    pub column: Option<Arc<str>>,
     pub value: Option<String>,
-    pub reason: String,
+    pub reason: Arc<str>,
 }
 
 /// A source after its contract: typed rows, and the count of everything read.
@@ -489,6 +492,8 @@ struct Contract<'a> {
     prepared: Vec<Prepared<'a>>,
     /// Microdata: the roles a row needs beyond its own rules, see [`microdata_needs`].
     needs: Vec<Need>,
+    /// The texts rejects share.
+    shared: Mutex<HashSet<Arc<str>>>,
 }
 
 /// A role a row cannot do without (its position in the raw table, if the file has it) and the
@@ -557,6 +562,7 @@ pub fn apply(pipeline: &Pipeline, source: &Source, raw: &RawTable) -> Result<Tab
         ragged: raw.ragged.iter().copied().collect(),
         prepared: Vec::new(),
         needs: Vec::new(),
+        shared: Mutex::new(HashSet::new()),
     };
     contract.needs = microdata_needs(source, &contract.at);
     if columnar::applies(&contract) {
@@ -671,12 +677,33 @@ impl<'a> Contract<'a> {
         reason: String,
     ) -> Reject {
         Reject {
-            source: self.source.name.clone(),
-            file: self.raw.file(row).unwrap_or(&self.source.path).to_string(),
+            source: self.share(&self.source.name),
+            file: self.share(self.raw.file(row).unwrap_or(&self.source.path)),
             line: self.raw.lines[row] as i64,
-            column: column.map(String::from),
+            column: column.map(|c| self.share(c)),
             value: value.map(String::from),
-            reason,
+            reason: reason.into(),
+        }
+    }
+
+    /// A row outside the pipeline's periods: its reason is the same for every such row of
+    /// the period, and kept once.
+    fn reject_outside(&self, row: usize, period: i32, why: &str) -> Reject {
+        let mut r = self.reject(row, None, Some(&period.to_string()), String::new());
+        r.reason = self.share(why);
+        r
+    }
+
+    /// A text many rejects hold, kept once.
+    fn share(&self, text: &str) -> Arc<str> {
+        let mut shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        match shared.get(text) {
+            Some(s) => s.clone(),
+            None => {
+                let s: Arc<str> = text.into();
+                shared.insert(s.clone());
+                s
+            }
         }
     }
 
@@ -776,7 +803,7 @@ impl<'a> Contract<'a> {
                 if let Some((p, why)) =
                     row_period.and_then(|p| Some((p, outside_periods(pipeline, p)?)))
                 {
-                    bad = Some(self.reject(i, None, Some(&p.to_string()), why));
+                    bad = Some(self.reject_outside(i, p, &why));
                     part.filtered += 1;
                 }
             }
@@ -955,14 +982,14 @@ pub fn reconcile(pipeline: &Pipeline, tables: &mut [Table]) -> PolarsResult<()> 
                     *k = false;
                     let when = key.1.map(|p| format!(" in {p}")).unwrap_or_default();
                     t.rejects.push(Reject {
-                        source: t.source.clone(),
-                        file: file.clone(),
+                        source: t.source.as_str().into(),
+                        file: file.as_str().into(),
                         line: t.lines[i] as i64,
                         column: Some("population".into()),
                         value: Some(pop.to_string()),
                         reason: format!(
                             "area `{a}`{when} has population {pop} here but {seen} in source `{by}` (line {line}); keep one population per area and period"
-                        ),
+                        ).into(),
                     });
                 }
                 Some(_) => {}
@@ -1048,14 +1075,11 @@ pub fn rejects_frame(rejects: &[&Reject]) -> PolarsResult<DataFrame> {
         vec![
             Column::new(
                 "source".into(),
-                rejects
-                    .iter()
-                    .map(|r| r.source.as_str())
-                    .collect::<Vec<_>>(),
+                rejects.iter().map(|r| &*r.source).collect::<Vec<_>>(),
             ),
             Column::new(
                 "file".into(),
-                rejects.iter().map(|r| r.file.as_str()).collect::<Vec<_>>(),
+                rejects.iter().map(|r| &*r.file).collect::<Vec<_>>(),
             ),
             Column::new(
                 "line".into(),
@@ -1077,10 +1101,7 @@ pub fn rejects_frame(rejects: &[&Reject]) -> PolarsResult<DataFrame> {
             ),
             Column::new(
                 "reason".into(),
-                rejects
-                    .iter()
-                    .map(|r| r.reason.as_str())
-                    .collect::<Vec<_>>(),
+                rejects.iter().map(|r| &*r.reason).collect::<Vec<_>>(),
             ),
         ],
     )
@@ -1170,7 +1191,7 @@ mod tests {
         // Row i is on line i + 2; the negative amounts sit at rows 3, 703, 1403, 2103, 2803.
         assert_eq!(lines, [5, 705, 1405, 2105, 2502, 2805]);
         assert_eq!(
-            table.rejects[4].reason,
+            &*table.rejects[4].reason,
             "duplicate contract id `C10`: the same row key was already read at line 12"
         );
         assert_eq!(table.rows_read, 3000);

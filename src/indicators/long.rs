@@ -130,11 +130,11 @@ pub fn long_frame(values: Vec<Value>, entries: &catalogue::Resolved) -> PolarsRe
     Ok(df)
 }
 
-/// A run of rows of the long table: area values (rows of the area frame) or one block's.
+/// A run of rows of the long table: area values (rows of the area frame) or a block's.
 #[derive(Debug, Clone, PartialEq)]
 enum Piece {
     Areas(std::ops::Range<usize>),
-    Projects(usize, std::ops::Range<usize>),
+    Projects(std::ops::Range<usize>),
 }
 
 /// (area, period, breakdown): the order within one indicator.
@@ -163,6 +163,10 @@ impl AreaKeys {
         })
     }
 
+    fn len(&self) -> usize {
+        self.indicator.len()
+    }
+
     fn key(&self, i: usize) -> Key<'_> {
         (
             self.area.get(i).unwrap_or(""),
@@ -174,94 +178,61 @@ impl AreaKeys {
     /// The end of the run of rows from `start` that share its indicator.
     fn run_end(&self, start: usize) -> usize {
         let id = self.indicator.get(start);
-        (start..self.indicator.len())
+        (start..self.len())
             .find(|&i| self.indicator.get(i) != id)
-            .unwrap_or(self.indicator.len())
+            .unwrap_or(self.len())
     }
 }
 
-/// The pieces of the long table in the contract's order: indicators in order; within one,
-/// area values and per-project values merged by (area, period, breakdown), an area value
-/// first where the two tie (as the families always listed them).
-fn plan(areas: &DataFrame, blocks: &Blocks) -> Result<Vec<Piece>, TableError> {
-    let keys = AreaKeys::new(areas)?;
-    let mut pieces = Vec::new();
-    let (mut a, mut b) = (0, 0);
-    while a < areas.height() || b < blocks.blocks.len() {
-        let area_id = (a < areas.height()).then(|| keys.indicator.get(a).unwrap_or(""));
-        let block = blocks.blocks.get(b);
-        match (area_id, block) {
-            (Some(id), Some(block)) if id == block.indicator => {
-                let end = keys.run_end(a);
-                merge(&keys, a..end, blocks, b, &mut pieces)?;
-                (a, b) = (end, b + 1);
-            }
-            (Some(id), block) if block.is_none_or(|bl| id < bl.indicator.as_str()) => {
-                let end = keys.run_end(a);
-                pieces.push(Piece::Areas(a..end));
-                a = end;
-            }
-            (_, Some(block)) => {
-                pieces.push(Piece::Projects(b, 0..block.rows.len()));
-                b += 1;
-            }
-            (_, None) => break,
+/// One indicator's area rows `range` and per-project block, merged by (area, period,
+/// breakdown); an area value comes first where the two tie, as the families always listed
+/// them.
+fn merge(
+    keys: &AreaKeys,
+    range: std::ops::Range<usize>,
+    blocks: &Blocks,
+    block: &Block,
+) -> Result<Vec<Piece>, TableError> {
+    let project_key =
+        |j: usize| -> Key<'_> { (blocks.id(block, j), blocks.period(block, j), None) };
+    let mut pieces: Vec<Piece> = Vec::new();
+    let mut push = |piece: Piece| match (pieces.last_mut(), &piece) {
+        (Some(Piece::Areas(r)), Piece::Areas(n))
+        | (Some(Piece::Projects(r)), Piece::Projects(n))
+            if r.end == n.start =>
+        {
+            r.end = n.end
+        }
+        _ => pieces.push(piece),
+    };
+    let (mut i, mut j) = (range.start, 0);
+    while i < range.end || j < block.rows.len() {
+        let both = i < range.end && j < block.rows.len();
+        if both && keys.key(i) == project_key(j) && keys.level.get(i) == Some("project") {
+            let (area, period, _) = project_key(j);
+            return Err(TableError::Duplicate {
+                key: format!(
+                    "indicator `{}`, area `{area}` (project), period {}, breakdown `-`",
+                    block.indicator,
+                    period.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+                ),
+            });
+        }
+        if j == block.rows.len() || (i < range.end && keys.key(i) <= project_key(j)) {
+            push(Piece::Areas(i..i + 1));
+            i += 1;
+        } else {
+            push(Piece::Projects(j..j + 1));
+            j += 1;
         }
     }
     Ok(pieces)
 }
 
-/// One indicator's area rows `range` and block `b`, merged.
-fn merge(
-    keys: &AreaKeys,
-    range: std::ops::Range<usize>,
-    blocks: &Blocks,
-    b: usize,
-    pieces: &mut Vec<Piece>,
-) -> Result<(), TableError> {
-    let block: &Block = &blocks.blocks[b];
-    let project_key =
-        |j: usize| -> Key<'_> { (blocks.id(block, j), blocks.period(block, j), None) };
-    let (mut i, mut j) = (range.start, 0);
-    let mut push = |piece: Piece| match (pieces.last_mut(), &piece) {
-        (Some(Piece::Areas(r)), Piece::Areas(n)) if r.end == n.start => r.end = n.end,
-        (Some(Piece::Projects(pb, r)), Piece::Projects(nb, n)) if pb == nb && r.end == n.start => {
-            r.end = n.end
-        }
-        _ => pieces.push(piece),
-    };
-    while i < range.end || j < block.rows.len() {
-        let area_first = j == block.rows.len() || (i < range.end && keys.key(i) <= project_key(j));
-        if i < range.end
-            && j < block.rows.len()
-            && keys.key(i) == project_key(j)
-            && keys.level.get(i) == Some("project")
-        {
-            return Err(TableError::Duplicate {
-                key: format!(
-                    "indicator `{}`, area `{}` (project), period {}, breakdown `-`",
-                    block.indicator,
-                    project_key(j).0,
-                    project_key(j)
-                        .1
-                        .map(|p| p.to_string())
-                        .unwrap_or_else(|| "-".into()),
-                ),
-            });
-        }
-        if area_first {
-            push(Piece::Areas(i..i + 1));
-            i += 1;
-        } else {
-            push(Piece::Projects(b, j..j + 1));
-            j += 1;
-        }
-    }
-    Ok(())
-}
-
-/// Writes the long table to `path`: the area frame (see [`long_frame`]) and the blocks
-/// merged in order, a row group at a time. Returns the rows written.
+/// Writes the long table to `path` in the contract's order: indicators in order; within
+/// one, the area frame's rows (see [`long_frame`]) and the per-project block merged. One
+/// block is computed at a time and its rows are made into columns a row group at a time.
+/// Returns the rows written.
 pub fn write(
     path: &std::path::Path,
     areas: &DataFrame,
@@ -269,20 +240,44 @@ pub fn write(
     entries: &catalogue::Resolved,
     metadata: &[(String, String)],
 ) -> Result<usize, TableError> {
-    let pieces = plan(areas, blocks)?;
+    let keys = AreaKeys::new(areas)?;
+    let names = blocks.indicators();
     let mut groups = RowGroups::create(path, areas, metadata)?;
-    for piece in pieces {
-        match piece {
-            Piece::Areas(r) => groups.push(areas.slice(r.start as i64, r.len()))?,
-            Piece::Projects(b, r) => {
-                // A block's slice is made only when it is written, a row group at a time.
-                let block = &blocks.blocks[b];
-                let mut at = r.start;
-                while at < r.end {
-                    let end = (at + groups.room()).min(r.end);
-                    groups.push(blocks.frame(block, at..end, entries)?)?;
-                    at = end;
+    let (mut a, mut b) = (0, 0);
+    while a < keys.len() || b < names.len() {
+        let area_id = (a < keys.len()).then(|| keys.indicator.get(a).unwrap_or(""));
+        let (pieces, block) = match (area_id, names.get(b)) {
+            (Some(id), Some(name)) if id == name => {
+                let end = keys.run_end(a);
+                let block = blocks.block(b);
+                let pieces = merge(&keys, a..end, blocks, &block)?;
+                (a, b) = (end, b + 1);
+                (pieces, Some(block))
+            }
+            (Some(id), name) if name.is_none_or(|n| id < n.as_str()) => {
+                let end = keys.run_end(a);
+                let pieces = vec![Piece::Areas(a..end)];
+                a = end;
+                (pieces, None)
+            }
+            _ => {
+                let block = blocks.block(b);
+                b += 1;
+                (vec![Piece::Projects(0..block.rows.len())], Some(block))
+            }
+        };
+        for piece in pieces {
+            match (piece, &block) {
+                (Piece::Areas(r), _) => groups.push(areas.slice(r.start as i64, r.len()))?,
+                (Piece::Projects(r), Some(block)) => {
+                    let mut at = r.start;
+                    while at < r.end {
+                        let end = (at + groups.room()).min(r.end);
+                        groups.push(blocks.frame(block, at..end, entries)?)?;
+                        at = end;
+                    }
                 }
+                (Piece::Projects(_), None) => {}
             }
         }
     }

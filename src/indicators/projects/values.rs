@@ -152,28 +152,60 @@ pub struct Block {
     pub denominator: Option<Vec<f64>>,
 }
 
-/// Every per-project value, with the projects' columns its text is taken from.
-#[derive(Debug, Clone, Default)]
+/// Every per-project value, computed one indicator at a time (see [`Blocks::block`]), with
+/// the projects' columns their text is taken from.
+#[derive(Default)]
 pub struct Blocks {
     /// Sorted by indicator id.
-    pub blocks: Vec<Block>,
+    measures: Vec<Measure>,
+    numbers: Option<Numbers>,
+    /// The projects' rows in the order of their ids.
+    order: Vec<IdxSize>,
     ids: StringChunked,
     periods: Int32Chunked,
     funding_rows: Int64Chunked,
 }
 
 impl Blocks {
-    /// How many values in all.
-    pub fn len(&self) -> usize {
-        self.blocks.iter().map(|b| b.rows.len()).sum()
+    /// The indicators, sorted.
+    pub fn indicators(&self) -> Vec<String> {
+        self.measures.iter().map(|m| m.id()).collect()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub fn get(&self, indicator: &str) -> Option<&Block> {
-        self.blocks.iter().find(|b| b.indicator == indicator)
+    /// The values of the `k`-th indicator.
+    pub fn block(&self, k: usize) -> Block {
+        let m = self.measures[k];
+        let mut block = Block {
+            indicator: m.id(),
+            rows: Vec::new(),
+            value: Vec::new(),
+            numerator: None,
+            denominator: None,
+        };
+        let Some(numbers) = &self.numbers else {
+            return block;
+        };
+        let values = &numbers.values[k];
+        let (mut num, mut den) = (Vec::new(), Vec::new());
+        for &r in &self.order {
+            let r = r as usize;
+            let Some(ratio) = numbers.applies(m, r) else {
+                continue;
+            };
+            if let Some(v) = values.get(r) {
+                block.rows.push(r as IdxSize);
+                block.value.push(v);
+                if let Some((a, b)) = ratio {
+                    num.push(a);
+                    den.push(b);
+                }
+            }
+        }
+        if m != Measure::Co2e {
+            block.numerator = Some(num);
+            block.denominator = Some(den);
+        }
+        block
     }
 
     /// The project id of a block's row (the long table's `area`).
@@ -256,46 +288,15 @@ pub fn blocks(
     if projects.is_empty() || measures.is_empty() {
         return Ok((Blocks::default(), Vec::new()));
     }
-    let numbers = Numbers::new(projects, &measures)?;
     let ids = projects.texts("project")?;
-    let order = id_order(&ids);
-    let mut blocks = Vec::new();
-    let mut missing: Vec<(Measure, Missing)> = Vec::new();
-    for (slot, m) in measures.iter().enumerate() {
-        let values = &numbers.values[slot];
-        let mut block = Block {
-            indicator: m.id(),
-            rows: Vec::new(),
-            value: Vec::new(),
-            numerator: None,
-            denominator: None,
-        };
-        let (mut num, mut den) = (Vec::new(), Vec::new());
-        for &r in &order {
-            let r = r as usize;
-            let Some(ratio) = numbers.applies(*m, r) else {
-                continue;
-            };
-            if let Some(v) = values.get(r) {
-                block.rows.push(r as IdxSize);
-                block.value.push(v);
-                if let Some((a, b)) = ratio {
-                    num.push(a);
-                    den.push(b);
-                }
-            }
-        }
-        if *m != Measure::Co2e {
-            block.numerator = Some(num);
-            block.denominator = Some(den);
-        }
-        if let Some(note) = missing_values(&numbers, *m, values, &ids, slot) {
-            missing.push((*m, note));
-        }
-        blocks.push(block);
-    }
-    blocks.sort_by(|a, b| a.indicator.cmp(&b.indicator));
-    measures.clear();
+    let numbers = Numbers::new(projects, &measures)?;
+    let mut missing: Vec<(Measure, Missing)> = measures
+        .iter()
+        .enumerate()
+        .filter_map(|(slot, m)| {
+            missing_values(&numbers, *m, &numbers.values[slot], &ids, slot).map(|n| (*m, n))
+        })
+        .collect();
     missing.sort_by_key(|(_, note)| note.first);
     let skipped = missing
         .into_iter()
@@ -314,8 +315,16 @@ pub fn blocks(
             }
         })
         .collect();
+    // Sorted by id, with their value columns in the same order.
+    let mut sorted: Vec<(Measure, Float64Chunked)> =
+        measures.drain(..).zip(numbers.values.clone()).collect();
+    sorted.sort_by_key(|(m, _)| m.id());
+    let (measures, values): (Vec<Measure>, Vec<Float64Chunked>) = sorted.into_iter().unzip();
+    let numbers = Numbers { values, ..numbers };
     let blocks = Blocks {
-        blocks,
+        measures,
+        numbers: Some(numbers),
+        order: id_order(&ids),
         ids,
         periods: projects.periods()?,
         funding_rows: projects
