@@ -315,3 +315,63 @@ fn pro_rata_spreads_by_days() {
     // The EU share of A in 2022 is all of it.
     close(v(&df, "financing_share_eu_fund", "A", 2022, None), 100.0);
 }
+
+#[test]
+fn area_and_project_values_of_one_indicator_are_merged_in_order() {
+    // co2e_avoided: areas A (P2's 250 t, 2021) and B (P3's 0 t, stated, 2022), and the
+    // projects that state tonnes: P2 (250) and P3 (0). Sorted by area: A, B, P2, P3. The table is written a row
+    // group at a time from two sources (area values, per-project columns); its order must
+    // still be the contract's.
+    let df = indicators()
+        .lazy()
+        .filter(col("indicator").eq(lit("co2e_avoided")))
+        .collect()
+        .unwrap();
+    assert_eq!(str_column(&df, "area"), ["A", "B", "P2", "P3"]);
+    let levels = str_column(&df, "level");
+    assert!(levels[..2].iter().all(|l| l != "project"), "{levels:?}");
+    assert_eq!(&levels[2..], ["project", "project"]);
+    let values: Vec<Option<f64>> = df.column("value").unwrap().f64().unwrap().iter().collect();
+    assert_eq!(values, [Some(250.0), Some(0.0), Some(250.0), Some(0.0)]);
+    // Every indicator's rows are in (area, period, breakdown) order, whichever way they came.
+    let all = indicators();
+    let sorted = all
+        .sort(
+            ["indicator", "area", "period", "breakdown"],
+            SortMultipleOptions::default()
+                .with_nulls_last(false)
+                .with_maintain_order(true),
+        )
+        .unwrap();
+    assert!(all.equals_missing(&sorted));
+}
+
+#[test]
+fn projects_without_a_value_share_one_note_per_reason() {
+    // P2 states zero beneficiaries: no cost per beneficiary, and one note that names it and
+    // counts it. P3 states zero tonnes: no cost per tonne.
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out().join("manifest.json")).unwrap())
+            .unwrap();
+    let notes: Vec<&serde_json::Value> = manifest["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["projects"].is_u64())
+        .collect();
+    let find = |id: &str| {
+        notes
+            .iter()
+            .find(|s| s["indicator"] == id)
+            .unwrap_or_else(|| panic!("no note for {id}: {notes:?}"))
+    };
+    let cpb = find("cost_per_beneficiary");
+    assert_eq!(cpb["area"], "P2");
+    assert_eq!(cpb["projects"], 1);
+    assert_eq!(cpb["reason"], "the project reports zero beneficiaries");
+    let cpt = find("cost_per_tco2e_avoided");
+    assert_eq!(
+        (cpt["area"].as_str(), cpt["projects"].as_u64()),
+        (Some("P3"), Some(1))
+    );
+}

@@ -401,10 +401,7 @@ fn a_glob_reads_one_file_per_year_as_one_source() {
     let r = &t.rejects[0];
     // The reject names its own file and its line in that file.
     let rows_2021 = per_year["2021"].len() as i64;
-    assert_eq!(
-        (&*r.file, r.line),
-        ("emissions-2021.csv", rows_2021 + 2)
-    );
+    assert_eq!((&*r.file, r.line), ("emissions-2021.csv", rows_2021 + 2));
     // The manifest lists each file with its hash.
     let out = tmp.path().join("out");
     run_ok(tmp.path().join("p.toml").to_str().unwrap(), &out);

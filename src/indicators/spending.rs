@@ -466,4 +466,22 @@ mod tests {
             vec![(2022, 5.0)]
         );
     }
+
+    #[test]
+    fn dates_read_fast_are_the_dates_chrono_reads() {
+        for s in [
+            "2021-03-01",
+            "2024-02-29",
+            "2023-02-29",
+            "2021-13-01",
+            "2021-1-5",
+            "20210301",
+            "2021-03-0x",
+            "",
+        ] {
+            let chrono = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+            assert_eq!(iso_date(s), chrono, "{s}");
+        }
+        assert_eq!(iso_date("2024-02-29"), Some(d(2024, 2, 29)));
+    }
 }

@@ -158,3 +158,51 @@ pub fn read_footer(path: &Path) -> PolarsResult<Vec<(String, String)>> {
         .filter_map(|kv| Some((kv.key.clone(), kv.value.clone()?)))
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(from: i64, n: usize) -> DataFrame {
+        let x: Vec<i64> = (from..from + n as i64).collect();
+        let s: Vec<String> = x.iter().map(|v| format!("row {v}")).collect();
+        df!("x" => x, "s" => s).unwrap()
+    }
+
+    #[test]
+    fn a_table_written_in_pieces_is_the_table_written_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = vec![("k".to_string(), "v".to_string())];
+        // Small: one row group either way, and the same bytes.
+        let mut whole = frame(0, 10);
+        write(&mut whole, &dir.path().join("whole.parquet"), &meta).unwrap();
+        let mut groups =
+            RowGroups::create(&dir.path().join("pieces.parquet"), &whole, &meta).unwrap();
+        for (from, n) in [(0, 3), (3, 0), (3, 7)] {
+            groups.push(frame(from, n)).unwrap();
+        }
+        assert_eq!(groups.finish().unwrap(), 10);
+        let bytes = |f: &str| std::fs::read(dir.path().join(f)).unwrap();
+        assert_eq!(bytes("whole.parquet"), bytes("pieces.parquet"));
+
+        // Large: full row groups of ROW_GROUP rows, then the rest, in order.
+        let path = dir.path().join("large.parquet");
+        let mut groups = RowGroups::create(&path, &whole, &meta).unwrap();
+        let n = ROW_GROUP + 500;
+        for (from, len) in [
+            (0, 100),
+            (100, ROW_GROUP - 50),
+            (ROW_GROUP as i64 + 50, 450),
+        ] {
+            groups.push(frame(from, len)).unwrap();
+        }
+        assert_eq!(groups.finish().unwrap(), n);
+        let mut file = File::open(&path).unwrap();
+        let meta_read = polars_parquet::read::read_metadata(&mut file).unwrap();
+        let sizes: Vec<usize> = meta_read.row_groups.iter().map(|g| g.num_rows()).collect();
+        assert_eq!(sizes, [ROW_GROUP, 500]);
+        let back = read(&path).unwrap();
+        assert!(back.equals(&frame(0, n)));
+        assert_eq!(read_footer(&path).unwrap(), meta);
+    }
+}

@@ -561,3 +561,18 @@ fn project_sroi(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_amounts_are_summed_in_the_order_of_the_source_names() {
+        // The order the shares were always summed in (a map keyed by name); floating-point
+        // sums depend on it.
+        let names: Vec<&str> = ALPHABETICAL.iter().map(|&k| FUNDING_SOURCES[k]).collect();
+        let mut sorted = FUNDING_SOURCES.to_vec();
+        sorted.sort_unstable();
+        assert_eq!(names, sorted);
+    }
+}
