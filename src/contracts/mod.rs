@@ -674,7 +674,7 @@ impl<'a> Contract<'a> {
         row: usize,
         column: Option<&str>,
         value: Option<&str>,
-        reason: String,
+        reason: impl Into<Arc<str>>,
     ) -> Reject {
         Reject {
             source: self.share(&self.source.name),
@@ -689,9 +689,7 @@ impl<'a> Contract<'a> {
     /// A row outside the pipeline's periods: its reason is the same for every such row of
     /// the period, and kept once.
     fn reject_outside(&self, row: usize, period: i32, why: &str) -> Reject {
-        let mut r = self.reject(row, None, Some(&period.to_string()), String::new());
-        r.reason = self.share(why);
-        r
+        self.reject(row, None, Some(&period.to_string()), self.share(why))
     }
 
     /// A text many rejects hold, kept once.

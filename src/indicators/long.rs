@@ -6,7 +6,7 @@
 use polars::prelude::*;
 
 use super::projects::values::{Block, Blocks};
-use super::{Skipped, Value};
+use super::{text_column, year_column, Skipped, Value};
 use crate::catalogue;
 use crate::output::parquet::RowGroups;
 
@@ -151,14 +151,12 @@ struct AreaKeys {
 
 impl AreaKeys {
     fn new(df: &DataFrame) -> PolarsResult<AreaKeys> {
-        let text = |c: &str| -> PolarsResult<StringChunked> {
-            Ok(df.column(c)?.str()?.rechunk().into_owned())
-        };
+        let text = |c: &str| text_column(df, c);
         Ok(AreaKeys {
             indicator: text("indicator")?,
             area: text("area")?,
             level: text("level")?,
-            period: df.column("period")?.i32()?.rechunk().into_owned(),
+            period: year_column(df, "period")?,
             breakdown: text("breakdown")?,
         })
     }

@@ -257,6 +257,21 @@ pub fn area_texts(
     Ok(out)
 }
 
+/// A text column in one chunk, for reading by position.
+pub fn text_column(df: &DataFrame, name: &str) -> PolarsResult<StringChunked> {
+    Ok(df.column(name)?.str()?.rechunk().into_owned())
+}
+
+/// A number column in one chunk, for reading by position.
+pub fn number_column(df: &DataFrame, name: &str) -> PolarsResult<Float64Chunked> {
+    Ok(df.column(name)?.f64()?.rechunk().into_owned())
+}
+
+/// A year column in one chunk, for reading by position.
+pub fn year_column(df: &DataFrame, name: &str) -> PolarsResult<Int32Chunked> {
+    Ok(df.column(name)?.i32()?.rechunk().into_owned())
+}
+
 pub fn strings(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<String>>> {
     Ok(df
         .column(name)?

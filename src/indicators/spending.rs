@@ -11,12 +11,12 @@ use polars::prelude::*;
 
 use chrono::{Datelike, NaiveDate};
 
+use super::projects::PUBLIC;
 use super::{collect_all, counts, divide, floats, ints, strings, sum_of, Inputs, Output, Value};
 use crate::config::{SourceKind, Spread};
 use crate::contracts::{Table, FUNDING_SOURCES};
 
-/// Non-public money over public money.
-const PUBLIC: [&str; 2] = ["public", "eu_fund"];
+/// Non-public money, set against public money by the leverage ratio.
 const PRIVATE: [&str; 4] = [
     "crowdfunding",
     "impact_investment",

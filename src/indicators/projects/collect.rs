@@ -8,7 +8,8 @@ use polars::prelude::*;
 
 use super::super::sroi::{self, Outcome, Override, Ranges, Sroi};
 use super::super::{divide, floats, ints, opt_floats, strings, Skipped};
-use super::{id_space, NamedOutcome, Projects, Rows, PUBLIC, SPACE_SEPARATOR};
+use super::super::{number_column, text_column, year_column};
+use super::{id_space, known_amount, public_amount, NamedOutcome, Projects, Rows, SPACE_SEPARATOR};
 use crate::config::{Pipeline, SourceKind, SroiSettings};
 use crate::contracts::{Table, FUNDING_SOURCES};
 
@@ -29,19 +30,15 @@ struct Cells {
 
 impl Cells {
     fn new(df: &DataFrame) -> PolarsResult<Cells> {
-        let text = |c: &str| -> PolarsResult<StringChunked> {
-            Ok(df.column(c)?.str()?.rechunk().into_owned())
-        };
+        let text = |c: &str| text_column(df, c);
         let opt_text = |c: &str| df.schema().contains(c).then(|| text(c)).transpose();
-        let number = |c: &str| -> PolarsResult<Float64Chunked> {
-            Ok(df.column(c)?.f64()?.rechunk().into_owned())
-        };
+        let number = |c: &str| number_column(df, c);
         let opt_number = |c: &str| df.schema().contains(c).then(|| number(c)).transpose();
         Ok(Cells {
             id: text("id")?,
             area: text("area")?,
             amount: number("amount")?,
-            period: df.column("period")?.i32()?.rechunk().into_owned(),
+            period: year_column(df, "period")?,
             start: text("start")?,
             end: opt_text("end")?,
             title: opt_text("title")?,
@@ -133,17 +130,12 @@ impl Acc {
         }
     }
 
-    /// All the money whose source is named, summed in the sources' alphabetical order.
     fn known_amount(&self) -> f64 {
-        ALPHABETICAL.iter().filter_map(|&k| self.by_source[k]).sum()
+        known_amount(|k| self.by_source[k])
     }
 
     fn public(&self) -> f64 {
-        PUBLIC
-            .iter()
-            .filter_map(|s| FUNDING_SOURCES.iter().position(|f| f == s))
-            .filter_map(|k| self.by_source[k])
-            .sum()
+        public_amount(|k| self.by_source[k])
     }
 
     fn funded(&self) -> bool {
@@ -168,9 +160,6 @@ impl Acc {
         divide(self.known_amount() - public, public)
     }
 }
-
-/// Positions in [`FUNDING_SOURCES`] in the alphabetical order of the names.
-const ALPHABETICAL: [usize; 6] = [2, 1, 3, 4, 5, 0];
 
 /// The projects in the order of their (merged, space-qualified) ids.
 fn accumulate(c: &Cells) -> PolarsResult<Vec<Acc>> {
@@ -560,19 +549,4 @@ fn project_sroi(
         out.insert(row, (s, range));
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn known_amounts_are_summed_in_the_order_of_the_source_names() {
-        // The order the shares were always summed in (a map keyed by name); floating-point
-        // sums depend on it.
-        let names: Vec<&str> = ALPHABETICAL.iter().map(|&k| FUNDING_SOURCES[k]).collect();
-        let mut sorted = FUNDING_SOURCES.to_vec();
-        sorted.sort_unstable();
-        assert_eq!(names, sorted);
-    }
 }

@@ -16,6 +16,7 @@ pub mod values;
 use polars::prelude::*;
 
 use super::sroi::{Outcome, Override};
+use super::{number_column, text_column, year_column};
 use crate::config::{Pipeline, SourceKind, Spread};
 use crate::contracts::Table;
 
@@ -23,6 +24,24 @@ pub use collect::collect;
 
 /// Public money, for leverage; the other funding sources are non-public.
 pub const PUBLIC: [&str; 2] = ["public", "eu_fund"];
+
+/// Positions of [`PUBLIC`] in [`FUNDING_SOURCES`](crate::contracts::FUNDING_SOURCES).
+const PUBLIC_AT: [usize; 2] = [0, 1];
+
+/// Positions in [`FUNDING_SOURCES`](crate::contracts::FUNDING_SOURCES) in the alphabetical order of the names.
+const ALPHABETICAL: [usize; 6] = [2, 1, 3, 4, 5, 0];
+
+/// A project's money whose source is named, `amount(k)` being what the `k`-th of
+/// [`FUNDING_SOURCES`](crate::contracts::FUNDING_SOURCES) gave. Summed in the names' alphabetical order, the order the shares
+/// were always summed in: a floating-point sum depends on it.
+fn known_amount(amount: impl Fn(usize) -> Option<f64>) -> f64 {
+    ALPHABETICAL.iter().filter_map(|&k| amount(k)).sum()
+}
+
+/// A project's public money, as [`known_amount`] takes it.
+fn public_amount(amount: impl Fn(usize) -> Option<f64>) -> f64 {
+    PUBLIC_AT.iter().filter_map(|&k| amount(k)).sum()
+}
 
 /// An outcome as the `outcomes` source names it.
 #[derive(Debug, Clone)]
@@ -57,17 +76,17 @@ impl Projects {
 
     /// A text column of `frame`, one chunk.
     pub fn texts(&self, name: &str) -> PolarsResult<StringChunked> {
-        Ok(self.frame.column(name)?.str()?.rechunk().into_owned())
+        text_column(&self.frame, name)
     }
 
     /// A number column of `frame`, one chunk.
     pub fn numbers(&self, name: &str) -> PolarsResult<Float64Chunked> {
-        Ok(self.frame.column(name)?.f64()?.rechunk().into_owned())
+        number_column(&self.frame, name)
     }
 
     /// The start year of each project.
     pub fn periods(&self) -> PolarsResult<Int32Chunked> {
-        Ok(self.frame.column("period")?.i32()?.rechunk().into_owned())
+        year_column(&self.frame, "period")
     }
 }
 
@@ -269,4 +288,21 @@ pub fn outcomes_table(projects: &Projects, discount_rate: f64) -> PolarsResult<D
             }),
         ],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contracts::FUNDING_SOURCES;
+
+    #[test]
+    fn source_positions_name_the_sources_they_stand_for() {
+        // Known amounts are summed in the order of the names (a map keyed by name did so).
+        let names: Vec<&str> = ALPHABETICAL.iter().map(|&k| FUNDING_SOURCES[k]).collect();
+        let mut sorted = FUNDING_SOURCES.to_vec();
+        sorted.sort_unstable();
+        assert_eq!(names, sorted);
+        let public: Vec<&str> = PUBLIC_AT.iter().map(|&k| FUNDING_SOURCES[k]).collect();
+        assert_eq!(public, PUBLIC);
+    }
 }

@@ -10,7 +10,7 @@ use std::ops::Range;
 
 use polars::prelude::*;
 
-use super::{Projects, PUBLIC};
+use super::{known_amount, public_amount, Projects};
 use crate::catalogue;
 use crate::contracts::FUNDING_SOURCES;
 use crate::indicators::Skipped;
@@ -99,22 +99,12 @@ impl Numbers {
         self.by_source.iter().any(|c| c.get(r).is_some())
     }
 
-    /// Named money, summed in the sources' alphabetical order (as the shares were computed).
     fn known(&self, r: usize) -> f64 {
-        let mut names: Vec<(usize, &str)> = FUNDING_SOURCES.iter().copied().enumerate().collect();
-        names.sort_by_key(|(_, s)| *s);
-        names
-            .iter()
-            .filter_map(|(k, _)| self.by_source[*k].get(r))
-            .sum()
+        known_amount(|k| self.by_source[k].get(r))
     }
 
     fn public(&self, r: usize) -> f64 {
-        PUBLIC
-            .iter()
-            .filter_map(|s| FUNDING_SOURCES.iter().position(|f| f == s))
-            .filter_map(|k| self.by_source[k].get(r))
-            .sum()
+        public_amount(|k| self.by_source[k].get(r))
     }
 
     /// Whether the measure applies to the project at all (a project without beneficiaries
@@ -281,10 +271,10 @@ pub fn blocks(
     projects: &Projects,
     want: &dyn Fn(&str) -> bool,
 ) -> PolarsResult<(Blocks, Vec<Skipped>)> {
-    let mut measures: Vec<Measure> = Measure::all()
-        .into_iter()
-        .filter(|m| want(&m.id()))
-        .collect();
+    // By id, the order of the long table; `listed` orders the notes of one project.
+    let listed = Measure::all();
+    let mut measures: Vec<Measure> = listed.iter().copied().filter(|m| want(&m.id())).collect();
+    measures.sort_by_key(|m| m.id());
     if projects.is_empty() || measures.is_empty() {
         return Ok((Blocks::default(), Vec::new()));
     }
@@ -292,9 +282,10 @@ pub fn blocks(
     let numbers = Numbers::new(projects, &measures)?;
     let mut missing: Vec<(Measure, Missing)> = measures
         .iter()
-        .enumerate()
-        .filter_map(|(slot, m)| {
-            missing_values(&numbers, *m, &numbers.values[slot], &ids, slot).map(|n| (*m, n))
+        .zip(&numbers.values)
+        .filter_map(|(m, values)| {
+            let slot = listed.iter().position(|l| l == m).unwrap_or(0);
+            missing_values(&numbers, *m, values, &ids, slot).map(|n| (*m, n))
         })
         .collect();
     missing.sort_by_key(|(_, note)| note.first);
@@ -315,12 +306,6 @@ pub fn blocks(
             }
         })
         .collect();
-    // Sorted by id, with their value columns in the same order.
-    let mut sorted: Vec<(Measure, Float64Chunked)> =
-        measures.drain(..).zip(numbers.values.clone()).collect();
-    sorted.sort_by_key(|(m, _)| m.id());
-    let (measures, values): (Vec<Measure>, Vec<Float64Chunked>) = sorted.into_iter().unzip();
-    let numbers = Numbers { values, ..numbers };
     let blocks = Blocks {
         measures,
         numbers: Some(numbers),
