@@ -384,30 +384,14 @@ fn iso_date(s: &str) -> Option<NaiveDate> {
 /// numbers are gathered first; the text columns are then taken from the rows by position.
 fn booked(table: &Table, spreads: &[Spread]) -> PolarsResult<DataFrame> {
     let df = &table.frame;
-    let amount = df.column("amount")?.f64()?.rechunk();
-    let start = df.column("start")?.str()?.rechunk();
-    let end = match df.schema().contains("end") {
-        true => Some(df.column("end")?.str()?.rechunk()),
-        false => None,
-    };
-    let (mut rows, mut periods, mut amounts) = (Vec::new(), Vec::new(), Vec::new());
-    for i in 0..df.height() {
-        let (Some(x), Some(s)) = (amount.get(i), start.get(i).and_then(iso_date)) else {
-            continue;
-        };
-        let e = end.as_ref().and_then(|e| e.get(i)).and_then(iso_date);
-        let spread = spreads.get(i).copied().unwrap_or_default();
-        book_into(x, s, e, spread, &mut |year, part| {
-            rows.push(i as IdxSize);
-            periods.push(year);
-            amounts.push(part);
-        });
-    }
-    let n = rows.len();
-    let idx = IdxCa::from_vec("".into(), rows);
+    let booking = Booking::of(df, &|i| spreads.get(i).copied().unwrap_or_default())?;
+    let n = booking.periods.len();
     let take = |name: &str| -> PolarsResult<Column> {
         Ok(match df.column(name) {
-            Ok(c) => c.as_materialized_series().take(&idx)?.into_column(),
+            Ok(c) => c
+                .as_materialized_series()
+                .take(&booking.rows)?
+                .into_column(),
             Err(_) => Column::full_null(name.into(), n, &DataType::String),
         })
     };
@@ -416,11 +400,48 @@ fn booked(table: &Table, spreads: &[Spread]) -> PolarsResult<DataFrame> {
         vec![
             take("id")?,
             take("area")?,
-            Column::new("period".into(), periods),
+            Column::new("period".into(), booking.periods),
             take("funding_source")?,
-            Column::new("amount".into(), amounts),
+            Column::new("amount".into(), booking.amounts),
         ],
     )
+}
+
+/// Project rows booked over the years: for each booked part, its row, year and amount.
+pub(crate) struct Booking {
+    pub rows: IdxCa,
+    pub periods: Vec<i32>,
+    pub amounts: Vec<f64>,
+}
+
+impl Booking {
+    /// Books every row of a projects frame (`amount`, `start`, optional `end`) with the
+    /// booking `spread(row)` gives. Rows without an amount or a start date book nothing.
+    pub(crate) fn of(df: &DataFrame, spread: &dyn Fn(usize) -> Spread) -> PolarsResult<Booking> {
+        let amount = df.column("amount")?.f64()?.rechunk();
+        let start = df.column("start")?.str()?.rechunk();
+        let end = match df.schema().contains("end") {
+            true => Some(df.column("end")?.str()?.rechunk()),
+            false => None,
+        };
+        let (mut rows, mut periods, mut amounts) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..df.height() {
+            let (Some(x), Some(s)) = (amount.get(i), start.get(i).and_then(iso_date)) else {
+                continue;
+            };
+            let e = end.as_ref().and_then(|e| e.get(i)).and_then(iso_date);
+            book_into(x, s, e, spread(i), &mut |year, part| {
+                rows.push(i as IdxSize);
+                periods.push(year);
+                amounts.push(part);
+            });
+        }
+        Ok(Booking {
+            rows: IdxCa::from_vec("".into(), rows),
+            periods,
+            amounts,
+        })
+    }
 }
 
 #[cfg(test)]
