@@ -10,24 +10,39 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
-/// The three indicator families, plus the composite index of later stages.
+/// The three indicator families the catalogue computes, and `custom`: a pipeline's own
+/// indicators (`[indicators.custom.ID]`) that join none of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Family {
     Exclusion,
     Spending,
     Climate,
+    Custom,
 }
 
 impl Family {
+    /// The families the catalogue computes.
     pub const ALL: [Family; 3] = [Family::Exclusion, Family::Spending, Family::Climate];
+    /// Every family a value may carry, in the order a report shows them.
+    pub const SHOWN: [Family; 4] = [
+        Family::Exclusion,
+        Family::Spending,
+        Family::Climate,
+        Family::Custom,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Family::Exclusion => "exclusion",
             Family::Spending => "spending",
             Family::Climate => "climate",
+            Family::Custom => "custom",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<Family> {
+        Family::SHOWN.into_iter().find(|f| f.as_str() == s)
     }
 }
 
@@ -211,6 +226,9 @@ pub struct Entry {
     pub direction: Direction,
     pub definition: String,
     pub source: String,
+    /// A custom indicator's query, as the pipeline file gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sql: Option<String>,
 }
 
 /// The catalogue as a pipeline computes it, indexed by id.
@@ -237,6 +255,7 @@ impl Resolved {
                     .replace("{discount}", &discount)
                     .replace("{booking}", &settings.booking),
                 source: i.source.to_string(),
+                sql: None,
             })
             .collect();
         entries.extend(settings.extra.iter().cloned());

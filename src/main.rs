@@ -408,9 +408,11 @@ fn try_main(cli: &Cli) -> Result<(), CliError> {
                 }
                 Some(IndicatorsAction::Describe { id }) => {
                     let Some(i) = entries.get(id) else {
-                        let near =
-                            cityimpact::config::nearest(id, catalogue::all().iter().map(|i| i.id))
-                                .map(String::from);
+                        let near = cityimpact::config::nearest(
+                            id,
+                            entries.entries.iter().map(|i| i.id.as_str()),
+                        )
+                        .map(String::from);
                         return Err(CliError::UnknownIndicator(id.clone(), near));
                     };
                     say!("{} ({})", i.name, i.id);
@@ -419,6 +421,9 @@ fn try_main(cli: &Cli) -> Result<(), CliError> {
                     say!("direction:  {}", i.direction.as_str());
                     say!("definition: {}", i.definition);
                     say!("source:     {}", i.source);
+                    if let Some(sql) = &i.sql {
+                        say!("query:\n{}", sql);
+                    }
                 }
             }
             Ok(())

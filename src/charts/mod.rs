@@ -115,6 +115,7 @@ pub struct Rows {
     ci_low: Vec<Option<f64>>,
     ci_high: Vec<Option<f64>>,
     unit: Vec<Option<String>>,
+    family: Vec<Option<String>>,
 }
 
 impl Rows {
@@ -129,6 +130,7 @@ impl Rows {
             ci_low: floats(indicators, "ci_low")?,
             ci_high: floats(indicators, "ci_high")?,
             unit: strings(indicators, "unit")?,
+            family: strings(indicators, "family")?,
         })
     }
 
@@ -154,10 +156,11 @@ impl Rows {
         let mut levels: BTreeMap<String, String> = BTreeMap::new();
         // The unit as the table writes it: the pipeline's reporting currency, not the
         // catalogue's default.
-        let mut unit = None;
+        let (mut unit, mut family) = (None, None);
         for i in 0..self.len() {
             if self.is(i, id) && unit.is_none() {
                 unit = self.unit[i].clone();
+                family = self.family[i].clone();
             }
             if !self.is(i, id)
                 || self.breakdown[i].is_some()
@@ -192,7 +195,10 @@ impl Rows {
             indicator: id.to_string(),
             name: entry.map(|e| e.name).unwrap_or(id).to_string(),
             unit: unit.unwrap_or_default(),
-            family: entry.map(|e| e.family.as_str()).unwrap_or("").to_string(),
+            // The table's family: a custom indicator joins the family its pipeline names.
+            family: family
+                .or_else(|| entry.map(|e| e.family.as_str().to_string()))
+                .unwrap_or_default(),
             series,
             highlight,
         })
@@ -298,7 +304,10 @@ fn plan(indicators: &DataFrame, outputs: Outputs, ctx: &Context) -> Result<Vec<C
     let kind = |k: &str| settings.kinds.iter().any(|x| x == k);
     let mut charts = Vec::new();
     for id in &settings.indicators {
-        if let Some(s) = rows.series(id, &settings.highlight) {
+        if let Some(mut s) = rows.series(id, &settings.highlight) {
+            if let Some(title) = ctx.titles.get(id) {
+                s.name = title.clone();
+            }
             if kind("timeseries") {
                 charts.push(Chart::TimeSeries(s.clone()));
             }

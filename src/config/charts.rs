@@ -48,9 +48,11 @@ pub struct Charts {
     pub highlight: Vec<String>,
 }
 
+/// `custom`: the ids of the pipeline's own indicators, which may be charted too.
 pub(super) fn resolve_charts(
     ctx: &Ctx,
     raw: Option<raw::RawCharts>,
+    custom: &[String],
 ) -> Result<Charts, ConfigError> {
     let raw = raw.unwrap_or_default();
     let mut formats = Vec::new();
@@ -108,8 +110,9 @@ pub(super) fn resolve_charts(
         Some(list) => {
             let mut ids = Vec::new();
             for id in list {
-                if crate::catalogue::get(id.get_ref()).is_none() {
-                    let hint = nearest(id.get_ref(), crate::catalogue::all().iter().map(|i| i.id))
+                if crate::catalogue::get(id.get_ref()).is_none() && !custom.contains(id.get_ref()) {
+                    let ids = crate::catalogue::all().iter().map(|i| i.id);
+                    let hint = nearest(id.get_ref(), ids.chain(custom.iter().map(String::as_str)))
                         .map(|n| format!("did you mean `{n}`?"))
                         .unwrap_or_else(|| "`cityimpact indicators` lists the catalogue".into());
                     return Err(ctx.error(

@@ -119,7 +119,7 @@ pub struct RawSeries {
 }
 
 /// One of `allowed`, or an error at the value naming the nearest.
-fn choose<'a>(
+pub(super) fn choose<'a>(
     ctx: &Ctx,
     v: &Spanned<String>,
     key: &str,

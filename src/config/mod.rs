@@ -10,6 +10,7 @@
 //! - here: errors, currency and SROI settings, the [`Pipeline`] and [`load`].
 
 mod charts;
+pub mod custom;
 pub mod evaluation;
 pub mod index;
 mod indicators;
@@ -23,6 +24,7 @@ use std::path::{Path, PathBuf};
 
 use charts::resolve_charts;
 pub use charts::{ChartFormat, Charts, CHART_KINDS};
+pub use custom::CustomIndicator;
 pub use evaluation::Evaluation;
 pub use index::IndexSettings;
 use indicators::resolve_indicators;
@@ -141,6 +143,9 @@ pub struct Pipeline {
     pub file: PathBuf,
     /// BLAKE3 of the pipeline file's bytes, hex.
     pub file_hash: String,
+    /// BLAKE3 of the file's settings without `[indicators.custom]`: what the built-in
+    /// families depend on, so that editing a custom query recomputes only what reads it.
+    pub settings_hash: String,
     /// Where outputs go (before `--out` overrides it).
     pub out: PathBuf,
     /// Inclusive filter on the reference year.
@@ -155,6 +160,8 @@ pub struct Pipeline {
     pub evaluation: Option<Evaluation>,
     /// `[index]`, when the pipeline builds a composite index.
     pub index: Option<IndexSettings>,
+    /// `[indicators.custom.ID]`, sorted by id (computed in the order their queries need).
+    pub custom: Vec<CustomIndicator>,
 }
 
 impl Pipeline {
@@ -164,10 +171,16 @@ impl Pipeline {
         self.evaluation
             .as_ref()
             .is_some_and(|e| e.series(id).is_some())
-            || self
-                .index
-                .as_ref()
-                .is_some_and(|i| i.inputs().contains(id) && crate::catalogue::get(id).is_none())
+            || self.index.as_ref().is_some_and(|i| {
+                i.inputs().contains(id)
+                    && crate::catalogue::get(id).is_none()
+                    && self.custom(id).is_none()
+            })
+    }
+
+    /// The custom indicator `id`, if the pipeline defines one.
+    pub fn custom(&self, id: &str) -> Option<&CustomIndicator> {
+        self.custom.iter().find(|c| c.id == id)
     }
 
     pub fn source(&self, name: &str) -> Option<&Source> {
@@ -201,7 +214,9 @@ pub fn load(path: &Path) -> Result<Pipeline, ConfigError> {
     })?;
     let ctx = Ctx::new(path, &text);
     let raw: RawFile = toml::from_str(&text).map_err(|e| ctx.toml_error(&e))?;
-    resolve(&ctx, raw, file_hash)
+    let mut pipeline = resolve(&ctx, raw, file_hash)?;
+    pipeline.settings_hash = custom::settings_hash(&text);
+    Ok(pipeline)
 }
 
 /// Turns byte spans into file:line:column and builds errors.
@@ -315,7 +330,7 @@ fn is_valid_name(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
-fn resolve(ctx: &Ctx, raw: RawFile, file_hash: String) -> Result<Pipeline, ConfigError> {
+fn resolve(ctx: &Ctx, mut raw: RawFile, file_hash: String) -> Result<Pipeline, ConfigError> {
     let p = raw.pipeline;
     let name = p.name.get_ref().clone();
     if !is_valid_name(&name) {
@@ -401,6 +416,19 @@ fn resolve(ctx: &Ctx, raw: RawFile, file_hash: String) -> Result<Pipeline, Confi
         }
     }
 
+    let raw_custom = raw
+        .indicators
+        .as_mut()
+        .and_then(|i| i.custom.take())
+        .unwrap_or_default();
+    let series: Vec<String> = raw
+        .evaluation
+        .as_ref()
+        .map(|e| e.series.keys().cloned().collect())
+        .unwrap_or_default();
+    let custom = custom::resolve(ctx, &raw_custom, &|id| {
+        crate::catalogue::get(id).is_some() || series.iter().any(|s| s == id)
+    })?;
     let indicators = resolve_indicators(ctx, raw.indicators)?;
     let index = match raw.index {
         None => None,
@@ -409,10 +437,11 @@ fn resolve(ctx: &Ctx, raw: RawFile, file_hash: String) -> Result<Pipeline, Confi
     let evaluation = match raw.evaluation {
         None => None,
         Some(e) => Some(evaluation::resolve(ctx, e, &sources, &|id| {
-            crate::catalogue::get(id).is_some()
+            crate::catalogue::get(id).is_some() || custom.iter().any(|c| c.id == id)
         })?),
     };
-    let charts = resolve_charts(ctx, raw.charts)?;
+    let custom_ids: Vec<String> = custom.iter().map(|c| c.id.clone()).collect();
+    let charts = resolve_charts(ctx, raw.charts, &custom_ids)?;
     let checks = match raw.checks {
         Some(c) => {
             if let Some(share) = &c.max_reject_share {
@@ -440,6 +469,7 @@ fn resolve(ctx: &Ctx, raw: RawFile, file_hash: String) -> Result<Pipeline, Confi
         name,
         file: ctx.file.to_path_buf(),
         file_hash,
+        settings_hash: String::new(),
         out,
         periods,
         sources,
@@ -449,6 +479,7 @@ fn resolve(ctx: &Ctx, raw: RawFile, file_hash: String) -> Result<Pipeline, Confi
         checks,
         evaluation,
         index,
+        custom,
     })
 }
 

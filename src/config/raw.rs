@@ -80,6 +80,8 @@ pub struct RawIndicators {
     pub base_year: Option<i32>,
     pub bootstrap: Option<RawBootstrap>,
     pub sroi: Option<RawSroi>,
+    /// `[indicators.custom.ID]`: the pipeline's own indicators.
+    pub custom: Option<BTreeMap<String, Spanned<super::custom::RawCustom>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -211,6 +211,17 @@ fn rule(kind: SourceKind, role: &str) -> Rule {
     }
 }
 
+/// The type a role's column has after the contract: numbers are float64, years and GPC
+/// scopes int32, flags boolean, and everything else (codes, dates as ISO text, keys) text.
+pub fn role_dtype(kind: SourceKind, role: &str) -> DataType {
+    match rule(kind, role) {
+        Rule::Number { .. } => DataType::Float64,
+        Rule::Year | Rule::Scope => DataType::Int32,
+        Rule::Bool => DataType::Boolean,
+        _ => DataType::String,
+    }
+}
+
 /// A typed cell. Text borrows from the raw table (or the pipeline) unless checking rewrote it,
 /// so that a large file is not copied cell by cell.
 #[derive(Debug, Clone)]

@@ -6,6 +6,7 @@
 //! carries those notes.
 
 pub mod climate;
+pub mod custom;
 pub mod exclusion;
 pub mod long;
 pub mod projects;
@@ -231,6 +232,7 @@ pub fn wanted(pipeline: &Pipeline, id: &str) -> bool {
         Family::Exclusion => &pipeline.indicators.exclusion,
         Family::Spending => &pipeline.indicators.spending,
         Family::Climate => &pipeline.indicators.climate,
+        Family::Custom => return pipeline.custom(id).is_some(),
     };
     asked.iter().any(|w| w == id)
 }
@@ -348,6 +350,8 @@ pub fn compute_all(
             Family::Exclusion => exclusion::compute(inputs),
             Family::Spending => spending::compute(inputs),
             Family::Climate => climate::compute(inputs),
+            // Custom indicators run after the families, over their values (`custom`).
+            Family::Custom => Ok(Output::default()),
         };
         out.map(|o| (family, o, start.elapsed()))
     };

@@ -13,7 +13,7 @@ use crate::config::Pipeline;
 fn describe(table: &str, field: &str) -> &'static str {
     match (table, field) {
         ("indicators", "indicator") => "catalogue id of the indicator (see cityimpact:catalogue)",
-        ("indicators", "family") => "exclusion, spending or climate",
+        ("indicators", "family") => "exclusion, spending, climate, or custom (a pipeline's own indicator that joins none of them)",
         ("indicators", "area") => {
             "the area as the input names it; ALL for the whole population of the source"
         }

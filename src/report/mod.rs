@@ -125,7 +125,7 @@ fn build(
             let _ = write!(h, "<h2>Composite index</h2>\n{text}{figures}");
         }
     }
-    for family in Family::ALL {
+    for family in Family::SHOWN {
         let figures = figures(charts, &inline_svg, family.as_str());
         let table = latest_table(indicators, family, &names, catalogue)?;
         if figures.is_empty() && table.is_empty() {
@@ -152,13 +152,17 @@ fn build(
     for entry in catalogue.entries.iter().filter(|e| ids.contains(&e.id)) {
         let _ = writeln!(
             h,
-            "<dt>{} <code>{}</code></dt><dd>{} Unit: {}; {}. <em>Source: {}.</em></dd>",
+            "<dt>{} <code>{}</code></dt><dd>{} Unit: {}; {}. <em>Source: {}.</em>{}</dd>",
             esc(&entry.name),
             esc(&entry.id),
             esc(&entry.definition),
             esc(&entry.unit),
             esc(entry.direction.as_str()),
-            esc(&entry.source)
+            esc(&entry.source),
+            entry.sql.as_ref().map_or_else(String::new, |q| format!(
+                "<details><summary>Query</summary><pre><code>{}</code></pre></details>",
+                esc(q)
+            ))
         );
     }
     h.push_str("</dl>\n");

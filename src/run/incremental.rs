@@ -8,7 +8,7 @@ use std::path::Path;
 use polars::prelude::*;
 
 use crate::catalogue::Family;
-use crate::config::{Pipeline, SourceKind};
+use crate::config::{CustomIndicator, Pipeline, SourceKind};
 use crate::indicators::{floats, ints, strings, Value};
 use crate::output::InputFile;
 
@@ -31,11 +31,14 @@ pub fn sources_of(family: Family) -> &'static [SourceKind] {
             SourceKind::Projects,
             SourceKind::Areas,
         ],
+        // Custom indicators name the sources they read in their queries (`custom_key`).
+        Family::Custom => &[],
     }
 }
 
-/// What a family's values depend on: the tool, the whole pipeline file (settings anywhere in it
-/// may change a family), and the files of the sources it reads.
+/// What a family's values depend on: the tool, the pipeline file's settings (anywhere in it
+/// they may change a family; its custom indicators excepted), and the files of the sources
+/// it reads.
 pub fn family_key(
     version: &str,
     pipeline: &Pipeline,
@@ -44,7 +47,7 @@ pub fn family_key(
 ) -> String {
     let mut h = blake3::Hasher::new();
     h.update(version.as_bytes());
-    h.update(pipeline.file_hash.as_bytes());
+    h.update(pipeline.settings_hash.as_bytes());
     h.update(family.as_str().as_bytes());
     for input in inputs {
         let kind = pipeline.source(&input.source).map(|s| s.kind);
@@ -101,16 +104,65 @@ pub fn reason_to_run(
     }
 }
 
-/// One family's rows from the last good `indicators.parquet`.
-pub fn reuse(out: &Path, family: Family) -> PolarsResult<Vec<Value>> {
+/// What a custom indicator's values depend on: the tool, the pipeline's settings, its own
+/// table in the pipeline file, the files of the sources its query reads, and the keys of what
+/// it reads from `indicators` (`upstream`: the families' keys and its dependencies').
+pub fn custom_key(
+    version: &str,
+    pipeline: &Pipeline,
+    inputs: &[InputFile],
+    c: &CustomIndicator,
+    reads: &std::collections::BTreeSet<String>,
+    upstream: &[String],
+) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(version.as_bytes());
+    h.update(pipeline.settings_hash.as_bytes());
+    for field in [
+        &c.id,
+        &c.name,
+        &c.unit,
+        &c.direction,
+        &c.definition,
+        &c.family,
+        &c.sql,
+    ] {
+        h.update(field.as_bytes());
+        h.update(&[0]);
+    }
+    for input in inputs {
+        if reads.contains(&input.source.to_lowercase()) {
+            h.update(input.source.as_bytes());
+            h.update(input.blake3.as_bytes());
+        }
+    }
+    for key in upstream {
+        h.update(key.as_bytes());
+    }
+    h.finalize().to_hex()[..16].to_string()
+}
+
+/// One family's rows from the last good `indicators.parquet` (custom indicators that join the
+/// family excepted: they have their own stages).
+pub fn reuse(out: &Path, family: Family, pipeline: &Pipeline) -> PolarsResult<Vec<Value>> {
+    reuse_where(out, col("family").eq(lit(family.as_str())), &|id| {
+        pipeline.custom(id).is_none()
+    })
+}
+
+/// One custom indicator's rows from the last good `indicators.parquet`.
+pub fn reuse_custom(out: &Path, id: &str) -> PolarsResult<Vec<Value>> {
+    reuse_where(out, col("indicator").eq(lit(id)), &|i| i == id)
+}
+
+/// The area rows of the last good `indicators.parquet` that `filter` selects, of the
+/// indicators `keep` accepts.
+fn reuse_where(out: &Path, filter: Expr, keep: &dyn Fn(&str) -> bool) -> PolarsResult<Vec<Value>> {
     // Per-project values are derived afresh from the projects in every run.
     let df = crate::output::parquet::read_where(
         &out.join("indicators.parquet"),
-        col("family")
-            .eq(lit(family.as_str()))
-            .and(col("level").neq(lit("project"))),
+        filter.and(col("level").neq(lit("project"))),
     )?;
-    let fam = strings(&df, "family")?;
     let ind = strings(&df, "indicator")?;
     let area = strings(&df, "area")?;
     let level = strings(&df, "level")?;
@@ -130,12 +182,12 @@ pub fn reuse(out: &Path, family: Family) -> PolarsResult<Vec<Value>> {
     let flag = strings(&df, "flag")?;
     let mut out = Vec::new();
     for i in 0..df.height() {
-        if fam[i].as_deref() != Some(family.as_str()) {
-            continue;
-        }
         let (Some(id), Some(a), Some(l), Some(v)) = (&ind[i], &area[i], &level[i], value[i]) else {
             continue;
         };
+        if !keep(id) {
+            continue;
+        }
         out.push(Value {
             indicator: id.clone(),
             area: a.clone(),

@@ -24,6 +24,7 @@ use crate::output::manifest::{Manifest, OutputFile, PipelineInfo, SourceRows, St
 use crate::output::{self, datapackage, publish::Staging, InputFile, Provenance};
 use crate::report;
 
+mod custom;
 mod evaluation;
 mod history;
 mod incremental;
@@ -68,6 +69,8 @@ pub enum RunError {
     Table(#[from] indicators::TableError),
     #[error("will not publish into {}: {why}", out.display())]
     NotOurFolder { out: PathBuf, why: String },
+    #[error(transparent)]
+    Custom(#[from] indicators::custom::CustomError),
 }
 
 impl RunError {
@@ -75,6 +78,7 @@ impl RunError {
     pub fn exit_code(&self) -> u8 {
         match self {
             RunError::Config(_) | RunError::NotOurFolder { .. } => 2,
+            RunError::Custom(e) if e.is_config() => 2,
             RunError::Checks { .. } => 3,
             RunError::Locked { .. } => 4,
             _ => 1,
@@ -94,6 +98,7 @@ impl RunError {
             RunError::Stage { .. } => Some("this is likely a bug in cityimpact; please report it with the pipeline file".into()),
             RunError::Write { .. } => Some("check free space and permissions on the output folder".into()),
             RunError::Chart(_) => None,
+            RunError::Custom(e) => e.hint(),
             RunError::Table(indicators::TableError::Duplicate { .. }) => Some(
                 "two sources give the same indicator for the same area and period; keep one of them, or give one source's areas other codes"
                     .into(),
@@ -236,7 +241,7 @@ pub fn catalogue_settings(pipeline: &Pipeline) -> catalogue::Settings {
         .flat_map(|i| {
             i.inputs()
                 .into_iter()
-                .filter(|c| catalogue::get(c).is_none())
+                .filter(|c| catalogue::get(c).is_none() && pipeline.custom(c).is_none())
                 .map(|c| {
                     let node = i.node(&c);
                     catalogue::Entry {
@@ -254,6 +259,7 @@ pub fn catalogue_settings(pipeline: &Pipeline) -> catalogue::Settings {
                             i.structure_path
                         ),
                         source: "declared in the index structure ([index] structure)".into(),
+                        sql: None,
                     }
                 })
                 .collect::<Vec<_>>()
@@ -276,8 +282,30 @@ pub fn catalogue_settings(pipeline: &Pipeline) -> catalogue::Settings {
             },
             definition: s.definition.clone(),
             source: "declared in the pipeline file ([evaluation.series])".into(),
+            sql: None,
         })
         .chain(index_inputs)
+        .chain(pipeline.custom.iter().map(|c| catalogue::Entry {
+            id: c.id.clone(),
+            family: Family::parse(&c.family).unwrap_or(Family::Custom),
+            name: c.name.clone(),
+            unit: c.unit.clone(),
+            direction: match c.direction.as_str() {
+                "higher_better" => catalogue::Direction::HigherBetter,
+                "lower_better" => catalogue::Direction::LowerBetter,
+                _ => catalogue::Direction::Neutral,
+            },
+            definition: c.definition.clone(),
+            source: format!(
+                "the pipeline's own SQL ([indicators.custom.{}] in {})",
+                c.id,
+                pipeline.file.file_name().map_or_else(
+                    || pipeline.file.display().to_string(),
+                    |f| f.to_string_lossy().into_owned()
+                )
+            ),
+            sql: Some(c.sql.trim().to_string()),
+        }))
         .collect();
     catalogue::Settings {
         currency: pipeline.currency.report.clone(),
@@ -390,7 +418,7 @@ fn families(
         let key = incremental::family_key(VERSION, pipeline, inputs, family);
         let reason = incremental::reason_to_run(previous, &stage, &key, force);
         let reused = match reason {
-            None => incremental::reuse(out, family).ok(),
+            None => incremental::reuse(out, family, pipeline).ok(),
             Some(_) => None,
         };
         match reused {
@@ -480,6 +508,9 @@ fn execute(
     });
     let pipeline = pipeline.clone();
     let out = out.to_path_buf();
+    // Every custom query is checked on empty tables before any source is read.
+    let resolved = catalogue::Resolved::new(&catalogue_settings(&pipeline));
+    indicators::custom::check(&pipeline, &resolved)?;
 
     // Every source's bytes once, hashed: that decides whether anything changed.
     report(&format!("reading {} sources", pipeline.sources.len()));
@@ -534,7 +565,7 @@ fn execute(
         stage: "indicators".into(),
         source,
     })?;
-    let (values, mut skipped) = families(
+    let (mut values, mut skipped) = families(
         &pipeline,
         &inputs_view,
         &inputs,
@@ -543,6 +574,20 @@ fn execute(
         options.force,
         &timer,
     )?;
+    let (custom_values, custom_notes) = custom::run(
+        &inputs_view,
+        &values,
+        &resolved,
+        &inputs,
+        custom::Previous {
+            manifest: previous.as_ref(),
+            out: &out,
+            force: options.force,
+        },
+        &timer,
+    )?;
+    values.extend(custom_values);
+    skipped.extend(custom_notes);
     let family_stages = [
         "indicators:exclusion",
         "indicators:spending",
@@ -576,7 +621,6 @@ fn execute(
     if let Some(b) = &built_index {
         timer.record("index", &family_stages, t_index, Some(b.rows.len()));
     }
-    let resolved = catalogue::Resolved::new(&catalogue_settings(&pipeline));
     // Per-project values are always derived afresh from the projects: they cost one pass.
     let (project_values, notes) =
         indicators::projects::values::blocks(&inputs_view.projects, &|id| {
@@ -1031,6 +1075,8 @@ fn source_note(pipeline: &Pipeline) -> String {
 /// computing anything. Returns one line per source.
 pub fn validate(pipeline_file: &Path) -> Result<Vec<String>, RunError> {
     let pipeline = config::load(pipeline_file)?;
+    let resolved = catalogue::Resolved::new(&catalogue_settings(&pipeline));
+    indicators::custom::check(&pipeline, &resolved)?;
     let mut lines = Vec::new();
     for source in &pipeline.sources {
         // A full read proves more than the header would: the file parses, is valid in its

@@ -1,0 +1,122 @@
+//! The custom-indicator stages inside a run: one stage per `[indicators.custom.ID]`, in the
+//! order their queries need. A stage whose key is unchanged takes its values from the last good
+//! outputs; editing one query recomputes it and what reads it, nothing else.
+
+use std::path::Path;
+use std::time::Instant;
+
+use super::{incremental, RunError, Timer, VERSION};
+use crate::catalogue::{Family, Resolved};
+use crate::indicators::custom::{self, tables::INDICATORS, Session};
+use crate::indicators::{Inputs, Skipped, Value};
+use crate::output::manifest::StageTiming;
+use crate::output::InputFile;
+
+/// Where the last good run is and whether it may be reused.
+pub struct Previous<'a> {
+    pub manifest: Option<&'a serde_json::Value>,
+    pub out: &'a Path,
+    pub force: bool,
+}
+
+/// The custom indicators' values and notes, after the families' `values`, over the contract
+/// tables `inputs_view` holds.
+pub fn run(
+    inputs_view: &Inputs,
+    values: &[Value],
+    catalogue: &Resolved,
+    inputs: &[InputFile],
+    previous: Previous,
+    timer: &Timer,
+) -> Result<(Vec<Value>, Vec<Skipped>), RunError> {
+    let (pipeline, tables) = (inputs_view.pipeline, inputs_view.tables);
+    if pipeline.custom.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let family_keys: Vec<String> = Family::ALL
+        .iter()
+        .map(|f| incremental::family_key(VERSION, pipeline, inputs, *f))
+        .collect();
+    let mut session = Session::new(pipeline, tables, values, catalogue, &inputs_view.levels)
+        .map_err(|source| RunError::Stage {
+            stage: "indicators:custom".into(),
+            source,
+        })?;
+    let mut keys: Vec<(String, String)> = Vec::new();
+    let (mut out_values, mut out_skipped) = (Vec::new(), Vec::new());
+    for c in custom::order(pipeline)? {
+        let t = Instant::now();
+        let stage = format!("indicators:custom:{}", c.id);
+        let reads = custom::reads(c);
+        let deps = custom::dependencies(c, &pipeline.custom);
+        let mut upstream = Vec::new();
+        let mut after = vec!["checks".to_string()];
+        if reads.contains(INDICATORS) {
+            upstream.extend(family_keys.iter().cloned());
+            after.extend(
+                Family::ALL
+                    .iter()
+                    .map(|f| format!("indicators:{}", f.as_str())),
+            );
+            for d in &deps {
+                upstream.extend(
+                    keys.iter()
+                        .filter(|(id, _)| id == d)
+                        .map(|(_, k)| k.clone()),
+                );
+                after.push(format!("indicators:custom:{d}"));
+            }
+        }
+        let key = incremental::custom_key(VERSION, pipeline, inputs, c, &reads, &upstream);
+        keys.push((c.id.clone(), key.clone()));
+        let reason = incremental::reason_to_run(previous.manifest, &stage, &key, previous.force);
+        let reused = match reason {
+            None => incremental::reuse_custom(previous.out, &c.id).ok(),
+            Some(_) => None,
+        };
+        let (status, why, (vals, notes)) = match reused {
+            Some(vals) => (
+                "reused",
+                "its query, the inputs it reads and the pipeline's settings are unchanged since the last good run".to_string(),
+                (vals, previous_notes(previous.manifest, &c.id)),
+            ),
+            None => {
+                let o = session.compute(c)?;
+                (
+                    "ran",
+                    reason.unwrap_or_else(|| "the last outputs could not be read".into()),
+                    (o.values, o.skipped),
+                )
+            }
+        };
+        session
+            .record(&c.id, &vals)
+            .map_err(|source| RunError::Stage {
+                stage: stage.clone(),
+                source,
+            })?;
+        timer.push(StageTiming {
+            stage,
+            after,
+            seconds: t.elapsed().as_secs_f64(),
+            rows_out: Some(vals.len()),
+            status: status.into(),
+            reason: Some(why),
+            key: Some(key),
+        });
+        out_values.extend(vals);
+        out_skipped.extend(notes);
+    }
+    Ok((out_values, out_skipped))
+}
+
+/// The notes the last good run made about indicator `id`.
+fn previous_notes(previous: Option<&serde_json::Value>, id: &str) -> Vec<Skipped> {
+    previous
+        .and_then(|p| p["skipped"].as_array())
+        .into_iter()
+        .flatten()
+        .filter(|s| s["indicator"].as_str() == Some(id))
+        .filter_map(|s| serde_json::from_value(s.clone()).ok())
+        .collect()
+}
