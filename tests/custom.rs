@@ -254,6 +254,23 @@ fn editing_a_query_recomputes_it_and_what_reads_it_only() {
         .unwrap()
         .replace("MAX(a.population) * 1000", "MAX(a.population) * 2000");
     std::fs::write(&p, edited).unwrap();
+    // The plan says so before the run.
+    let plan = stdout(&cityimpact(&[
+        "plan",
+        p.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    let planned = |stage: &str| {
+        plan.lines()
+            .find(|l| l.starts_with(&format!("{stage} ")))
+            .map(|l| l.split_whitespace().nth(1).unwrap_or("").to_string())
+            .unwrap_or_else(|| panic!("no stage {stage} in: {plan}"))
+    };
+    assert_eq!(planned("indicators:spending"), "skip");
+    assert_eq!(planned("indicators:custom:spend_per_1000"), "RUN");
+    assert_eq!(planned("indicators:custom:spend_above_1000"), "RUN");
+    assert_eq!(planned("indicators:custom:waste_share"), "skip");
     run_ok(p.to_str().unwrap(), &out);
     let m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();

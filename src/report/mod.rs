@@ -155,7 +155,7 @@ fn build(
             "<dt>{} <code>{}</code></dt><dd>{} Unit: {}; {}. <em>Source: {}.</em>{}</dd>",
             esc(&entry.name),
             esc(&entry.id),
-            esc(&entry.definition),
+            esc(&sentence(&entry.definition)),
             esc(&entry.unit),
             esc(entry.direction.as_str()),
             esc(&entry.source),
@@ -206,6 +206,15 @@ fn figures(charts: &[PathBuf], inline_svg: &BTreeSet<&Path>, prefix: &str) -> St
         }
     }
     figures
+}
+
+/// A definition as a sentence: a pipeline's own may be written without the full stop.
+fn sentence(s: &str) -> String {
+    let s = s.trim();
+    match s.ends_with(['.', '!', '?']) {
+        true => s.to_string(),
+        false => format!("{s}."),
+    }
 }
 
 fn capitalise(s: &str) -> String {

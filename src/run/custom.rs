@@ -2,12 +2,14 @@
 //! order their queries need. A stage whose key is unchanged takes its values from the last good
 //! outputs; editing one query recomputes it and what reads it, nothing else.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Instant;
 
 use super::{incremental, RunError, Timer, VERSION};
 use crate::catalogue::{Family, Resolved};
-use crate::indicators::custom::{self, tables::INDICATORS, Session};
+use crate::config::{CustomIndicator, Pipeline};
+use crate::indicators::custom::{self, tables::INDICATORS, CustomError, Session};
 use crate::indicators::{Inputs, Skipped, Value};
 use crate::output::manifest::StageTiming;
 use crate::output::InputFile;
@@ -33,42 +35,21 @@ pub fn run(
     if pipeline.custom.is_empty() {
         return Ok((Vec::new(), Vec::new()));
     }
-    let family_keys: Vec<String> = Family::ALL
-        .iter()
-        .map(|f| incremental::family_key(VERSION, pipeline, inputs, *f))
-        .collect();
     let mut session = Session::new(pipeline, tables, values, catalogue, &inputs_view.levels)
         .map_err(|source| RunError::Stage {
             stage: "indicators:custom".into(),
             source,
         })?;
-    let mut keys: Vec<(String, String)> = Vec::new();
     let (mut out_values, mut out_skipped) = (Vec::new(), Vec::new());
-    for c in custom::order(pipeline)? {
+    for Stage {
+        custom: c,
+        name: stage,
+        key,
+        after,
+        ..
+    } in stages(pipeline, inputs)?
+    {
         let t = Instant::now();
-        let stage = format!("indicators:custom:{}", c.id);
-        let reads = custom::reads(c);
-        let deps = custom::dependencies(c, &pipeline.custom);
-        let mut upstream = Vec::new();
-        let mut after = vec!["checks".to_string()];
-        if reads.contains(INDICATORS) {
-            upstream.extend(family_keys.iter().cloned());
-            after.extend(
-                Family::ALL
-                    .iter()
-                    .map(|f| format!("indicators:{}", f.as_str())),
-            );
-            for d in &deps {
-                upstream.extend(
-                    keys.iter()
-                        .filter(|(id, _)| id == d)
-                        .map(|(_, k)| k.clone()),
-                );
-                after.push(format!("indicators:custom:{d}"));
-            }
-        }
-        let key = incremental::custom_key(VERSION, pipeline, inputs, c, &reads, &upstream);
-        keys.push((c.id.clone(), key.clone()));
         let reason = incremental::reason_to_run(previous.manifest, &stage, &key, previous.force);
         let reused = match reason {
             None => incremental::reuse_custom(previous.out, &c.id).ok(),
@@ -108,6 +89,57 @@ pub fn run(
         out_skipped.extend(notes);
     }
     Ok((out_values, out_skipped))
+}
+
+/// A custom indicator's stage: what it waits for, what it reads, and its key.
+pub struct Stage<'p> {
+    pub custom: &'p CustomIndicator,
+    /// `indicators:custom:ID`.
+    pub name: String,
+    pub key: String,
+    pub after: Vec<String>,
+    /// The tables its query reads, lower-cased.
+    pub reads: BTreeSet<String>,
+}
+
+/// The custom indicators' stages in the order they run. A stage that reads `indicators`
+/// depends on the families' keys and on the keys of the custom indicators it quotes.
+pub fn stages<'p>(
+    pipeline: &'p Pipeline,
+    inputs: &[InputFile],
+) -> Result<Vec<Stage<'p>>, CustomError> {
+    let family_keys: Vec<String> = Family::ALL
+        .iter()
+        .map(|f| incremental::family_key(VERSION, pipeline, inputs, *f))
+        .collect();
+    let mut out: Vec<Stage> = Vec::new();
+    for c in custom::order(pipeline)? {
+        let reads = custom::reads(c);
+        let mut upstream = Vec::new();
+        let mut after = vec!["checks".to_string()];
+        if reads.contains(INDICATORS) {
+            upstream.extend(family_keys.iter().cloned());
+            after.extend(
+                Family::ALL
+                    .iter()
+                    .map(|f| format!("indicators:{}", f.as_str())),
+            );
+            for d in custom::dependencies(c, &pipeline.custom) {
+                if let Some(s) = out.iter().find(|s| s.custom.id == d) {
+                    upstream.push(s.key.clone());
+                    after.push(s.name.clone());
+                }
+            }
+        }
+        out.push(Stage {
+            custom: c,
+            name: format!("indicators:custom:{}", c.id),
+            key: incremental::custom_key(VERSION, pipeline, inputs, c, &reads, &upstream),
+            after,
+            reads,
+        });
+    }
+    Ok(out)
 }
 
 /// The notes the last good run made about indicator `id`.

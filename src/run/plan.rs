@@ -102,6 +102,30 @@ pub fn plan(pipeline_file: &Path, options: &Options) -> Result<Vec<Planned>, Run
             },
         });
     }
+    for c in super::custom::stages(&pipeline, &inputs)? {
+        let why = incremental::reason_to_run(previous.as_ref(), &c.name, &c.key, options.force);
+        let reads = c
+            .reads
+            .iter()
+            .map(|t| match t.as_str() {
+                "indicators" => "the indicator stages".to_string(),
+                t => format!("source {t}"),
+            })
+            .collect();
+        stages.push(Planned {
+            stage: c.name,
+            reads,
+            writes: vec!["indicators.parquet".into()],
+            will_run: !up_to_date && why.is_some(),
+            reason: if up_to_date {
+                whole_reason.clone()
+            } else {
+                why.unwrap_or_else(|| {
+                    "reused: its query, the inputs it reads and the settings are unchanged".into()
+                })
+            },
+        });
+    }
     if let Some(e) = &pipeline.evaluation {
         stages.push(Planned {
             stage: "evaluate".into(),
