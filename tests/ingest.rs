@@ -694,3 +694,182 @@ fn a_parquet_file_that_cannot_be_read_names_the_file_not_a_line() {
     );
     assert!(!err.contains("quoting"), "{err}");
 }
+
+/// area, period, value, flag.
+type Observation = (String, i32, f64, Option<String>);
+
+/// A `city_stats` pipeline over one Eurostat file with `extra` source keys; gives the run's
+/// output and the values of `indicator` as (area, period, value, flag).
+fn eurostat_run(file: &str, format: &str, extra: &str) -> (std::process::Output, Vec<Observation>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("p.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "[pipeline]\nname = \"es\"\n[sources.labour]\nkind = \"city_stats\"\nformat = \"{format}\"\npath = \"{file}\"\n{extra}\n\
+             [indicators]\nspending = \"none\"\nclimate = \"none\"\nbootstrap = {{ replicates = 0 }}\n"
+        ),
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let o = cityimpact(&[
+        "run",
+        p.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    if !o.status.success() {
+        return (o, Vec::new());
+    }
+    let df = read(&out.join("indicators.parquet")).unwrap();
+    let df = df
+        .lazy()
+        .filter(col("indicator").eq(lit("unemployment_rate")))
+        .collect()
+        .unwrap();
+    let s = |c: &str, i: usize| {
+        df.column(c)
+            .unwrap()
+            .str()
+            .unwrap()
+            .get(i)
+            .map(String::from)
+    };
+    let rows = (0..df.height())
+        .map(|i| {
+            (
+                s("area", i).unwrap(),
+                df.column("period").unwrap().i32().unwrap().get(i).unwrap(),
+                df.column("value").unwrap().f64().unwrap().get(i).unwrap(),
+                s("flag", i),
+            )
+        })
+        .collect();
+    (o, rows)
+}
+
+#[test]
+fn a_multi_dimensional_eurostat_table_needs_a_filter_and_says_which() {
+    let file = root().join("tests/fixtures/eurostat/urb_clma_sex.tsv");
+    let file = file.to_str().unwrap();
+    let vars = "variables = { EC1020I = \"unemployment_rate\" }";
+    // Without a filter, NL012C 2020 has four values (F, M, T in PC; T in THS): exit 2, the
+    // varying dimensions with their values, and a line to copy.
+    let (o, _) = eurostat_run(file, "eurostat-tsv", vars);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("area `NL012C`, variable `EC1020I`, period 2020 (lines 2 and 3)"),
+        "{err}"
+    );
+    assert!(err.contains("`sex`, `unit` vary"), "{err}");
+    assert!(
+        err.contains("filter = { sex = \"T\", unit = \"PC\" }"),
+        "{err}"
+    );
+    assert!(err.contains("sex: F, M, T; unit: PC, THS"), "{err}");
+    // The slice sex = T, unit = PC: NL012C 4.6 and 3.9 (p); PL005C 2020 missing (flag c), 4.3.
+    let (o, mut rows) = eurostat_run(
+        file,
+        "eurostat-tsv",
+        &format!("{vars}\nfilter = {{ sex = \"T\", unit = \"PC\" }}"),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    rows.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    assert_eq!(
+        rows,
+        vec![
+            ("NL012C".into(), 2020, 4.6, None),
+            ("NL012C".into(), 2021, 3.9, Some("p".into())),
+            ("PL005C".into(), 2021, 4.3, None),
+        ]
+    );
+    // A value no row has, and a dimension the table does not have, are named.
+    let (o, _) = eurostat_run(
+        file,
+        "eurostat-tsv",
+        &format!("{vars}\nfilter = {{ sex = \"X\", unit = \"PC\" }}"),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("has sex = \"X\"") && stderr(&o).contains("sex takes: F, M, T"),
+        "{}",
+        stderr(&o)
+    );
+    let (o, _) = eurostat_run(
+        file,
+        "eurostat-tsv",
+        &format!("{vars}\nfilter = {{ sexe = \"T\" }}"),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("did you mean `sex`?"), "{}", stderr(&o));
+}
+
+#[test]
+fn an_sdmx_csv_table_is_filtered_to_one_slice() {
+    let file = root().join("tests/fixtures/eurostat/une_rt_a.csv");
+    let file = file.to_str().unwrap();
+    let map = "columns = { variable = \"age\" }\nvariables = { \"Y15-74\" = \"unemployment_rate\", \"Y15-24\" = \"youth_unemployment_rate\" }";
+    let (o, _) = eurostat_run(file, "sdmx-csv", map);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("area `NL`, variable `Y15-74`, period 2021 (lines 2 and 3)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("`unit`, `sex` vary") || err.contains("`sex`, `unit` vary"),
+        "{err}"
+    );
+    assert!(
+        err.contains("unit = \"PC_ACT\"") && err.contains("sex = \"T\""),
+        "{err}"
+    );
+    // sex = T, unit = PC_ACT: NL 4.2, PL 3.4 (b).
+    let (o, mut rows) = eurostat_run(
+        file,
+        "sdmx-csv",
+        &format!("{map}\nfilter = {{ sex = \"T\", unit = \"PC_ACT\" }}"),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        rows,
+        vec![
+            ("NL".into(), 2021, 4.2, None),
+            ("PL".into(), 2021, 3.4, Some("b".into())),
+        ]
+    );
+}
+
+#[test]
+fn eurostats_own_six_dimension_table_as_a_third_party_rewrote_it() {
+    let Some(file) = shared_data("real/eurostat/estat_ilc_di03.csv") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("p.toml");
+    let write = |extra: &str| {
+        std::fs::write(
+            &p,
+            format!(
+                "[pipeline]\nname = \"es\"\n[sources.income]\nkind = \"city_stats\"\nformat = \"eurostat-tsv\"\npath = \"{}\"\ncolumns = {{ variable = \"statinfo\" }}\n{extra}\n",
+                file.display()
+            ),
+        )
+        .unwrap();
+    };
+    write("");
+    let o = cityimpact(&["validate", p.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("`age`, `sex`, `unit` vary"), "{err}");
+    assert!(
+        err.contains("filter = { age = \"TOTAL\", sex = \"T\", unit = \"EUR\" }"),
+        "{err}"
+    );
+    write("filter = { age = \"TOTAL\", sex = \"T\", unit = \"EUR\" }");
+    let o = cityimpact(&["validate", p.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}

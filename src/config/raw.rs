@@ -50,6 +50,7 @@ pub struct RawSource {
     pub period: Option<Spanned<i32>>,
     pub columns: Option<Spanned<BTreeMap<String, String>>>,
     pub variables: Option<Spanned<BTreeMap<String, String>>>,
+    pub filter: Option<Spanned<BTreeMap<String, String>>>,
     pub spread: Option<Spanned<String>>,
     pub social_enterprises: Option<Vec<String>>,
     pub id_space: Option<Spanned<String>>,

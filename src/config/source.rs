@@ -137,6 +137,9 @@ pub struct Source {
     pub columns: BTreeMap<String, String>,
     /// city_stats: the source's variable codes → catalogue ids.
     pub variables: BTreeMap<String, String>,
+    /// Dimension (or column) → the one value kept: the slice of a multi-dimensional table
+    /// (`filter = { sex = "T", age = "TOTAL" }`). Rows of other slices are not the source's.
+    pub filter: BTreeMap<String, String>,
     /// projects: how a project's amount is booked over the years.
     pub spread: Spread,
     /// ocds: supplier identifiers (or names) of social enterprises.
@@ -301,6 +304,17 @@ pub(super) fn resolve_source(
         }
     }
 
+    if let Some(f) = &s.filter {
+        if format == Format::Parquet {
+            return Err(ctx.error(
+                f,
+                "`filter` applies to text files (eurostat-tsv, sdmx-csv, csv, tsv, json), not to Parquet"
+                    .into(),
+                Some("filter the Parquet file when it is written, or read a CSV export".into()),
+            ));
+        }
+    }
+
     let decimal_comma = match &s.decimal {
         None => false,
         Some(d) => match d.get_ref().as_str() {
@@ -393,6 +407,11 @@ pub(super) fn resolve_source(
         columns,
         variables: s
             .variables
+            .as_ref()
+            .map(|v| v.get_ref().clone())
+            .unwrap_or_default(),
+        filter: s
+            .filter
             .as_ref()
             .map(|v| v.get_ref().clone())
             .unwrap_or_default(),

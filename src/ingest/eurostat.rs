@@ -4,7 +4,7 @@
 //! error. The result is the long layout of a `city_stats` source: area, period, variable,
 //! value, flag.
 
-use super::{IngestError, RawColumn, RawTable, Texts};
+use super::{slices, IngestError, RawColumn, RawTable, Texts};
 use crate::config::{Location, Source};
 
 /// Eurostat's observation flags.
@@ -47,15 +47,33 @@ pub fn read(source: &Source, owned: &[u8]) -> Result<RawTable, IngestError> {
                 },
             }
         })?;
-    let mut lines = text.lines();
-    let header = lines
-        .next()
-        .filter(|h| !h.trim().is_empty())
-        .ok_or_else(|| IngestError::NoHeader {
-            source_name: source.name.clone(),
-            path: source.resolved.clone(),
-        })?;
-    let cells: Vec<&str> = header.split('\t').collect();
+    // Eurostat writes tabs; a table rewritten by other tools may use commas, with the first
+    // cell (`freq,geo\TIME_PERIOD`) quoted.
+    let delimiter = match text.lines().next().is_some_and(|h| h.contains('\t')) {
+        true => b'\t',
+        false => b',',
+    };
+    let mut reader = ::csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut record = ::csv::StringRecord::new();
+    let read_error = |e: ::csv::Error| {
+        let line = e.position().map_or(1, |p| p.line() as usize);
+        IngestError::parse(source, line, e.to_string())
+    };
+    let no_header = || IngestError::NoHeader {
+        source_name: source.name.clone(),
+        path: source.resolved.clone(),
+    };
+    if !reader.read_record(&mut record).map_err(read_error)? {
+        return Err(no_header());
+    }
+    let cells: Vec<String> = record.iter().map(|c| c.trim().to_string()).collect();
+    if cells.iter().all(String::is_empty) {
+        return Err(no_header());
+    }
     let parse_error = |message: String| IngestError::parse(source, 1, message);
     let (dims, _time) = cells[0].split_once('\\').ok_or_else(|| {
         parse_error(format!(
@@ -86,10 +104,17 @@ pub fn read(source: &Source, owned: &[u8]) -> Result<RawTable, IngestError> {
             .position(|d| d == "geo" || d == "cities")
             .or(Some(dims.len() - 1))
     })?;
-    // The variable: the first dimension that is not the area, the frequency or the unit.
+    // The variable: the first dimension that is not the area, the frequency or the unit, and
+    // not one the filter fixes.
     let variable = pick("variable", &|| {
-        (0..dims.len()).find(|&i| i != area && dims[i] != "freq" && dims[i] != "unit")
+        (0..dims.len()).find(|&i| {
+            i != area
+                && dims[i] != "freq"
+                && dims[i] != "unit"
+                && !source.filter.contains_key(&dims[i])
+        })
     })?;
+    let filter = slices::positions(source, &dims)?;
 
     let roles: Vec<String> = ["area", "period", "variable", "value", "flag"]
         .map(String::from)
@@ -97,25 +122,60 @@ pub fn read(source: &Source, owned: &[u8]) -> Result<RawTable, IngestError> {
     let mut out: Vec<Texts> = vec![Texts::default(); roles.len()];
     let mut line_numbers = Vec::new();
     let mut ragged = Vec::new();
-    for (i, line) in lines.enumerate() {
-        let line_no = i as u64 + 2;
-        if line.trim().is_empty() {
+    // Each dimension's values, among all series (for the filter) and the kept ones.
+    let mut all_values = vec![std::collections::BTreeSet::new(); dims.len()];
+    let mut kept_values = vec![std::collections::BTreeSet::new(); dims.len()];
+    let mut keys: Vec<(String, String, String)> = Vec::new();
+    while reader.read_record(&mut record).map_err(read_error)? {
+        let line_no = record.position().map_or(0, |p| p.line());
+        if record.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
-        let fields: Vec<&str> = line.split('\t').collect();
-        let keys: Vec<&str> = fields[0].split(',').map(str::trim).collect();
-        if keys.len() != dims.len() || fields.len() != cells.len() {
-            ragged.push((line_no, fields.len()));
+        let series = record.get(0).unwrap_or("");
+        let key: Vec<&str> = series.split(',').map(str::trim).collect();
+        if key.len() != dims.len() || record.len() != cells.len() {
+            ragged.push((line_no, record.len()));
         }
-        for (p, cell) in periods.iter().zip(fields.iter().skip(1)) {
+        for (d, v) in key.iter().enumerate().take(dims.len()) {
+            if !all_values[d].contains(*v) {
+                all_values[d].insert(v.to_string());
+            }
+        }
+        if filter.iter().any(|(d, v)| key.get(*d) != Some(&v.as_str())) {
+            continue;
+        }
+        let mut any = false;
+        for (p, cell) in periods.iter().zip(record.iter().skip(1)) {
             let (value, flag) = split_cell(cell);
             let Some(value) = value else { continue };
-            out[0].push(keys.get(area).copied());
+            any = true;
+            out[0].push(key.get(area).copied());
             out[1].push(Some(p));
-            out[2].push(keys.get(variable).copied());
+            out[2].push(key.get(variable).copied());
             out[3].push(Some(value));
             out[4].push(flag.as_deref());
             line_numbers.push(line_no);
+            keys.push((
+                key.get(area).unwrap_or(&"").to_string(),
+                key.get(variable).unwrap_or(&"").to_string(),
+                p.to_string(),
+            ));
+        }
+        if any {
+            for (d, v) in key.iter().enumerate().take(dims.len()) {
+                if !kept_values[d].contains(*v) {
+                    kept_values[d].insert(v.to_string());
+                }
+            }
+        }
+    }
+    slices::check_values(source, &dims, &filter, &all_values)?;
+    if let Some((key, first, second)) = slices::first_repeat(&keys, &line_numbers) {
+        let mut fixed = vec![area, variable];
+        fixed.extend(filter.iter().map(|(d, _)| *d));
+        if let Some(e) = slices::ambiguous(source, &dims, &kept_values, &fixed, key, first, second)
+        {
+            return Err(e);
         }
     }
     Ok(RawTable {

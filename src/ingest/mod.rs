@@ -9,10 +9,11 @@ mod eurostat;
 mod json;
 mod parquet;
 mod records;
+mod slices;
 
 use std::path::{Path, PathBuf};
 
-use polars::prelude::{DataType, Series};
+use polars::prelude::{BooleanChunked, DataType, NewChunkedArray, Series};
 
 use crate::config::{Encoding, Format, Location, Source};
 
@@ -323,6 +324,57 @@ impl RawTable {
         self.ragged.extend(other.ragged);
     }
 
+    /// Keeps the rows `keep` marks and drops the roles `drop` names (positions in `roles`).
+    pub fn retain(&mut self, keep: &[bool], drop: &[usize]) {
+        let mut r = 0;
+        self.roles.retain(|_| {
+            r += 1;
+            !drop.contains(&(r - 1))
+        });
+        let mut r = 0;
+        self.columns.retain(|_| {
+            r += 1;
+            !drop.contains(&(r - 1))
+        });
+        let cells = std::mem::take(&mut self.cells);
+        for (r, c) in cells.into_iter().enumerate() {
+            if drop.contains(&r) {
+                continue;
+            }
+            self.cells.push(match c {
+                _ if keep.iter().all(|k| *k) => c,
+                RawColumn::Text(t) => {
+                    let mut out = Texts::default();
+                    for (i, k) in keep.iter().enumerate() {
+                        if *k {
+                            out.push(t.get(i));
+                        }
+                    }
+                    RawColumn::Text(out)
+                }
+                RawColumn::Typed(s) => {
+                    let mask = BooleanChunked::from_slice("keep".into(), keep);
+                    RawColumn::Typed(s.filter(&mask).unwrap_or(s))
+                }
+            });
+        }
+        let kept: std::collections::HashSet<u64> = self
+            .lines
+            .iter()
+            .zip(keep)
+            .filter(|(_, k)| **k)
+            .map(|(l, _)| *l)
+            .collect();
+        self.lines = self
+            .lines
+            .iter()
+            .zip(keep)
+            .filter(|(_, k)| **k)
+            .map(|(l, _)| *l)
+            .collect();
+        self.ragged.retain(|(line, _)| kept.contains(line));
+    }
+
     /// Several files' rows as one table: roles are the union, a role a file lacks is empty.
     pub fn concat(mut tables: Vec<RawTable>) -> RawTable {
         if tables.len() == 1 {
@@ -431,6 +483,43 @@ pub enum IngestError {
         .0.source_name, .0.path.display(), .0.column, .0.role
     )]
     MissingColumn(Box<MissingColumn>),
+    #[error("source `{}`: {} has no dimension `{}` to filter on", .0.source_name, .0.path.display(), .0.dimension)]
+    FilterDimension(Box<FilterMismatch>),
+    #[error("source `{}`: no row of {} has {} = \"{}\"", .0.source_name, .0.path.display(), .0.dimension, .0.value)]
+    FilterValue(Box<FilterMismatch>),
+    #[error(
+        "source `{}`: {} holds more than one value for {} (lines {} and {}): it has several slices, and {} vary",
+        .0.source_name, .0.path.display(), .0.key, .0.lines.0, .0.lines.1,
+        .0.varying.iter().map(|(d, _)| format!("`{d}`")).collect::<Vec<_>>().join(", ")
+    )]
+    Slices(Box<Slices>),
+}
+
+/// A `filter` entry that does not fit the file: a dimension it does not have, or a value no
+/// row has.
+#[derive(Debug)]
+pub struct FilterMismatch {
+    pub source_name: String,
+    pub path: PathBuf,
+    pub dimension: String,
+    pub value: String,
+    /// The file's dimensions, or the dimension's values (the first 40).
+    pub choices: Vec<String>,
+    pub nearest: Option<String>,
+}
+
+/// A multi-dimensional table with more than one slice left after the source's filter.
+#[derive(Debug)]
+pub struct Slices {
+    pub source_name: String,
+    pub path: PathBuf,
+    /// The first area, variable and period with two values.
+    pub key: String,
+    pub lines: (u64, u64),
+    /// Each dimension that varies, with its values.
+    pub varying: Vec<(String, Vec<String>)>,
+    /// A `filter = { ... }` line that keeps one slice.
+    pub suggestion: String,
 }
 
 /// A required role's column that the file does not have.
@@ -446,6 +535,15 @@ pub struct MissingColumn {
 }
 
 impl IngestError {
+    /// Whether the fix is in the pipeline file (exit 2): the file is fine, the source's
+    /// settings do not fit it.
+    pub fn is_config(&self) -> bool {
+        matches!(
+            self,
+            IngestError::FilterDimension(_) | IngestError::FilterValue(_) | IngestError::Slices(_)
+        )
+    }
+
     /// A file that cannot be parsed, at a line of it.
     pub fn parse(source: &Source, line: usize, message: String) -> IngestError {
         IngestError::Parse {
@@ -494,6 +592,42 @@ impl IngestError {
                     ));
                 }
                 h
+            }
+            IngestError::FilterDimension(f) => {
+                let near = f
+                    .nearest
+                    .as_ref()
+                    .map(|n| format!("did you mean `{n}`? "))
+                    .unwrap_or_default();
+                format!("{near}the dimensions are: {}", f.choices.join(", "))
+            }
+            IngestError::FilterValue(f) => {
+                let near = f
+                    .nearest
+                    .as_ref()
+                    .map(|n| format!("did you mean \"{n}\"? "))
+                    .unwrap_or_default();
+                format!("{near}{} takes: {}", f.dimension, f.choices.join(", "))
+            }
+            IngestError::Slices(s) => {
+                let values: Vec<String> = s
+                    .varying
+                    .iter()
+                    .map(|(d, v)| {
+                        let shown: Vec<&str> = v.iter().take(12).map(String::as_str).collect();
+                        let more = match v.len() > 12 {
+                            true => format!(", ... ({} in all)", v.len()),
+                            false => String::new(),
+                        };
+                        format!("{d}: {}{more}", shown.join(", "))
+                    })
+                    .collect();
+                format!(
+                    "keep one slice with this line in [sources.{}] (change the values to the slice you need):\n  {}\n  the values: {}",
+                    s.source_name,
+                    s.suggestion,
+                    values.join("; ")
+                )
             }
         }
     }
@@ -634,6 +768,7 @@ pub fn parse(source: &Source, loaded: &Loaded) -> Result<RawTable, IngestError> 
                 csv::read(&one, &file.bytes)?
             }
         };
+        slices::apply(&one, &mut raw)?;
         raw.blake3 = file.blake3.clone();
         raw.files = vec![file.path.clone()];
         raw.file_of = vec![0; raw.len()];

@@ -3,8 +3,8 @@
 //! column stops the run with the columns the file does have, and a wide `city_stats` file
 //! (one column per variable code) is turned long.
 
-use super::{IngestError, RawColumn, RawTable, Texts};
-use crate::config::{nearest, Source, SourceKind};
+use super::{slices, IngestError, RawColumn, RawTable, Texts};
+use crate::config::{nearest, Format, Source, SourceKind};
 
 /// Which file column feeds each role; wide city_stats columns are returned separately.
 pub struct Plan {
@@ -76,7 +76,31 @@ pub fn plan(source: &Source, header: &[String]) -> Result<Plan, IngestError> {
             }
         }
     }
+    // A multi-dimensional table's other columns ride along as pseudo-roles, for
+    // `slices::apply` to filter on and to tell slices apart; it drops them again.
+    for (dim, value) in &source.filter {
+        match find(dim) {
+            Some(i) => p.push(&format!("{}{dim}", slices::FILTER), dim, i),
+            None => return Err(slices::no_dimension(source, dim, value, header)),
+        }
+    }
+    if source.format == Format::SdmxCsv && source.kind == SourceKind::CityStats {
+        for (i, h) in header.iter().enumerate() {
+            let used = p.indices.contains(&i) || source.filter.contains_key(h);
+            if !used && !slices::SDMX_ATTRIBUTES.contains(&h.as_str()) {
+                p.push(&format!("{}{h}", slices::DIMENSION), h, i);
+            }
+        }
+    }
     Ok(p)
+}
+
+impl Plan {
+    fn push(&mut self, role: &str, column: &str, index: usize) {
+        self.roles.push(role.to_string());
+        self.columns.push(column.to_string());
+        self.indices.push(index);
+    }
 }
 
 /// Builds a [`RawTable`] row by row from a header and each row's fields in header order.

@@ -79,6 +79,7 @@ impl RunError {
         match self {
             RunError::Config(_) | RunError::NotOurFolder { .. } => 2,
             RunError::Custom(e) if e.is_config() => 2,
+            RunError::Ingest(e) if e.is_config() => 2,
             RunError::Checks { .. } => 3,
             RunError::Locked { .. } => 4,
             _ => 1,
