@@ -494,5 +494,46 @@ fn a_source_that_keeps_none_of_its_rows_publishes_nothing() {
         "{err}"
     );
     assert!(err.contains("nl.csv:2"), "{err}");
+    assert!(err.contains("set decimal = \",\" on the source"), "{err}");
     assert!(!out(&dir).join("indicators.parquet").exists());
+}
+
+#[test]
+fn a_source_that_rejects_more_than_five_percent_warns_with_its_commonest_reasons() {
+    // 20 rows: 2 with decimal commas and 1 with an unknown year; 3 of 20 = 15 % rejected.
+    let mut rates = String::from("area;period;variable;value\n");
+    for k in 0..17 {
+        rates.push_str(&format!("A{k};2020;unemployment_rate;7.5\n"));
+    }
+    rates.push_str("B1;2020;unemployment_rate;7,5\nB2;2020;unemployment_rate;8,5\nB3;20x0;unemployment_rate;1\n");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("nl.csv"), rates).unwrap();
+    let p = dir.path().join("p.toml");
+    std::fs::write(
+        &p,
+        "[pipeline]\nname = \"case\"\n[sources.cbs]\nkind = \"city_stats\"\npath = \"nl.csv\"\n[indicators]\nspending = \"none\"\nclimate = \"none\"\n",
+    )
+    .unwrap();
+    // Not quiet: a warning is for the log, which `-q` leaves to errors.
+    let o = cityimpact(&[
+        "run",
+        p.to_str().unwrap(),
+        "--out",
+        out(&dir).to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("source `cbs` rejected 15.0 % of its 20 rows"),
+        "{err}"
+    );
+    assert!(
+        err.contains("2 × `value` (value): `…` is not a number"),
+        "{err}"
+    );
+    assert!(
+        err.contains("1 × `period` (period): `…` is not a year"),
+        "{err}"
+    );
+    assert!(out(&dir).join("indicators.parquet").exists());
 }

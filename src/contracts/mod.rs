@@ -252,10 +252,16 @@ fn check_with(rule: Rule, raw: &str, decimal_comma: bool) -> Result<Option<Value
             } else {
                 s.parse::<f64>()
             };
-            let x: f64 = parsed
-                .ok()
-                .filter(|x: &f64| x.is_finite())
-                .ok_or_else(|| format!("`{s}` is not a number"))?;
+            let x: f64 = parsed.ok().filter(|x: &f64| x.is_finite()).ok_or_else(|| {
+                let comma = s.contains(',')
+                    && s.replace(',', ".").parse::<f64>().is_ok_and(f64::is_finite);
+                match !decimal_comma && comma {
+                    true => format!(
+                        "`{s}` is not a number; if the file writes decimal commas, set decimal = \",\" on the source"
+                    ),
+                    false => format!("`{s}` is not a number"),
+                }
+            })?;
             check_number((min, above, max), x, &s)?
         }
         Rule::Year => {
