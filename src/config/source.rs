@@ -98,6 +98,10 @@ impl Format {
                 ("end", "Planned Dates:End Date"),
                 ("area", "Beneficiary Location:Name"),
                 ("theme", "Grant Programme:Title"),
+                ("recipient_id", "Recipient Org:Identifier"),
+                ("recipient", "Recipient Org:Name"),
+                ("funder_id", "Funding Org:Identifier"),
+                ("funder", "Funding Org:Name"),
             ],
             // The flattened CSV's column names; a JSON release package is flattened to them.
             Format::Ocds => &[

@@ -11,7 +11,7 @@ use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use crate::config::{Currency, Pipeline, Source, SourceKind};
+use crate::config::{Currency, Format, Pipeline, Source, SourceKind};
 use crate::ingest::RawTable;
 
 mod cells;
@@ -784,6 +784,13 @@ impl<'a> Contract<'a> {
                                 Some(code) if column == "(variable column)" => (
                                     code,
                                     format!("`{code}` is empty: this area has no value of {code}"),
+                                ),
+                                _ if role == "area" && source.format == Format::Giving360 => (
+                                    column,
+                                    match column == "Beneficiary Location:Name" {
+                                        true => format!("the grant has no beneficiary location (`{column}` is empty); if the file gives codes, map them: columns = {{ area = \"Beneficiary Location:Geographic Code\" }}"),
+                                        false => format!("the grant has no beneficiary location (`{column}` is empty)"),
+                                    },
                                 ),
                                 _ => (
                                     column,

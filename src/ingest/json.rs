@@ -6,6 +6,9 @@ use serde_json::Value;
 use super::{records, IngestError, RawTable};
 use crate::config::{Format, Location, Source};
 
+/// A record and its line (or record number); `None` for one that is not an object.
+type Record = (u64, Option<serde_json::Map<String, Value>>);
+
 fn text(v: &Value) -> Option<String> {
     match v {
         Value::Null => None,
@@ -37,11 +40,7 @@ fn array_of(source: &Source, doc: Value) -> Result<Vec<Value>, IngestError> {
 }
 
 /// Header (keys in order of first appearance) and rows from records.
-fn table(
-    source: &Source,
-    records: Vec<(u64, Option<serde_json::Map<String, Value>>)>,
-    bytes: u64,
-) -> Result<RawTable, IngestError> {
+fn table(source: &Source, records: Vec<Record>, bytes: u64) -> Result<RawTable, IngestError> {
     let mut header: Vec<String> = Vec::new();
     for (_, r) in &records {
         for k in r.iter().flat_map(|r| r.keys()) {
@@ -84,7 +83,7 @@ pub fn read(source: &Source, bytes: &[u8]) -> Result<RawTable, IngestError> {
                 },
             }
         })?;
-    let records: Vec<(u64, Option<serde_json::Map<String, Value>>)> = match source.format {
+    let records: Vec<Record> = match source.format {
         Format::Ndjson => {
             let mut out = Vec::new();
             for (i, line) in utf8.lines().enumerate() {
@@ -107,6 +106,11 @@ pub fn read(source: &Source, bytes: &[u8]) -> Result<RawTable, IngestError> {
                 .map_err(|e| IngestError::parse(source, e.line(), e.to_string()))?;
             ocds_records(source, &doc)
         }
+        Format::Giving360 => {
+            let doc: Value = serde_json::from_str(utf8)
+                .map_err(|e| IngestError::parse(source, e.line(), e.to_string()))?;
+            giving360_records(source, doc)?
+        }
         _ => {
             let doc: Value = serde_json::from_str(utf8)
                 .map_err(|e| IngestError::parse(source, e.line(), e.to_string()))?;
@@ -120,12 +124,101 @@ pub fn read(source: &Source, bytes: &[u8]) -> Result<RawTable, IngestError> {
     table(source, records, bytes.len() as u64)
 }
 
+/// The 360Giving flat CSV's column titles and where the standard's JSON form keeps each
+/// (the first item of an array: a grant's first recipient, funder, location and programme).
+const GIVING360_TITLES: [(&str, &str); 15] = [
+    ("Identifier", "/id"),
+    ("Title", "/title"),
+    ("Description", "/description"),
+    ("Currency", "/currency"),
+    ("Amount Awarded", "/amountAwarded"),
+    ("Award Date", "/awardDate"),
+    ("Planned Dates:Start Date", "/plannedDates/0/startDate"),
+    ("Planned Dates:End Date", "/plannedDates/0/endDate"),
+    ("Recipient Org:Identifier", "/recipientOrganization/0/id"),
+    ("Recipient Org:Name", "/recipientOrganization/0/name"),
+    ("Funding Org:Identifier", "/fundingOrganization/0/id"),
+    ("Funding Org:Name", "/fundingOrganization/0/name"),
+    ("Beneficiary Location:Name", "/beneficiaryLocation/0/name"),
+    (
+        "Beneficiary Location:Geographic Code",
+        "/beneficiaryLocation/0/geoCode",
+    ),
+    ("Grant Programme:Title", "/grantProgramme/0/title"),
+];
+
+/// The grants of a 360Giving JSON file (`{"grants": [...]}`), each as a record with the flat
+/// CSV's column titles, so that the same column map reads both forms, and with every other
+/// field under its JSON pointer without the leading slash (`recipientOrganization/0/postalCode`,
+/// `recipientDistrictGeoCode`) for a map to name.
+fn giving360_records(source: &Source, doc: Value) -> Result<Vec<Record>, IngestError> {
+    let grants = match doc {
+        Value::Object(mut o) => match o.remove("grants") {
+            Some(Value::Array(a)) => a,
+            _ => {
+                let keys: Vec<String> = o.keys().take(12).cloned().collect();
+                return Err(IngestError::parse(
+                    source,
+                    1,
+                    format!(
+                        "the 360Giving JSON has no array at /grants (its keys: {})",
+                        keys.join(", ")
+                    ),
+                ));
+            }
+        },
+        Value::Array(a) => a,
+        _ => {
+            return Err(IngestError::parse(
+                source,
+                1,
+                "the 360Giving JSON is not an object with a `grants` array".into(),
+            ))
+        }
+    };
+    Ok(grants
+        .into_iter()
+        .enumerate()
+        .map(|(i, g)| {
+            let record = g.is_object().then(|| {
+                let mut r = serde_json::Map::new();
+                // Every title, empty where the grant has none: a grant without a location is
+                // then a row rejected for that, not a file without the column.
+                for (title, pointer) in GIVING360_TITLES {
+                    let v = g.pointer(pointer).cloned().unwrap_or(Value::Null);
+                    r.insert(title.to_string(), v);
+                }
+                flatten("", &g, &mut r);
+                r
+            });
+            (i as u64 + 1, record)
+        })
+        .collect())
+}
+
+/// Every scalar inside `v` under its path (`a/0/b`).
+fn flatten(path: &str, v: &Value, out: &mut serde_json::Map<String, Value>) {
+    let join = |k: &str| match path.is_empty() {
+        true => k.to_string(),
+        false => format!("{path}/{k}"),
+    };
+    match v {
+        Value::Object(o) => o.iter().for_each(|(k, v)| flatten(&join(k), v, out)),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .for_each(|(i, v)| flatten(&join(&i.to_string()), v, out)),
+        Value::Null => {}
+        scalar => {
+            out.entry(path.to_string())
+                .or_insert_with(|| scalar.clone());
+        }
+    }
+}
+
 /// One record per award of every release (a record package's compiled releases too), with the
 /// flattened CSV's column names. An award with several suppliers takes the first one.
-fn ocds_records(
-    source: &Source,
-    doc: &Value,
-) -> Vec<(u64, Option<serde_json::Map<String, Value>>)> {
+fn ocds_records(source: &Source, doc: &Value) -> Vec<Record> {
     let releases: Vec<&Value> = match doc.get("releases").and_then(Value::as_array) {
         Some(r) => r.iter().collect(),
         None => doc

@@ -581,7 +581,20 @@ impl IngestError {
                     nearest,
                     ..
                 } = m.as_ref();
-                let mut h = format!("the file's columns are: {}", available.join(", "));
+                // At most a line of them: a JSON file's fields can run into the hundreds.
+                const SHOWN: usize = 15;
+                let mut h = format!(
+                    "the file's columns are: {}",
+                    available
+                        .iter()
+                        .take(SHOWN)
+                        .map(String::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                if available.len() > SHOWN {
+                    h.push_str(&format!(", ... ({} in all)", available.len()));
+                }
                 if let Some(n) = nearest {
                     h.push_str(&format!(
                         "; the nearest is `{n}`: map it with columns = {{ {role} = \"{n}\" }}"
@@ -760,8 +773,9 @@ pub fn parse(source: &Source, loaded: &Loaded) -> Result<RawTable, IngestError> 
             Format::EurostatTsv => eurostat::read(&one, &file.bytes)?,
             Format::Json | Format::Ndjson => json::read(&one, &file.bytes)?,
             Format::Parquet => parquet::read(&one, &file.bytes)?,
-            // OCDS release packages are JSON; their flattened form is CSV.
-            Format::Ocds if file.bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') => {
+            // OCDS release packages and 360Giving's standard form are JSON; their flattened
+            // forms are CSV.
+            Format::Ocds | Format::Giving360 if is_json(&file.bytes) => {
                 json::read(&one, &file.bytes)?
             }
             Format::Csv | Format::Tsv | Format::SdmxCsv | Format::Giving360 | Format::Ocds => {
@@ -775,6 +789,15 @@ pub fn parse(source: &Source, loaded: &Loaded) -> Result<RawTable, IngestError> 
         tables.push(raw);
     }
     Ok(RawTable::concat(tables))
+}
+
+/// Whether a file is JSON (an object or an array) rather than text in columns.
+fn is_json(bytes: &[u8]) -> bool {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    matches!(
+        bytes.iter().find(|b| !b.is_ascii_whitespace()),
+        Some(b'{') | Some(b'[')
+    )
 }
 
 /// Reads and parses a source's file.

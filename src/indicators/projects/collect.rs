@@ -13,6 +13,17 @@ use super::{id_space, known_amount, public_amount, NamedOutcome, Projects, Rows,
 use crate::config::{Pipeline, SourceKind, SroiSettings};
 use crate::contracts::{Table, FUNDING_SOURCES};
 
+/// The texts a project takes from the first of its rows that has them: its title and theme,
+/// and the recipient and funder a grant names (360Giving).
+const FIRST_TEXTS: [&str; 6] = [
+    "title",
+    "theme",
+    "recipient_id",
+    "recipient",
+    "funder_id",
+    "funder",
+];
+
 /// The merged rows' columns, each in one chunk for access by position.
 struct Cells {
     id: StringChunked,
@@ -21,8 +32,8 @@ struct Cells {
     period: Int32Chunked,
     start: StringChunked,
     end: Option<StringChunked>,
-    title: Option<StringChunked>,
-    theme: Option<StringChunked>,
+    /// The [`FIRST_TEXTS`] columns.
+    firsts: [Option<StringChunked>; FIRST_TEXTS.len()],
     funding: Option<StringChunked>,
     beneficiaries: Option<Float64Chunked>,
     co2e: Option<Float64Chunked>,
@@ -41,8 +52,14 @@ impl Cells {
             period: year_column(df, "period")?,
             start: text("start")?,
             end: opt_text("end")?,
-            title: opt_text("title")?,
-            theme: opt_text("theme")?,
+            firsts: [
+                opt_text(FIRST_TEXTS[0])?,
+                opt_text(FIRST_TEXTS[1])?,
+                opt_text(FIRST_TEXTS[2])?,
+                opt_text(FIRST_TEXTS[3])?,
+                opt_text(FIRST_TEXTS[4])?,
+                opt_text(FIRST_TEXTS[5])?,
+            ],
             funding: opt_text("funding_source")?,
             beneficiaries: opt_number("beneficiaries")?,
             co2e: opt_number("co2e_avoided_t")?,
@@ -56,8 +73,8 @@ struct Acc {
     first: usize,
     start: usize,
     end: Option<usize>,
-    title: Option<usize>,
-    theme: Option<usize>,
+    /// The first row with each of [`FIRST_TEXTS`].
+    firsts: [Option<usize>; FIRST_TEXTS.len()],
     rows: i64,
     amount: f64,
     by_source: [Option<f64>; FUNDING_SOURCES.len()],
@@ -76,8 +93,7 @@ impl Acc {
             first: row,
             start: row,
             end: None,
-            title: None,
-            theme: None,
+            firsts: [None; FIRST_TEXTS.len()],
             rows: 0,
             amount: 0.0,
             by_source: [None; FUNDING_SOURCES.len()],
@@ -115,11 +131,10 @@ impl Acc {
                 self.end = Some(r);
             }
         }
-        if self.title.is_none() && text(&c.title, r).is_some() {
-            self.title = Some(r);
-        }
-        if self.theme.is_none() && text(&c.theme, r).is_some() {
-            self.theme = Some(r);
+        for (first, column) in self.firsts.iter_mut().zip(&c.firsts) {
+            if first.is_none() && text(column, r).is_some() {
+                *first = Some(r);
+            }
         }
         // Beneficiaries and tonnes belong to the project: the largest stated, once.
         if let Some(b) = number(&c.beneficiaries, r) {
@@ -261,9 +276,13 @@ pub fn collect(
     let mut columns = vec![
         ids.into_column(),
         source,
-        text(&cells.title, "title", &at(&|p| p.title))?,
+        text(&cells.firsts[0], "title", &at(&|p| p.firsts[0]))?,
         cells.area.take(&first)?.into_column(),
-        text(&cells.theme, "theme", &at(&|p| p.theme))?,
+        text(&cells.firsts[1], "theme", &at(&|p| p.firsts[1]))?,
+        text(&cells.firsts[2], "recipient_id", &at(&|p| p.firsts[2]))?,
+        text(&cells.firsts[3], "recipient", &at(&|p| p.firsts[3]))?,
+        text(&cells.firsts[4], "funder_id", &at(&|p| p.firsts[4]))?,
+        text(&cells.firsts[5], "funder", &at(&|p| p.firsts[5]))?,
         cells.period.take(&start)?.into_column(),
         cells.start.take(&start)?.into_column(),
         text(&cells.end, "end", &at(&|p| p.end))?,

@@ -134,7 +134,7 @@ impl Rows {
 }
 
 /// The columns of the projects sources that projects and area figures read, and their types.
-const COLUMNS: [(&str, DataType); 11] = [
+const COLUMNS: [(&str, DataType); 15] = [
     ("id", DataType::String),
     ("area", DataType::String),
     ("period", DataType::Int32),
@@ -143,6 +143,10 @@ const COLUMNS: [(&str, DataType); 11] = [
     ("end", DataType::String),
     ("title", DataType::String),
     ("theme", DataType::String),
+    ("recipient_id", DataType::String),
+    ("recipient", DataType::String),
+    ("funder_id", DataType::String),
+    ("funder", DataType::String),
     ("funding_source", DataType::String),
     ("beneficiaries", DataType::Float64),
     ("co2e_avoided_t", DataType::Float64),
