@@ -970,3 +970,128 @@ fn a_real_funders_360giving_json() {
         g["amountAwarded"].as_f64()
     );
 }
+
+#[test]
+fn amounts_are_converted_at_their_own_years_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.csv"),
+        "id,area,amount,start,currency\nP1,A,100,2018-05-01,GBP\nP2,A,100,2019-05-01,GBP\n\
+         P3,A,100,2017-05-01,GBP\nP4,A,50,2019-01-01,EUR\nP5,A,10,2019-02-01,PLN\n",
+    )
+    .unwrap();
+    let (t, read) = table(&format!(
+        "[pipeline]\nname = \"r\"\n[sources.p]\nkind = \"projects\"\npath = \"{}\"\n\
+         [currency]\nrates = {{ GBP = {{ 2018 = 1.13, 2019 = 1.14 }}, PLN = 0.23 }}\n",
+        dir.path().join("p.csv").display()
+    ));
+    // 2018: 100 × 1.13; 2019: 100 × 1.14; euros as they are; PLN at its one rate. 2017 has no
+    // GBP rate: rejected, saying which year to add.
+    assert_eq!(read, 5);
+    assert_eq!(
+        column_floats(&t, "amount"),
+        [
+            Some(100.0 * 1.13),
+            Some(100.0 * 1.14),
+            Some(50.0),
+            Some(10.0 * 0.23)
+        ]
+    );
+    assert_eq!(t.rejects.len(), 1);
+    let r = &t.rejects[0];
+    assert_eq!(r.line, 4);
+    assert!(
+        r.reason
+            .contains("no GBP rate for 2017; add 2017 = <EUR per GBP> to rates.GBP"),
+        "{}",
+        r.reason
+    );
+}
+
+#[test]
+fn a_rate_is_a_positive_number_or_one_per_year() {
+    for (rates, ok) in [
+        ("{ GBP = 1.13 }", true),
+        ("{ GBP = 2 }", true),
+        ("{ GBP = { 2018 = 1.13 } }", true),
+        ("{ GBP = -1 }", false),
+        ("{ GBP = { 2018 = 0 } }", false),
+        ("{ GBP = { twenty = 1.1 } }", false),
+        ("{ GBP = \"1.1\" }", false),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("p.toml");
+        std::fs::write(
+            &p,
+            format!("[pipeline]\nname = \"r\"\n[sources.p]\nkind = \"projects\"\npath = \"p.csv\"\n[currency]\nrates = {rates}\n"),
+        )
+        .unwrap();
+        let loaded = config::load(&p);
+        assert_eq!(loaded.is_ok(), ok, "{rates}: {:?}", loaded.err());
+        if let Err(e) = loaded {
+            assert!(
+                e.to_string()
+                    .contains("must be a positive number, or one per year"),
+                "{e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn survey_incomes_are_converted_at_their_years_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("m.csv"),
+        "weight,income,period\n1,100,2019\n1,100,2020\n1,100,2018\n",
+    )
+    .unwrap();
+    let (t, read) = table(&format!(
+        "[pipeline]\nname = \"r\"\n[sources.m]\nkind = \"microdata\"\npath = \"{}\"\ncurrency = \"PLN\"\n\
+         [currency]\nrates = {{ PLN = {{ 2019 = 0.23, 2020 = 0.22 }} }}\n",
+        dir.path().join("m.csv").display()
+    ));
+    assert_eq!(read, 3);
+    assert_eq!(
+        column_floats(&t, "income"),
+        [Some(100.0 * 0.23), Some(100.0 * 0.22)]
+    );
+    assert_eq!(t.rejects.len(), 1);
+    assert!(
+        t.rejects[0].reason.contains("no PLN rate for 2018"),
+        "{}",
+        t.rejects[0].reason
+    );
+}
+
+#[test]
+fn survey_incomes_from_parquet_are_converted_at_their_years_rate() {
+    // The same survey as a typed file, checked column by column.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.parquet");
+    let mut df = df!(
+        "weight" => [1.0, 1.0, 1.0],
+        "income" => [100.0, 100.0, 100.0],
+        "period" => [2019i32, 2020, 2018]
+    )
+    .unwrap();
+    ParquetWriter::new(std::fs::File::create(&path).unwrap())
+        .finish(&mut df)
+        .unwrap();
+    let (t, read) = table(&format!(
+        "[pipeline]\nname = \"r\"\n[sources.m]\nkind = \"microdata\"\npath = \"{}\"\ncurrency = \"PLN\"\n\
+         [currency]\nrates = {{ PLN = {{ 2019 = 0.23, 2020 = 0.22 }} }}\n",
+        path.display()
+    ));
+    assert_eq!(read, 3);
+    assert_eq!(
+        column_floats(&t, "income"),
+        [Some(100.0 * 0.23), Some(100.0 * 0.22)]
+    );
+    assert_eq!(t.rejects.len(), 1);
+    assert!(
+        t.rejects[0].reason.contains("no PLN rate for 2018"),
+        "{}",
+        t.rejects[0].reason
+    );
+}

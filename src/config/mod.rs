@@ -114,17 +114,33 @@ impl Default for SroiSettings {
 pub struct Currency {
     pub report: String,
     /// Units of `report` per unit of each other currency.
-    pub rates: BTreeMap<String, f64>,
+    pub rates: BTreeMap<String, Rate>,
+}
+
+/// An exchange rate: one for every year, or one per year (`GBP = { 2018 = 1.13 }`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rate {
+    Fixed(f64),
+    ByYear(BTreeMap<i32, f64>),
 }
 
 impl Currency {
-    /// The factor that converts an amount in `code` to the reporting currency.
-    pub fn factor(&self, code: &str) -> Option<f64> {
+    /// The factor that converts an amount in `code` of `year` to the reporting currency: the
+    /// year's own rate where rates are given per year.
+    pub fn factor(&self, code: &str, year: Option<i32>) -> Option<f64> {
         if code.eq_ignore_ascii_case(&self.report) {
-            Some(1.0)
-        } else {
-            self.rates.get(&code.to_ascii_uppercase()).copied()
+            return Some(1.0);
         }
+        match self.rates.get(&code.to_ascii_uppercase())? {
+            Rate::Fixed(r) => Some(*r),
+            Rate::ByYear(by) => by.get(&year?).copied(),
+        }
+    }
+
+    /// Whether there is any rate for `code`.
+    pub fn knows(&self, code: &str) -> bool {
+        code.eq_ignore_ascii_case(&self.report)
+            || self.rates.contains_key(&code.to_ascii_uppercase())
     }
 }
 
@@ -382,14 +398,7 @@ fn resolve(ctx: &Ctx, mut raw: RawFile, file_hash: String) -> Result<Pipeline, C
                 .to_ascii_uppercase();
             let mut rates = BTreeMap::new();
             for (code, rate) in c.rates {
-                if !(rate.get_ref().is_finite() && *rate.get_ref() > 0.0) {
-                    return Err(ctx.error(
-                        &rate,
-                        format!("the rate for {code} must be a positive number"),
-                        None,
-                    ));
-                }
-                rates.insert(code.to_ascii_uppercase(), *rate.get_ref());
+                rates.insert(code.to_ascii_uppercase(), resolve_rate(ctx, &code, &rate)?);
             }
             Currency { report, rates }
         }
@@ -402,7 +411,7 @@ fn resolve(ctx: &Ctx, mut raw: RawFile, file_hash: String) -> Result<Pipeline, C
     // A survey in another currency needs its rate, before anything is read.
     for spanned in raw.sources.values() {
         if let Some(c) = &spanned.get_ref().currency {
-            if currency.factor(c.get_ref()).is_none() {
+            if !currency.knows(c.get_ref()) {
                 let code = c.get_ref().to_ascii_uppercase();
                 return Err(ctx.error(
                     c,
@@ -481,6 +490,41 @@ fn resolve(ctx: &Ctx, mut raw: RawFile, file_hash: String) -> Result<Pipeline, C
         index,
         custom,
     })
+}
+
+/// A rate as the file writes it: a positive number, or a table of years to positive numbers.
+fn resolve_rate(ctx: &Ctx, code: &str, rate: &Spanned<toml::Value>) -> Result<Rate, ConfigError> {
+    let positive = |v: &toml::Value| {
+        let x = v.as_float().or_else(|| v.as_integer().map(|i| i as f64))?;
+        (x.is_finite() && x > 0.0).then_some(x)
+    };
+    let wrong = || {
+        ctx.error(
+            rate,
+            format!("the rate for {code} must be a positive number, or one per year"),
+            Some(format!(
+                "write {code} = 1.13, or {code} = {{ 2018 = 1.13, 2019 = 1.14 }}"
+            )),
+        )
+    };
+    match rate.get_ref() {
+        toml::Value::Table(years) => {
+            let mut by = BTreeMap::new();
+            for (year, v) in years {
+                let y: i32 = year
+                    .parse()
+                    .ok()
+                    .filter(|y| (1900..=2100).contains(y))
+                    .ok_or_else(wrong)?;
+                by.insert(y, positive(v).ok_or_else(wrong)?);
+            }
+            if by.is_empty() {
+                return Err(wrong());
+            }
+            Ok(Rate::ByYear(by))
+        }
+        v => positive(v).map(Rate::Fixed).ok_or_else(wrong),
+    }
 }
 
 /// For unit tests elsewhere: a pipeline in a temporary folder with one source `p` of `kind`

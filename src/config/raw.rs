@@ -65,7 +65,8 @@ pub struct RawSource {
 pub struct RawCurrency {
     pub report: Option<String>,
     #[serde(default)]
-    pub rates: BTreeMap<String, Spanned<f64>>,
+    /// A number, or a table of years to numbers.
+    pub rates: BTreeMap<String, Spanned<toml::Value>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -49,7 +49,7 @@ impl Contract<'_> {
         }
         let period = self.periods(&columns);
         let filtered = self.cross_checks_by_column(&columns, &period, &mut bad);
-        self.convert_currency(&mut columns)?;
+        self.convert_currency(&mut columns, &period, &mut bad)?;
 
         let mut keep = vec![true; n];
         bad.keys().for_each(|row| keep[*row] = false);
@@ -188,18 +188,48 @@ impl Contract<'_> {
         filtered
     }
 
-    /// The survey's currency into the reporting one (config checked that the rate exists).
-    fn convert_currency(&self, columns: &mut [Series]) -> PolarsResult<()> {
+    /// The survey's currency into the reporting one, at each row's year's rate where rates
+    /// are given per year (config checked that a rate exists); a row whose year has none is
+    /// rejected.
+    fn convert_currency(
+        &self,
+        columns: &mut [Series],
+        period: &[Option<i32>],
+        bad: &mut BTreeMap<usize, Reject>,
+    ) -> PolarsResult<()> {
         let Some(code) = &self.source.currency else {
             return Ok(());
         };
-        let factor = self.pipeline.currency.factor(code).unwrap_or(1.0);
-        for r in [self.at.income, self.at.household_income]
+        let currency = &self.pipeline.currency;
+        let targets: Vec<usize> = [self.at.income, self.at.household_income]
             .into_iter()
             .flatten()
+            .collect();
+        if let Some(crate::config::Rate::Fixed(factor)) =
+            currency.rates.get(&code.to_ascii_uppercase())
         {
-            let scaled = columns[r].f64()? * factor;
-            columns[r] = scaled.into_series();
+            for &r in &targets {
+                columns[r] = (columns[r].f64()? * *factor).into_series();
+            }
+            return Ok(());
+        }
+        let mut factors = Vec::with_capacity(period.len());
+        for (row, year) in period.iter().enumerate() {
+            match super::convert(currency, code, *year) {
+                Ok(f) => factors.push(Some(f)),
+                Err(why) => {
+                    factors.push(None);
+                    let value = year.map(|y| y.to_string());
+                    let column = self.source.column_for("period").to_string();
+                    bad.entry(row)
+                        .or_insert_with(|| self.reject(row, Some(&column), value.as_deref(), why));
+                }
+            }
+        }
+        let factors = Float64Chunked::from_iter_options("factor".into(), factors.into_iter());
+        for &r in &targets {
+            let scaled = columns[r].f64()? * &factors;
+            columns[r] = scaled.with_name(columns[r].name().clone()).into_series();
         }
         Ok(())
     }

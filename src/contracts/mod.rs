@@ -869,7 +869,11 @@ impl<'a> Contract<'a> {
         }
         if let (SourceKind::Microdata, Some(code)) = (source.kind, &source.currency) {
             // The survey's currency into the reporting one; config checked the rate exists.
-            let factor = pipeline.currency.factor(code).unwrap_or(1.0);
+            let year = period.or(source.period);
+            let factor = match convert(&pipeline.currency, code, year) {
+                Ok(f) => f,
+                Err(why) => return Some((col("period"), year.map(|y| y.to_string()), why)),
+            };
             for r in [at.income, at.household_income].into_iter().flatten() {
                 if let Some(Value::Number(x)) = row[r] {
                     row[r] = Some(Value::Number(x * factor));
@@ -903,7 +907,7 @@ impl<'a> Contract<'a> {
                         Some(Value::Text(c)) => c,
                         _ => Cow::Borrowed(report),
                     };
-                    match convert(&pipeline.currency, &code) {
+                    match convert(&pipeline.currency, &code, *period) {
                         Ok(factor) => {
                             if let Some(a) = at.amount {
                                 if let Some(Value::Number(x)) = row[a] {
@@ -1039,13 +1043,20 @@ pub fn reconcile(pipeline: &Pipeline, tables: &mut [Table]) -> PolarsResult<()> 
 
 type CrossFailure = (Option<String>, Option<String>, String);
 
-fn convert(currency: &Currency, code: &str) -> Result<f64, String> {
-    currency.factor(code).ok_or_else(|| {
-        format!(
-            "no exchange rate for {code}; add {code} = <{report} per {code}> to rates in [currency]",
-            code = code.to_ascii_uppercase(),
-            report = currency.report
-        )
+/// The factor from `code` in `year` to the reporting currency, or why there is none.
+fn convert(currency: &Currency, code: &str, year: Option<i32>) -> Result<f64, String> {
+    let code_u = code.to_ascii_uppercase();
+    let report = &currency.report;
+    currency.factor(code, year).ok_or_else(|| match (currency.knows(code), year) {
+        (false, _) => format!(
+            "no exchange rate for {code_u}; add {code_u} = <{report} per {code_u}> to rates in [currency]"
+        ),
+        (true, Some(y)) => format!(
+            "no {code_u} rate for {y}; add {y} = <{report} per {code_u}> to rates.{code_u} in [currency]"
+        ),
+        (true, None) => format!(
+            "{code_u} has rates per year and this row has no year to pick one"
+        ),
     })
 }
 
