@@ -142,6 +142,8 @@ const BASE: &[Indicator] = &[
         definition: "Share of the project amount from other private money.", source: CITYIMPACT },
     Indicator { id: "leverage_ratio", family: Spending, name: "Leverage of public money", unit: "ratio", direction: HigherBetter,
         definition: "Non-public money (crowdfunding + impact_investment + philanthropy + private) per unit of public money (public + eu_fund).", source: CITYIMPACT },
+    Indicator { id: "procurement_total", family: Spending, name: "Total procurement", unit: "EUR", direction: Neutral,
+        definition: "Sum of procurement amounts awarded (in the reporting currency) per buyer's area and period, an award's period being the year of its date; the city's purchasing power.", source: CITYIMPACT },
     Indicator { id: "social_procurement_share", family: Spending, name: "Social procurement share", unit: "%", direction: HigherBetter,
         definition: "Procurement amount awarded to social enterprises / all procurement amount of the buyer.", source: CITYIMPACT },
     Indicator { id: "sroi", family: Spending, name: "Social return on investment", unit: "ratio", direction: HigherBetter,

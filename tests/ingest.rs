@@ -1095,3 +1095,165 @@ fn survey_incomes_from_parquet_are_converted_at_their_years_rate() {
         t.rejects[0].reason
     );
 }
+
+#[test]
+fn ocds_releases_are_compiled_per_process_with_one_row_per_award() {
+    let (t, read) = table(
+        "[pipeline]\nname = \"o\"\n[sources.c]\nkind = \"procurement\"\nformat = \"ocds\"\n\
+         path = \"ROOT/tests/fixtures/formats/ocds-releases.json\"\nsocial_enterprises = [\"Green Kitchen Coop\"]\n\
+         [currency]\nrates = { PLN = 0.23 }\n",
+    );
+    // Process A compiles to awards 1 and 2; process B to award 1 and contract B-c9 (no award
+    // names it). Award ids repeat across processes, so the key is the ocid and the award id.
+    assert_eq!((read, t.rows_kept(), t.rejects.len()), (4, 4, 0));
+    assert_eq!(
+        column_strings(&t, "id"),
+        [
+            Some("ocds-x1-A/1".into()),
+            Some("ocds-x1-A/2".into()),
+            Some("ocds-x1-B/1".into()),
+            Some("ocds-x1-B/contract:B-c9".into()),
+        ]
+    );
+    // A/1: the later release's 900 EUR replaces the early 0; its own date. A/2: no value or
+    // date of its own, so its contract's 400 PLN (× 0.23) and dateSigned. B's buyer comes
+    // from its parties; B-c9 has no date of its own: the release's.
+    assert_eq!(
+        column_floats(&t, "amount"),
+        [Some(900.0), Some(400.0 * 0.23), Some(120.5), Some(75.0)]
+    );
+    assert_eq!(
+        column_floats(&t, "amount_original"),
+        [Some(900.0), Some(400.0), Some(120.5), Some(75.0)]
+    );
+    assert_eq!(
+        column_strings(&t, "currency_original"),
+        [
+            Some("EUR".into()),
+            Some("PLN".into()),
+            Some("EUR".into()),
+            Some("EUR".into())
+        ]
+    );
+    assert_eq!(
+        column_strings(&t, "date_from"),
+        [
+            Some("award".into()),
+            Some("contract".into()),
+            Some("release".into()),
+            Some("release".into())
+        ]
+    );
+    assert_eq!(
+        column_strings(&t, "date"),
+        [
+            Some("2023-02-20".into()),
+            Some("2023-04-02".into()),
+            Some("2022-11-05".into()),
+            Some("2022-11-05".into())
+        ]
+    );
+    assert_eq!(
+        column_strings(&t, "buyer"),
+        vec![Some("Gemeente Amersfoort".to_string()); 4]
+    );
+    // A supplier without an id is kept by name, and named as a social enterprise by name.
+    assert_eq!(
+        column_strings(&t, "supplier_id"),
+        [
+            None,
+            Some("NL-KVK-222".into()),
+            Some("NL-KVK-333".into()),
+            None
+        ]
+    );
+    assert_eq!(
+        column_strings(&t, "supplier_type"),
+        [
+            Some("social_enterprise".into()),
+            Some("other".into()),
+            Some("other".into()),
+            Some("other".into())
+        ]
+    );
+}
+
+#[test]
+fn real_ocds_packages_from_three_publishers() {
+    // Mexico City (OCDS 1.0, two releases per process, one file in ISO-8859-1) and Paraguay
+    // (1.1, a contract and no award), read as one source; and Mexico's federal record packages.
+    let Some(one) = shared_data("real/ocds/release-package-1.json") else {
+        return;
+    };
+    let dir = one.parent().unwrap();
+    let (t, read) = table(&format!(
+        "[pipeline]\nname = \"o\"\n[sources.c]\nkind = \"procurement\"\nformat = \"ocds\"\npath = \"{}/release-package*.json\"\n\
+         [currency]\nreport = \"MXN\"\nrates = {{ USD = 17.7526, PYG = 0.0023 }}\n",
+        dir.display()
+    ));
+    // What the files hold, read here: the distinct ocids of the release packages, each with
+    // one award (or, for Paraguay, one contract and no award).
+    let mut ocids = std::collections::BTreeSet::new();
+    for f in [
+        "release-package-1.json",
+        "release-package-2.json",
+        "release-package_1.1-2.json",
+    ] {
+        let doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join(f)).unwrap()).unwrap();
+        for r in doc["releases"].as_array().unwrap() {
+            ocids.insert(r["ocid"].as_str().unwrap().to_string());
+        }
+    }
+    let latin1 = std::fs::read(dir.join("release-package_encoding-iso-8859-1.json")).unwrap();
+    let latin1: String = latin1.iter().map(|&b| b as char).collect();
+    let doc: serde_json::Value = serde_json::from_str(&latin1).unwrap();
+    for r in doc["releases"].as_array().unwrap() {
+        ocids.insert(r["ocid"].as_str().unwrap().to_string());
+    }
+    assert_eq!((read, t.rows_kept()), (ocids.len(), ocids.len()));
+    // The USD award of DRM-065: 75 464.96 USD at the pipeline's rate.
+    let ids = column_strings(&t, "id");
+    let k = ids
+        .iter()
+        .position(|i| i.as_deref() == Some("OCDS-87SD3T-AD-SF-DRM-065-2015/1"))
+        .unwrap();
+    assert_eq!(column_floats(&t, "amount")[k], Some(75464.96 * 17.7526));
+    assert_eq!(
+        column_strings(&t, "currency_original")[k].as_deref(),
+        Some("USD")
+    );
+    // Paraguay's contract is a row of its own, dated when it was signed.
+    let p = ids
+        .iter()
+        .position(|i| i.as_deref().is_some_and(|i| i.contains("/contract:")))
+        .unwrap();
+    assert_eq!(
+        column_strings(&t, "date_from")[p].as_deref(),
+        Some("contract")
+    );
+
+    // Record packages: the compiled release's awards, every one of them.
+    for f in ["record-package-1.json", "record-package-2.json"] {
+        let doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join(f)).unwrap()).unwrap();
+        let awards: usize = doc["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                r["compiledRelease"]["awards"]
+                    .as_array()
+                    .map_or(0, Vec::len)
+            })
+            .sum();
+        let (t, read) = table(&format!(
+            "[pipeline]\nname = \"o\"\n[sources.c]\nkind = \"procurement\"\nformat = \"ocds\"\npath = \"{}\"\n\
+             [currency]\nreport = \"MXN\"\n",
+            dir.join(f).display()
+        ));
+        assert!(awards >= 1, "{f}");
+        assert!(read >= awards, "{f}: {read} rows for {awards} awards");
+        assert_eq!(t.rows_kept() + t.rejects.len(), read, "{f}");
+    }
+}

@@ -103,13 +103,17 @@ impl Format {
                 ("funder_id", "Funding Org:Identifier"),
                 ("funder", "Funding Org:Name"),
             ],
-            // The flattened CSV's column names; a JSON release package is flattened to them.
+            // The flattened CSV's column names; a JSON package's compiled awards take them
+            // (`ingest::ocds`), with `awards/0/id` the process's ocid and the award's id.
             Format::Ocds => &[
                 ("id", "awards/0/id"),
                 ("buyer", "buyer/name"),
                 ("supplier", "awards/0/suppliers/0/name"),
+                ("supplier_id", "awards/0/suppliers/0/id"),
                 ("amount", "awards/0/value/amount"),
                 ("currency", "awards/0/value/currency"),
+                ("amount_original", "awards/0/value/amount"),
+                ("currency_original", "awards/0/value/currency"),
                 ("date", "awards/0/date"),
                 ("supplier_type", "supplier_type"),
             ],
@@ -183,7 +187,10 @@ impl Source {
 /// default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Encoding {
+    /// Not declared: UTF-8, except that a JSON file that is not valid UTF-8 is read as
+    /// Windows-1252 (old exporters write Latin-1 JSON; the standard allows only UTF-8).
     #[default]
+    Default,
     Utf8,
     Latin1,
     Windows1252,
@@ -334,7 +341,7 @@ pub(super) fn resolve_source(
         },
     };
     let encoding = match &s.encoding {
-        None => Encoding::Utf8,
+        None => Encoding::Default,
         Some(e) => match e.get_ref().to_ascii_lowercase().replace('_', "-").as_str() {
             "utf-8" | "utf8" => Encoding::Utf8,
             "latin-1" | "latin1" | "iso-8859-1" => Encoding::Latin1,

@@ -179,6 +179,7 @@ fn rule(kind: SourceKind, role: &str) -> Rule {
         },
         (CityStats, "value") => ANY,
         (Projects, "amount") | (Procurement, "amount") => NON_NEGATIVE,
+        (Procurement, "amount_original") => NON_NEGATIVE,
         (Projects, "beneficiaries") | (Projects, "co2e_avoided_t") => NON_NEGATIVE,
         (Projects, "start") | (Projects, "end") | (Procurement, "date") => Rule::Date,
         (Projects, "funding_source") => Rule::OneOf(&FUNDING_SOURCES),

@@ -9,6 +9,7 @@ pub mod climate;
 pub mod custom;
 pub mod exclusion;
 pub mod long;
+pub mod procurement;
 pub mod projects;
 pub mod spending;
 pub mod sroi;

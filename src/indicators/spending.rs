@@ -38,9 +38,9 @@ pub fn compute(inputs: &Inputs) -> PolarsResult<Output> {
         area_sroi(inputs, &mut out)?;
         out.skipped.extend(inputs.project_notes.iter().cloned());
     }
-    if want("social_procurement_share") {
+    if want("procurement_total") || want("social_procurement_share") {
         for table in inputs.of(SourceKind::Procurement) {
-            procurement(inputs, table, &mut out)?;
+            procurement(inputs, table, &want, &mut out)?;
         }
     }
     Ok(out)
@@ -217,9 +217,18 @@ fn projects(
     Ok(())
 }
 
-fn procurement(inputs: &Inputs, table: &Table, out: &mut Output) -> PolarsResult<()> {
+/// Procurement per buyer's area and period: the total awarded, and the share of it awarded to
+/// social enterprises (where the source says which suppliers are).
+fn procurement(
+    inputs: &Inputs,
+    table: &Table,
+    want: &dyn Fn(&str) -> bool,
+    out: &mut Output,
+) -> PolarsResult<()> {
     let schema = table.frame.schema();
-    if !schema.contains("supplier_type") {
+    let typed = schema.contains("supplier_type");
+    let share = want("social_procurement_share");
+    if share && !typed {
         out.skipped.push(super::Skipped {
             indicator: "social_procurement_share".into(),
             area: "ALL".into(),
@@ -227,7 +236,6 @@ fn procurement(inputs: &Inputs, table: &Table, out: &mut Output) -> PolarsResult
             reason: format!("source `{}` has no supplier_type column", table.source),
             projects: None,
         });
-        return Ok(());
     }
     // The buyer's area where the source gives one, else the buyer itself.
     let area = if schema.contains("area") {
@@ -237,6 +245,10 @@ fn procurement(inputs: &Inputs, table: &Table, out: &mut Output) -> PolarsResult
     } else {
         col("buyer")
     };
+    let social = match typed {
+        true => sum_of(col("amount").filter(col("supplier_type").eq(lit("social_enterprise")))),
+        false => lit(NULL).cast(DataType::Float64),
+    };
     let frames = collect_all(vec![table
         .frame
         .clone()
@@ -245,8 +257,7 @@ fn procurement(inputs: &Inputs, table: &Table, out: &mut Output) -> PolarsResult
         .group_by([col("area_key"), col("period")])
         .agg([
             sum_of(col("amount")).alias("total"),
-            sum_of(col("amount").filter(col("supplier_type").eq(lit("social_enterprise"))))
-                .alias("social"),
+            social.alias("social"),
             len().alias("n"),
         ])
         .sort(["area_key", "period"], SortMultipleOptions::default())])?;
@@ -258,17 +269,19 @@ fn procurement(inputs: &Inputs, table: &Table, out: &mut Output) -> PolarsResult
     let n = counts(df, "n")?;
     for i in 0..df.height() {
         let Some(a) = &area[i] else { continue };
+        let level = inputs.level(a, "city");
         let (t, s) = (total[i].unwrap_or(0.0), social[i].unwrap_or(0.0));
+        if want("procurement_total") {
+            out.values
+                .push(Value::new("procurement_total", a, &level, period[i], t).n(n[i]));
+        }
+        if !(share && typed) {
+            continue;
+        }
         let v = divide(100.0 * s, t).map(|v| {
-            Value::new(
-                "social_procurement_share",
-                a,
-                &inputs.level(a, "city"),
-                period[i],
-                v,
-            )
-            .ratio(s, t)
-            .n(n[i])
+            Value::new("social_procurement_share", a, &level, period[i], v)
+                .ratio(s, t)
+                .n(n[i])
         });
         out.push_checked(
             v,

@@ -1,5 +1,6 @@
-//! JSON arrays of records, NDJSON (one record per line), and OCDS release packages flattened
-//! to the column names of the standard's flattened CSV. Nested values are kept as JSON text.
+//! JSON arrays of records, NDJSON (one record per line), 360Giving's JSON form and OCDS
+//! packages (compiled by `ocds`), as records under the column names of their flat CSV forms.
+//! Nested values are kept as JSON text.
 
 use serde_json::Value;
 
@@ -70,17 +71,29 @@ fn table(source: &Source, records: Vec<Record>, bytes: u64) -> Result<RawTable, 
 pub fn read(source: &Source, bytes: &[u8]) -> Result<RawTable, IngestError> {
     let utf8 =
         std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)).map_err(|e| {
-            IngestError::Encoding {
+            let bom = if bytes.starts_with(b"\xEF\xBB\xBF") {
+                3
+            } else {
+                0
+            };
+            let at = bom + e.valid_up_to();
+            let before = &bytes[..at];
+            let line_start = before
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(0, |i| i + 1);
+            IngestError::NotUtf8 {
                 source_name: source.name.clone(),
                 location: Location {
                     file: source.resolved.clone(),
-                    line: bytes[..e.valid_up_to()]
-                        .iter()
-                        .filter(|b| **b == b'\n')
+                    line: before.iter().filter(|b| **b == b'\n').count() + 1,
+                    column: String::from_utf8_lossy(&before[line_start..])
+                        .chars()
                         .count()
                         + 1,
-                    column: 1,
                 },
+                byte: at,
+                value: bytes.get(at).copied().unwrap_or(0),
             }
         })?;
     let records: Vec<Record> = match source.format {
@@ -104,7 +117,24 @@ pub fn read(source: &Source, bytes: &[u8]) -> Result<RawTable, IngestError> {
         Format::Ocds => {
             let doc: Value = serde_json::from_str(utf8)
                 .map_err(|e| IngestError::parse(source, e.line(), e.to_string()))?;
-            ocds_records(source, &doc)
+            let records = super::ocds::records(source, &doc);
+            if records.is_empty() {
+                let count = |k: &str| doc.get(k).and_then(Value::as_array).map_or(0, Vec::len);
+                return Err(IngestError::parse(
+                    source,
+                    1,
+                    format!(
+                        "the OCDS package holds no award or contract to read ({} releases, {} records)",
+                        count("releases"),
+                        count("records")
+                    ),
+                ));
+            }
+            records
+                .into_iter()
+                .enumerate()
+                .map(|(i, r)| (i as u64 + 1, Some(r)))
+                .collect()
         }
         Format::Giving360 => {
             let doc: Value = serde_json::from_str(utf8)
@@ -214,72 +244,4 @@ fn flatten(path: &str, v: &Value, out: &mut serde_json::Map<String, Value>) {
                 .or_insert_with(|| scalar.clone());
         }
     }
-}
-
-/// One record per award of every release (a record package's compiled releases too), with the
-/// flattened CSV's column names. An award with several suppliers takes the first one.
-fn ocds_records(source: &Source, doc: &Value) -> Vec<Record> {
-    let releases: Vec<&Value> = match doc.get("releases").and_then(Value::as_array) {
-        Some(r) => r.iter().collect(),
-        None => doc
-            .get("records")
-            .and_then(Value::as_array)
-            .map(|r| r.iter().filter_map(|r| r.get("compiledRelease")).collect())
-            .unwrap_or_default(),
-    };
-    let mut out = Vec::new();
-    let mut n = 0;
-    for release in releases {
-        for award in release
-            .get("awards")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            n += 1;
-            let mut r = serde_json::Map::new();
-            let mut put = |k: &str, v: Option<&Value>| {
-                if let Some(v) = v {
-                    r.insert(k.to_string(), v.clone());
-                }
-            };
-            put("ocid", release.get("ocid"));
-            put("id", release.get("id"));
-            put("buyer/id", release.pointer("/buyer/id"));
-            put("buyer/name", release.pointer("/buyer/name"));
-            put("awards/0/id", award.get("id"));
-            put("awards/0/date", award.get("date"));
-            put("awards/0/value/amount", award.pointer("/value/amount"));
-            put("awards/0/value/currency", award.pointer("/value/currency"));
-            let supplier = award.pointer("/suppliers/0");
-            put(
-                "awards/0/suppliers/0/id",
-                supplier.and_then(|s| s.get("id")),
-            );
-            put(
-                "awards/0/suppliers/0/name",
-                supplier.and_then(|s| s.get("name")),
-            );
-            if !source.social_enterprises.is_empty() {
-                let id = supplier
-                    .and_then(|s| s.get("id"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
-                let name = supplier
-                    .and_then(|s| s.get("name"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
-                let social = source
-                    .social_enterprises
-                    .iter()
-                    .any(|x| x == id || x == name);
-                r.insert(
-                    "supplier_type".into(),
-                    Value::from(if social { "social_enterprise" } else { "other" }),
-                );
-            }
-            out.push((n, Some(r)));
-        }
-    }
-    out
 }

@@ -7,6 +7,7 @@
 mod csv;
 mod eurostat;
 mod json;
+mod ocds;
 mod parquet;
 mod records;
 mod slices;
@@ -463,6 +464,13 @@ pub enum IngestError {
         source_name: String,
         location: Location,
     },
+    #[error("{location}: source `{source_name}` is not valid UTF-8 here (byte {byte} of the file, 0x{value:02X})")]
+    NotUtf8 {
+        source_name: String,
+        location: Location,
+        byte: usize,
+        value: u8,
+    },
     #[error("source `{source_name}`: {} has no header row", path.display())]
     NoHeader { source_name: String, path: PathBuf },
     #[error("{location}: source `{source_name}` cannot be parsed: {message}")]
@@ -565,7 +573,7 @@ impl IngestError {
                     .into()
             }
             IngestError::Io { .. } => "check the file's permissions".into(),
-            IngestError::Encoding { .. } => {
+            IngestError::Encoding { .. } | IngestError::NotUtf8 { .. } => {
                 "save the file as UTF-8, or declare its encoding: encoding = \"latin-1\" or \"windows-1252\"".into()
             }
             IngestError::NoHeader { .. } => {
@@ -729,7 +737,23 @@ fn load_file(source: &Source) -> Result<(Vec<u8>, String), IngestError> {
         .to_hex()
         .to_string();
     let bytes = match source.encoding {
-        Encoding::Utf8 => raw,
+        Encoding::Default if is_json_file(source, &raw) && std::str::from_utf8(&raw).is_err() => {
+            let at = std::str::from_utf8(&raw)
+                .err()
+                .map_or(0, |e| e.valid_up_to());
+            tracing::warn!(
+                "source `{}`: {} is not UTF-8 (byte {at}, 0x{:02X}); read as Windows-1252. Declare encoding = \"latin-1\" or \"windows-1252\" in [sources.{}] to say so",
+                source.name,
+                source.resolved.display(),
+                raw.get(at).copied().unwrap_or(0),
+                source.name
+            );
+            raw.iter()
+                .map(|&b| windows_1252(b))
+                .collect::<String>()
+                .into_bytes()
+        }
+        Encoding::Default | Encoding::Utf8 => raw,
         Encoding::Latin1 => raw
             .iter()
             .map(|&b| b as char)
@@ -789,6 +813,15 @@ pub fn parse(source: &Source, loaded: &Loaded) -> Result<RawTable, IngestError> 
         tables.push(raw);
     }
     Ok(RawTable::concat(tables))
+}
+
+/// Whether a source's file is JSON: a JSON format, or a standard's JSON form.
+fn is_json_file(source: &Source, bytes: &[u8]) -> bool {
+    match source.format {
+        Format::Json | Format::Ndjson => true,
+        Format::Ocds | Format::Giving360 => is_json(bytes),
+        _ => false,
+    }
 }
 
 /// Whether a file is JSON (an object or an array) rather than text in columns.

@@ -677,6 +677,16 @@ fn execute(
         vec![],
     )
     .map_err(stage_err("output:tables"))?;
+    let mut procurement_df = indicators::procurement::table(&tables, &pipeline.currency.report)
+        .map_err(stage_err("output:tables"))?;
+    output::write_table(
+        &dir,
+        "procurement.parquet",
+        &mut procurement_df,
+        &provenance,
+        vec![],
+    )
+    .map_err(stage_err("output:tables"))?;
     let effects_df = match &evaluated {
         Some(e) => {
             Some(evaluation::write(&dir, e, &provenance).map_err(stage_err("output:tables"))?)
@@ -740,6 +750,11 @@ fn execute(
             &outcomes_df,
             "One row per project outcome, with the inputs of its SROI and its present value",
         ),
+        (
+            "procurement",
+            &procurement_df,
+            "One row per procurement award (an OCDS process compiled from its releases; a contract without an award is a row of its own), with its amount in the reporting currency and as published",
+        ),
     ];
     if let Some(df) = &effects_df {
         resources.push((
@@ -782,6 +797,7 @@ fn execute(
         ("rejects.parquet".into(), Some(rejects_df.height())),
         ("projects.parquet".into(), Some(projects_df.height())),
         ("outcomes.parquet".into(), Some(outcomes_df.height())),
+        ("procurement.parquet".into(), Some(procurement_df.height())),
     ];
     let files: Vec<(String, Option<usize>)> = files
         .into_iter()
