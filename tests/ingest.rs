@@ -1257,3 +1257,64 @@ fn real_ocds_packages_from_three_publishers() {
         assert_eq!(t.rows_kept() + t.rejects.len(), read, "{f}");
     }
 }
+
+#[test]
+fn giving360_spreadsheets_read_as_the_csv_does() {
+    for ext in ["xlsx", "ods"] {
+        let (t, read) = table(&format!(
+            "[pipeline]\nname = \"g\"\n[sources.grants]\nkind = \"projects\"\nformat = \"360giving\"\n\
+             path = \"ROOT/tests/fixtures/360giving/grants.{ext}\"\nsheet = \"Grants\"\n[currency]\nrates = {{ GBP = 1.17 }}\n"
+        ));
+        // As from grants.csv: two kept, one rejected for its date (15/09/2022), on the
+        // spreadsheet's row 4.
+        assert_eq!((read, t.rows_kept(), t.rejects.len()), (3, 2, 1), "{ext}");
+        assert_eq!(
+            column_strings(&t, "id"),
+            [
+                Some("360G-cityfund-001".into()),
+                Some("360G-cityfund-002".into())
+            ],
+            "{ext}"
+        );
+        assert_eq!(
+            column_floats(&t, "amount"),
+            [Some(12000.0 * 1.17), Some(8500.5 * 1.17)],
+            "{ext}"
+        );
+        assert_eq!(
+            column_strings(&t, "start"),
+            [Some("2022-04-01".into()), Some("2022-09-15".into())],
+            "{ext}: dates as ISO"
+        );
+        let r = &t.rejects[0];
+        assert_eq!(
+            (r.line, r.value.as_deref()),
+            (4, Some("15/09/2022")),
+            "{ext}"
+        );
+    }
+    // The first sheet is read unless one is named; a sheet that is not there is named with
+    // the workbook's sheets.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("p.toml");
+    let file = root().join("tests/fixtures/360giving/grants.xlsx");
+    for (sheet, message) in [
+        ("", "has no column `Identifier`"),
+        (
+            "sheet = \"Grant\"\n",
+            "did you mean `Grants`? its sheets: About, Grants",
+        ),
+    ] {
+        std::fs::write(
+            &p,
+            format!(
+                "[pipeline]\nname = \"g\"\n[sources.grants]\nkind = \"projects\"\nformat = \"360giving\"\npath = \"{}\"\n{sheet}",
+                file.display()
+            ),
+        )
+        .unwrap();
+        let o = cityimpact(&["validate", p.to_str().unwrap()]);
+        assert!(!o.status.success());
+        assert!(stderr(&o).contains(message), "{}", stderr(&o));
+    }
+}

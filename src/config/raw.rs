@@ -51,6 +51,7 @@ pub struct RawSource {
     pub columns: Option<Spanned<BTreeMap<String, String>>>,
     pub variables: Option<Spanned<BTreeMap<String, String>>>,
     pub filter: Option<Spanned<BTreeMap<String, String>>>,
+    pub sheet: Option<Spanned<String>>,
     pub spread: Option<Spanned<String>>,
     pub social_enterprises: Option<Vec<String>>,
     pub id_space: Option<Spanned<String>>,

@@ -26,10 +26,12 @@ pub enum Format {
     Giving360,
     /// Open Contracting Data Standard release packages (JSON), or their flattened CSV.
     Ocds,
+    /// A spreadsheet: XLSX, ODS or XLS, its first sheet or the one `sheet` names.
+    Spreadsheet,
 }
 
 impl Format {
-    pub const NAMES: [&'static str; 9] = [
+    pub const NAMES: [&'static str; 10] = [
         "csv",
         "tsv",
         "eurostat-tsv",
@@ -39,6 +41,7 @@ impl Format {
         "parquet",
         "360giving",
         "ocds",
+        "xlsx",
     ];
 
     fn parse(s: &str) -> Option<Format> {
@@ -52,6 +55,7 @@ impl Format {
             "parquet" => Format::Parquet,
             "360giving" => Format::Giving360,
             "ocds" => Format::Ocds,
+            "xlsx" | "ods" | "xls" | "spreadsheet" => Format::Spreadsheet,
             _ => return None,
         })
     }
@@ -67,6 +71,7 @@ impl Format {
             Format::Parquet => "parquet",
             Format::Giving360 => "360giving",
             Format::Ocds => "ocds",
+            Format::Spreadsheet => "xlsx",
         }
     }
 
@@ -145,6 +150,8 @@ pub struct Source {
     pub columns: BTreeMap<String, String>,
     /// city_stats: the source's variable codes → catalogue ids.
     pub variables: BTreeMap<String, String>,
+    /// The spreadsheet's sheet to read (default: the first).
+    pub sheet: Option<String>,
     /// Dimension (or column) → the one value kept: the slice of a multi-dimensional table
     /// (`filter = { sex = "T", age = "TOTAL" }`). Rows of other slices are not the source's.
     pub filter: BTreeMap<String, String>,
@@ -235,6 +242,7 @@ pub(super) fn resolve_source(
                 "json" => Format::Json,
                 "ndjson" | "jsonl" => Format::Ndjson,
                 "parquet" => Format::Parquet,
+                "xlsx" | "xlsm" | "ods" | "xls" => Format::Spreadsheet,
                 _ => {
                     return Err(ctx.error(
                         &s.path,
@@ -421,6 +429,7 @@ pub(super) fn resolve_source(
             .as_ref()
             .map(|v| v.get_ref().clone())
             .unwrap_or_default(),
+        sheet: s.sheet.as_ref().map(|v| v.get_ref().clone()),
         filter: s
             .filter
             .as_ref()

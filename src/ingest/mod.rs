@@ -10,6 +10,7 @@ mod json;
 mod ocds;
 mod parquet;
 mod records;
+mod sheet;
 mod slices;
 
 use std::path::{Path, PathBuf};
@@ -802,6 +803,9 @@ pub fn parse(source: &Source, loaded: &Loaded) -> Result<RawTable, IngestError> 
             Format::Ocds | Format::Giving360 if is_json(&file.bytes) => {
                 json::read(&one, &file.bytes)?
             }
+            // 360Giving publishes spreadsheets too; any format may be given as one.
+            Format::Spreadsheet => sheet::read(&one, &file.bytes)?,
+            _ if sheet::is_spreadsheet(&file.bytes) => sheet::read(&one, &file.bytes)?,
             Format::Csv | Format::Tsv | Format::SdmxCsv | Format::Giving360 | Format::Ocds => {
                 csv::read(&one, &file.bytes)?
             }
