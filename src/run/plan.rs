@@ -88,19 +88,13 @@ pub fn plan(pipeline_file: &Path, options: &Options) -> Result<Vec<Planned>, Run
             .filter(|s| incremental::sources_of(family).contains(&s.kind))
             .map(|s| format!("source {}", s.name))
             .collect();
-        stages.push(Planned {
+        stages.push(indicator_stage(
             stage,
             reads,
-            writes: vec!["indicators.parquet".into()],
-            will_run: !up_to_date && why.is_some(),
-            reason: if up_to_date {
-                whole_reason.clone()
-            } else {
-                why.unwrap_or_else(|| {
-                    "reused: its inputs and the pipeline file are unchanged".into()
-                })
-            },
-        });
+            why,
+            up_to_date.then_some(&whole_reason),
+            "reused: its inputs and the pipeline file are unchanged",
+        ));
     }
     for c in super::custom::stages(&pipeline, &inputs)? {
         let why = incremental::reason_to_run(previous.as_ref(), &c.name, &c.key, options.force);
@@ -112,19 +106,13 @@ pub fn plan(pipeline_file: &Path, options: &Options) -> Result<Vec<Planned>, Run
                 t => format!("source {t}"),
             })
             .collect();
-        stages.push(Planned {
-            stage: c.name,
+        stages.push(indicator_stage(
+            c.name,
             reads,
-            writes: vec!["indicators.parquet".into()],
-            will_run: !up_to_date && why.is_some(),
-            reason: if up_to_date {
-                whole_reason.clone()
-            } else {
-                why.unwrap_or_else(|| {
-                    "reused: its query, the inputs it reads and the settings are unchanged".into()
-                })
-            },
-        });
+            why,
+            up_to_date.then_some(&whole_reason),
+            "reused: its query, the inputs it reads and the settings are unchanged",
+        ));
     }
     if let Some(e) = &pipeline.evaluation {
         stages.push(Planned {
@@ -191,4 +179,25 @@ pub fn plan(pipeline_file: &Path, options: &Options) -> Result<Vec<Planned>, Run
         });
     }
     Ok(stages)
+}
+
+/// A stage that writes indicator values: it runs when `why` says so, unless the whole run is
+/// up to date (`up_to_date` then says why nothing runs).
+fn indicator_stage(
+    stage: String,
+    reads: Vec<String>,
+    why: Option<String>,
+    up_to_date: Option<&String>,
+    reused: &str,
+) -> Planned {
+    Planned {
+        stage,
+        reads,
+        writes: vec!["indicators.parquet".into()],
+        will_run: up_to_date.is_none() && why.is_some(),
+        reason: match up_to_date {
+            Some(whole) => whole.clone(),
+            None => why.unwrap_or_else(|| reused.into()),
+        },
+    }
 }
