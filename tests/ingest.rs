@@ -1318,3 +1318,62 @@ fn giving360_spreadsheets_read_as_the_csv_does() {
         assert!(stderr(&o).contains(message), "{}", stderr(&o));
     }
 }
+
+#[test]
+fn a_deflator_brings_every_amount_to_base_year_prices() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.csv"),
+        "id,area,amount,start,currency\nP1,A,100,2019-05-01,EUR\nP2,A,100,2020-05-01,EUR\n\
+         P3,A,100,2021-03-01,GBP\nP4,A,100,2018-01-01,EUR\n",
+    )
+    .unwrap();
+    let p = dir.path().join("p.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "[pipeline]\nname = \"d\"\n[sources.p]\nkind = \"projects\"\npath = \"{}\"\n\
+             [indicators]\nexclusion = \"none\"\nclimate = \"none\"\n\
+             [currency]\nrates = {{ GBP = {{ 2021 = 1.16 }} }}\n\
+             deflator = {{ base_year = 2020, index = {{ 2019 = 98.0, 2020 = 100.0, 2021 = 102.5 }}, source = \"Eurostat HICP (prc_hicp_aind), invented values\" }}\n",
+            dir.path().join("p.csv").display()
+        ),
+    )
+    .unwrap();
+    let (t, rows) = table(&std::fs::read_to_string(&p).unwrap());
+    // 2019: 100 × 100 / 98; 2020: as it is; 2021: 100 GBP × 1.16 × 100 / 102.5. 2018 has no
+    // index value: rejected, saying what to add.
+    assert_eq!(rows, 4);
+    assert_eq!(
+        column_floats(&t, "amount"),
+        [
+            Some(100.0 * (100.0 / 98.0)),
+            Some(100.0),
+            Some(100.0 * 1.16 * (100.0 / 102.5))
+        ]
+    );
+    assert_eq!(t.rejects.len(), 1);
+    assert!(
+        t.rejects[0].reason.contains("no value for 2018"),
+        "{}",
+        t.rejects[0].reason
+    );
+    // The units say so.
+    let out = dir.path().join("out");
+    run_ok(p.to_str().unwrap(), &out);
+    let df = read(&out.join("indicators.parquet")).unwrap();
+    let units: std::collections::BTreeSet<String> = df
+        .lazy()
+        .filter(col("indicator").eq(lit("spend_total")))
+        .collect()
+        .unwrap()
+        .column("unit")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .map(String::from)
+        .collect();
+    assert_eq!(units.into_iter().collect::<Vec<_>>(), ["EUR (2020 prices)"]);
+}

@@ -115,6 +115,22 @@ pub struct Currency {
     pub report: String,
     /// Units of `report` per unit of each other currency.
     pub rates: BTreeMap<String, Rate>,
+    /// Prices of one base year for every amount, where the pipeline gives a price index.
+    pub deflator: Option<Deflator>,
+}
+
+/// A price index per year: an amount of year y is multiplied by index(base) / index(y).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deflator {
+    pub base_year: i32,
+    pub index: BTreeMap<i32, f64>,
+    pub source: Option<String>,
+}
+
+impl Deflator {
+    fn factor(&self, year: i32) -> Option<f64> {
+        Some(self.index.get(&self.base_year)? / self.index.get(&year)?)
+    }
 }
 
 /// An exchange rate: one for every year, or one per year (`GBP = { 2018 = 1.13 }`).
@@ -128,12 +144,30 @@ impl Currency {
     /// The factor that converts an amount in `code` of `year` to the reporting currency: the
     /// year's own rate where rates are given per year.
     pub fn factor(&self, code: &str, year: Option<i32>) -> Option<f64> {
-        if code.eq_ignore_ascii_case(&self.report) {
-            return Some(1.0);
+        let rate = match code.eq_ignore_ascii_case(&self.report) {
+            true => 1.0,
+            false => match self.rates.get(&code.to_ascii_uppercase())? {
+                Rate::Fixed(r) => *r,
+                Rate::ByYear(by) => *by.get(&year?)?,
+            },
+        };
+        match &self.deflator {
+            Some(d) => Some(rate * d.factor(year?)?),
+            None => Some(rate),
         }
-        match self.rates.get(&code.to_ascii_uppercase())? {
-            Rate::Fixed(r) => Some(*r),
-            Rate::ByYear(by) => by.get(&year?).copied(),
+    }
+
+    /// Whether every amount must go through [`Currency::factor`], even one in the reporting
+    /// currency: with a deflator it changes too.
+    pub fn deflates(&self) -> bool {
+        self.deflator.is_some()
+    }
+
+    /// The reporting currency as units name it: `EUR`, or `EUR (2020 prices)`.
+    pub fn unit(&self) -> String {
+        match &self.deflator {
+            Some(d) => format!("{} ({} prices)", self.report, d.base_year),
+            None => self.report.clone(),
         }
     }
 
@@ -400,11 +434,20 @@ fn resolve(ctx: &Ctx, mut raw: RawFile, file_hash: String) -> Result<Pipeline, C
             for (code, rate) in c.rates {
                 rates.insert(code.to_ascii_uppercase(), resolve_rate(ctx, &code, &rate)?);
             }
-            Currency { report, rates }
+            let deflator = match &c.deflator {
+                Some(d) => Some(resolve_deflator(ctx, d)?),
+                None => None,
+            };
+            Currency {
+                report,
+                rates,
+                deflator,
+            }
         }
         None => Currency {
             report: "EUR".into(),
             rates: BTreeMap::new(),
+            deflator: None,
         },
     };
 
@@ -489,6 +532,43 @@ fn resolve(ctx: &Ctx, mut raw: RawFile, file_hash: String) -> Result<Pipeline, C
         evaluation,
         index,
         custom,
+    })
+}
+
+/// `[currency] deflator = { base_year = 2020, index = { 2019 = 98.1, 2020 = 100.0 } }`.
+fn resolve_deflator(ctx: &Ctx, d: &Spanned<raw::RawDeflator>) -> Result<Deflator, ConfigError> {
+    let r = d.get_ref();
+    let wrong = |message: String| {
+        ctx.error(
+            d,
+            message,
+            Some("write deflator = { base_year = 2020, index = { 2019 = 98.1, 2020 = 100.0, 2021 = 102.6 } }".into()),
+        )
+    };
+    let mut index = BTreeMap::new();
+    for (year, v) in &r.index {
+        let y: i32 = year
+            .parse()
+            .ok()
+            .filter(|y| (1900..=2100).contains(y))
+            .ok_or_else(|| wrong(format!("`{year}` in the deflator's index is not a year")))?;
+        if !(v.is_finite() && *v > 0.0) {
+            return Err(wrong(format!(
+                "the deflator's index for {y} must be a positive number"
+            )));
+        }
+        index.insert(y, *v);
+    }
+    if !index.contains_key(&r.base_year) {
+        return Err(wrong(format!(
+            "the deflator's index has no value for its base year {}",
+            r.base_year
+        )));
+    }
+    Ok(Deflator {
+        base_year: r.base_year,
+        index,
+        source: r.source.clone(),
     })
 }
 

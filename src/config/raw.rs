@@ -68,6 +68,17 @@ pub struct RawCurrency {
     #[serde(default)]
     /// A number, or a table of years to numbers.
     pub rates: BTreeMap<String, Spanned<toml::Value>>,
+    pub deflator: Option<Spanned<RawDeflator>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDeflator {
+    pub base_year: i32,
+    /// Year → price index (any base: only ratios count).
+    pub index: BTreeMap<String, f64>,
+    /// Where the index comes from, for the units' readers (e.g. "Eurostat HICP, prc_hicp_aind").
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

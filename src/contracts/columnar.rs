@@ -197,19 +197,25 @@ impl Contract<'_> {
         period: &[Option<i32>],
         bad: &mut BTreeMap<usize, Reject>,
     ) -> PolarsResult<()> {
-        let Some(code) = &self.source.currency else {
-            return Ok(());
-        };
         let currency = &self.pipeline.currency;
+        // With a deflator, incomes in the reporting currency change too.
+        let code = match (&self.source.currency, currency.deflates()) {
+            (Some(c), _) => c,
+            (None, true) => &currency.report,
+            (None, false) => return Ok(()),
+        };
         let targets: Vec<usize> = [self.at.income, self.at.household_income]
             .into_iter()
             .flatten()
             .collect();
-        if let Some(crate::config::Rate::Fixed(factor)) =
-            currency.rates.get(&code.to_ascii_uppercase())
-        {
+        let fixed = match currency.rates.get(&code.to_ascii_uppercase()) {
+            Some(crate::config::Rate::Fixed(f)) => Some(*f),
+            None if code.eq_ignore_ascii_case(&currency.report) => Some(1.0),
+            _ => None,
+        };
+        if let (Some(factor), false) = (fixed, currency.deflates()) {
             for &r in &targets {
-                columns[r] = (columns[r].f64()? * *factor).into_series();
+                columns[r] = (columns[r].f64()? * factor).into_series();
             }
             return Ok(());
         }

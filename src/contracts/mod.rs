@@ -868,7 +868,13 @@ impl<'a> Contract<'a> {
         if let Some(Value::Int(p)) = get!(at.period) {
             *period = Some(p);
         }
-        if let (SourceKind::Microdata, Some(code)) = (source.kind, &source.currency) {
+        // With a deflator, incomes in the reporting currency change too.
+        let survey_currency = match (&source.currency, pipeline.currency.deflates()) {
+            (Some(c), _) => Some(c.as_str()),
+            (None, true) => Some(pipeline.currency.report.as_str()),
+            (None, false) => None,
+        };
+        if let (SourceKind::Microdata, Some(code)) = (source.kind, survey_currency) {
             // The survey's currency into the reporting one; config checked the rate exists.
             let year = period.or(source.period);
             let factor = match convert(&pipeline.currency, code, year) {
@@ -902,7 +908,7 @@ impl<'a> Contract<'a> {
                         ));
                     }
                 }
-                if let Some(r) = at.currency {
+                if at.currency.is_some() || pipeline.currency.deflates() {
                     let report = pipeline.currency.report.as_str();
                     let code = match get!(at.currency) {
                         Some(Value::Text(c)) => c,
@@ -915,9 +921,21 @@ impl<'a> Contract<'a> {
                                     row[a] = Some(Value::Number(x * factor));
                                 }
                             }
-                            row[r] = Some(Value::Text(Cow::Borrowed(report)));
+                            if let Some(r) = at.currency {
+                                row[r] = Some(Value::Text(Cow::Borrowed(report)));
+                            }
                         }
-                        Err(why) => return Some((col("currency"), Some(code.into_owned()), why)),
+                        Err(why) => {
+                            let column = match at.currency {
+                                Some(_) => col("currency"),
+                                None => col(if source.kind == SourceKind::Projects {
+                                    "start"
+                                } else {
+                                    "date"
+                                }),
+                            };
+                            return Some((column, Some(code.into_owned()), why));
+                        }
                     }
                 }
             }
@@ -1044,10 +1062,22 @@ pub fn reconcile(pipeline: &Pipeline, tables: &mut [Table]) -> PolarsResult<()> 
 
 type CrossFailure = (Option<String>, Option<String>, String);
 
-/// The factor from `code` in `year` to the reporting currency, or why there is none.
+/// The factor from `code` in `year` to the reporting currency (at the deflator's base-year
+/// prices, where there is one), or why there is none.
 fn convert(currency: &Currency, code: &str, year: Option<i32>) -> Result<f64, String> {
     let code_u = code.to_ascii_uppercase();
     let report = &currency.report;
+    if let (Some(d), true) = (&currency.deflator, currency.knows(code)) {
+        match year {
+            Some(y) if !d.index.contains_key(&y) => {
+                return Err(format!(
+                    "the deflator's price index has no value for {y}; add {y} = <index> to [currency] deflator.index"
+                ))
+            }
+            None => return Err("amounts are deflated by year and this row has no year".into()),
+            _ => {}
+        }
+    }
     currency.factor(code, year).ok_or_else(|| match (currency.knows(code), year) {
         (false, _) => format!(
             "no exchange rate for {code_u}; add {code_u} = <{report} per {code_u}> to rates in [currency]"

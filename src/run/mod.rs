@@ -309,7 +309,7 @@ pub fn catalogue_settings(pipeline: &Pipeline) -> catalogue::Settings {
         }))
         .collect();
     catalogue::Settings {
-        currency: pipeline.currency.report.clone(),
+        currency: pipeline.currency.unit(),
         discount_rate: pipeline.indicators.sroi.discount_rate,
         booking,
         extra,
