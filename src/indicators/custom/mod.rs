@@ -317,8 +317,6 @@ pub struct Session<'a> {
     levels: &'a HashMap<String, String>,
     /// The built-in values as the `indicators` table.
     built_in: DataFrame,
-    /// Source tables, built when a query first reads them.
-    sources: HashMap<String, LazyFrame>,
     /// Each custom indicator's values as the `indicators` table holds them.
     computed: HashMap<String, DataFrame>,
     names: Vec<(String, Vec<String>)>,
@@ -358,7 +356,6 @@ impl<'a> Session<'a> {
             catalogue,
             levels,
             built_in,
-            sources: HashMap::new(),
             computed: HashMap::new(),
             names,
         })
@@ -383,11 +380,10 @@ impl<'a> Session<'a> {
             if !read.contains(&t.source.to_lowercase()) {
                 continue;
             }
-            if !self.sources.contains_key(&t.source) {
-                let df = tables::source_frame(self.pipeline, t).map_err(internal)?;
-                self.sources.insert(t.source.clone(), df.lazy());
-            }
-            ctx.register(&t.source, self.sources[&t.source].clone());
+            // Only the columns this query reads: a table per query, built in its own pass.
+            let only = tables::columns_read(t.kind, &c.sql);
+            let df = tables::source_frame(self.pipeline, t, Some(&only)).map_err(internal)?;
+            ctx.register(&t.source, df.lazy());
         }
         if read.contains(INDICATORS) {
             let mut df = self.built_in.clone();
