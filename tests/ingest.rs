@@ -1377,3 +1377,28 @@ fn a_deflator_brings_every_amount_to_base_year_prices() {
         .collect();
     assert_eq!(units.into_iter().collect::<Vec<_>>(), ["EUR (2020 prices)"]);
 }
+
+#[test]
+fn ocds_releases_of_one_process_in_two_files_are_compiled_together() {
+    let (t, read) = table(
+        "[pipeline]\nname = \"o\"\n[sources.c]\nkind = \"procurement\"\nformat = \"ocds\"\n\
+         path = \"ROOT/tests/fixtures/formats/ocds-split/*.json\"\n[currency]\nrates = { PLN = 0.23 }\n",
+    );
+    // As from the one package: A's releases merge across the files (900 EUR, not the first
+    // release's 0), and A's rows go with b.json, which holds its latest release; B stays
+    // with a.json, which comes first.
+    assert_eq!((read, t.rows_kept(), t.rejects.len()), (4, 4, 0));
+    assert_eq!(
+        column_strings(&t, "id"),
+        [
+            Some("ocds-x1-B/1".into()),
+            Some("ocds-x1-B/contract:B-c9".into()),
+            Some("ocds-x1-A/1".into()),
+            Some("ocds-x1-A/2".into()),
+        ]
+    );
+    assert_eq!(
+        column_floats(&t, "amount"),
+        [Some(120.5), Some(75.0), Some(900.0), Some(400.0 * 0.23)]
+    );
+}

@@ -68,34 +68,75 @@ fn table(source: &Source, records: Vec<Record>, bytes: u64) -> Result<RawTable, 
     records::assemble(source, &h, rows, bytes)
 }
 
+/// The file as text, or an error at its first byte that is not UTF-8.
+fn text_of<'b>(source: &Source, bytes: &'b [u8]) -> Result<&'b str, IngestError> {
+    std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)).map_err(|e| {
+        let bom = if bytes.starts_with(b"\xEF\xBB\xBF") {
+            3
+        } else {
+            0
+        };
+        let at = bom + e.valid_up_to();
+        let before = &bytes[..at];
+        let line_start = before
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |i| i + 1);
+        IngestError::NotUtf8 {
+            source_name: source.name.clone(),
+            location: Location {
+                file: source.resolved.clone(),
+                line: before.iter().filter(|b| **b == b'\n').count() + 1,
+                column: String::from_utf8_lossy(&before[line_start..])
+                    .chars()
+                    .count()
+                    + 1,
+            },
+            byte: at,
+            value: bytes.get(at).copied().unwrap_or(0),
+        }
+    })
+}
+
+/// A whole JSON document.
+pub fn doc(source: &Source, bytes: &[u8]) -> Result<Value, IngestError> {
+    serde_json::from_str(text_of(source, bytes)?)
+        .map_err(|e| IngestError::parse(source, e.line(), e.to_string()))
+}
+
+/// OCDS award rows as a table, numbered in order; `None` when there are none.
+pub fn ocds_table(
+    source: &Source,
+    rows: Vec<serde_json::Map<String, Value>>,
+    bytes: u64,
+) -> Result<Option<RawTable>, IngestError> {
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let records = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| (i as u64 + 1, Some(r)))
+        .collect();
+    table(source, records, bytes).map(Some)
+}
+
+/// An OCDS package with nothing to read, named with what it does hold.
+pub fn no_awards(source: &Source, doc: &Value) -> IngestError {
+    let count = |k: &str| doc.get(k).and_then(Value::as_array).map_or(0, Vec::len);
+    IngestError::parse(
+        source,
+        1,
+        format!(
+            "the OCDS package holds no award or contract to read ({} releases, {} records)",
+            count("releases"),
+            count("records")
+        ),
+    )
+}
+
 pub fn read(source: &Source, bytes: &[u8]) -> Result<RawTable, IngestError> {
-    let utf8 =
-        std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)).map_err(|e| {
-            let bom = if bytes.starts_with(b"\xEF\xBB\xBF") {
-                3
-            } else {
-                0
-            };
-            let at = bom + e.valid_up_to();
-            let before = &bytes[..at];
-            let line_start = before
-                .iter()
-                .rposition(|b| *b == b'\n')
-                .map_or(0, |i| i + 1);
-            IngestError::NotUtf8 {
-                source_name: source.name.clone(),
-                location: Location {
-                    file: source.resolved.clone(),
-                    line: before.iter().filter(|b| **b == b'\n').count() + 1,
-                    column: String::from_utf8_lossy(&before[line_start..])
-                        .chars()
-                        .count()
-                        + 1,
-                },
-                byte: at,
-                value: bytes.get(at).copied().unwrap_or(0),
-            }
-        })?;
+    let utf8 = text_of(source, bytes)?;
     let records: Vec<Record> = match source.format {
         Format::Ndjson => {
             let mut out = Vec::new();
@@ -117,24 +158,9 @@ pub fn read(source: &Source, bytes: &[u8]) -> Result<RawTable, IngestError> {
         Format::Ocds => {
             let doc: Value = serde_json::from_str(utf8)
                 .map_err(|e| IngestError::parse(source, e.line(), e.to_string()))?;
-            let records = super::ocds::records(source, &doc);
-            if records.is_empty() {
-                let count = |k: &str| doc.get(k).and_then(Value::as_array).map_or(0, Vec::len);
-                return Err(IngestError::parse(
-                    source,
-                    1,
-                    format!(
-                        "the OCDS package holds no award or contract to read ({} releases, {} records)",
-                        count("releases"),
-                        count("records")
-                    ),
-                ));
-            }
-            records
-                .into_iter()
-                .enumerate()
-                .map(|(i, r)| (i as u64 + 1, Some(r)))
-                .collect()
+            let rows = super::ocds::records(source, &doc);
+            return ocds_table(source, rows, bytes.len() as u64)?
+                .ok_or_else(|| no_awards(source, &doc));
         }
         Format::Giving360 => {
             let doc: Value = serde_json::from_str(utf8)

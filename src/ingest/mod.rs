@@ -788,6 +788,10 @@ fn windows_1252(b: u8) -> char {
 /// Parses a source's files into text cells for every role the files provide; several files
 /// (a glob) are read as one table, each row keeping its file.
 pub fn parse(source: &Source, loaded: &Loaded) -> Result<RawTable, IngestError> {
+    let several = loaded.files.len() > 1;
+    if source.format == Format::Ocds && several && loaded.files.iter().all(|f| is_json(&f.bytes)) {
+        return ocds_packages(source, loaded);
+    }
     let mut tables = Vec::new();
     for file in &loaded.files {
         let one = Source {
@@ -815,6 +819,37 @@ pub fn parse(source: &Source, loaded: &Loaded) -> Result<RawTable, IngestError> 
         raw.files = vec![file.path.clone()];
         raw.file_of = vec![0; raw.len()];
         tables.push(raw);
+    }
+    Ok(RawTable::concat(tables))
+}
+
+/// Several OCDS packages as one source: processes compiled across the files (see
+/// `ocds::records_across`), each row kept with the file of its process's latest release.
+fn ocds_packages(source: &Source, loaded: &Loaded) -> Result<RawTable, IngestError> {
+    let one = |file: &LoadedFile| Source {
+        resolved: file.resolved.clone(),
+        ..source.clone()
+    };
+    let docs: Vec<serde_json::Value> = loaded
+        .files
+        .iter()
+        .map(|f| json::doc(&one(f), &f.bytes))
+        .collect::<Result<_, _>>()?;
+    let rows = ocds::records_across(source, &docs);
+    let mut tables = Vec::new();
+    for (file, rows) in loaded.files.iter().zip(rows) {
+        let Some(mut raw) = json::ocds_table(&one(file), rows, file.bytes.len() as u64)? else {
+            continue;
+        };
+        slices::apply(&one(file), &mut raw)?;
+        raw.blake3 = file.blake3.clone();
+        raw.files = vec![file.path.clone()];
+        raw.file_of = vec![0; raw.len()];
+        tables.push(raw);
+    }
+    if tables.is_empty() {
+        let (first, doc) = (&loaded.files[0], &docs[0]);
+        return Err(json::no_awards(&one(first), doc));
     }
     Ok(RawTable::concat(tables))
 }

@@ -23,6 +23,45 @@ pub fn records(source: &Source, doc: &Value) -> Vec<Map<String, Value>> {
     out
 }
 
+/// The rows of several packages read as one source (a glob): releases of one `ocid` are
+/// compiled together whichever files hold them, and each process's rows go to the file of
+/// its latest release. Gives each file's rows, in file order.
+pub fn records_across(source: &Source, docs: &[Value]) -> Vec<Vec<Map<String, Value>>> {
+    let mut out = vec![Vec::new(); docs.len()];
+    // Record packages are compiled already; their processes stay with their file.
+    let mut releases: Vec<(usize, &Value)> = Vec::new();
+    for (f, doc) in docs.iter().enumerate() {
+        match doc.get("releases").and_then(Value::as_array) {
+            Some(rs) => releases.extend(rs.iter().map(|r| (f, r))),
+            None => {
+                for compiled in processes(doc) {
+                    rows(source, &compiled, &mut out[f]);
+                }
+            }
+        }
+    }
+    let mut order: Vec<&str> = Vec::new();
+    let mut by_ocid: BTreeMap<&str, Vec<(usize, &Value)>> = BTreeMap::new();
+    for (f, r) in releases {
+        let ocid = r.get("ocid").and_then(Value::as_str).unwrap_or("");
+        if !by_ocid.contains_key(ocid) {
+            order.push(ocid);
+        }
+        by_ocid.entry(ocid).or_default().push((f, r));
+    }
+    for ocid in order {
+        let group = by_ocid.remove(ocid).unwrap_or_default();
+        // The file of the latest release; of two as late, the later file.
+        let file = group
+            .iter()
+            .max_by(|a, b| date_of(a.1).cmp(date_of(b.1)).then(a.0.cmp(&b.0)))
+            .map_or(0, |(f, _)| *f);
+        let compiled = compile(group.into_iter().map(|(_, r)| r).collect());
+        rows(source, &compiled, &mut out[file]);
+    }
+    out
+}
+
 /// Every contracting process of the package, compiled: releases grouped by `ocid` in the order
 /// each `ocid` first appears; a record's `compiledRelease` as it is.
 fn processes(doc: &Value) -> Vec<Value> {
