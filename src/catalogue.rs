@@ -56,6 +56,16 @@ pub enum Direction {
 }
 
 impl Direction {
+    /// As a pipeline file writes it (`higher_better`, `lower_better`, `neutral`), which config
+    /// has checked.
+    pub fn from_config(s: &str) -> Direction {
+        match s {
+            "higher_better" => Direction::HigherBetter,
+            "lower_better" => Direction::LowerBetter,
+            _ => Direction::Neutral,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Direction::HigherBetter => "higher is better",

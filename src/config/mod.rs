@@ -163,6 +163,16 @@ impl Currency {
         self.deflator.is_some()
     }
 
+    /// The currency a survey's incomes go through [`Currency::factor`] from: its own, or, with
+    /// a deflator, the reporting one; `None` when they stay as they are.
+    pub fn of_survey<'a>(&'a self, survey: Option<&'a str>) -> Option<&'a str> {
+        match (survey, self.deflates()) {
+            (Some(c), _) => Some(c),
+            (None, true) => Some(self.report.as_str()),
+            (None, false) => None,
+        }
+    }
+
     /// The reporting currency as units name it: `EUR`, or `EUR (2020 prices)`.
     pub fn unit(&self) -> String {
         match &self.deflator {

@@ -198,11 +198,8 @@ impl Contract<'_> {
         bad: &mut BTreeMap<usize, Reject>,
     ) -> PolarsResult<()> {
         let currency = &self.pipeline.currency;
-        // With a deflator, incomes in the reporting currency change too.
-        let code = match (&self.source.currency, currency.deflates()) {
-            (Some(c), _) => c,
-            (None, true) => &currency.report,
-            (None, false) => return Ok(()),
+        let Some(code) = currency.of_survey(self.source.currency.as_deref()) else {
+            return Ok(());
         };
         let targets: Vec<usize> = [self.at.income, self.at.household_income]
             .into_iter()

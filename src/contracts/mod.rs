@@ -868,12 +868,7 @@ impl<'a> Contract<'a> {
         if let Some(Value::Int(p)) = get!(at.period) {
             *period = Some(p);
         }
-        // With a deflator, incomes in the reporting currency change too.
-        let survey_currency = match (&source.currency, pipeline.currency.deflates()) {
-            (Some(c), _) => Some(c.as_str()),
-            (None, true) => Some(pipeline.currency.report.as_str()),
-            (None, false) => None,
-        };
+        let survey_currency = pipeline.currency.of_survey(source.currency.as_deref());
         if let (SourceKind::Microdata, Some(code)) = (source.kind, survey_currency) {
             // The survey's currency into the reporting one; config checked the rate exists.
             let year = period.or(source.period);

@@ -173,6 +173,7 @@ pub fn read(source: &Source, owned: &[u8]) -> Result<RawTable, IngestError> {
     if let Some((key, first, second)) = slices::first_repeat(&keys, &line_numbers) {
         let mut fixed = vec![area, variable];
         fixed.extend(filter.iter().map(|(d, _)| *d));
+        let key = (key.0.as_str(), key.1.as_str(), key.2.as_str());
         if let Some(e) = slices::ambiguous(source, &dims, &kept_values, &fixed, key, first, second)
         {
             return Err(e);

@@ -3,9 +3,11 @@
 //! source's `filter` picks one slice; when more than one is left for an area, variable and
 //! period, reading stops and says which dimensions vary, with a `filter =` line to copy.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::Hash;
 
-use super::{FilterMismatch, IngestError, RawTable};
+use super::{FilterMismatch, IngestError, RawColumn, RawTable};
 use crate::config::{nearest, Source};
 
 /// The pseudo-roles under which a text table's filter columns and, for SDMX-CSV, its other
@@ -38,7 +40,14 @@ pub fn apply(source: &Source, raw: &mut RawTable) -> Result<(), IngestError> {
     if pseudo.is_empty() {
         return Ok(());
     }
-    let text = |r: usize, i: usize| -> String { raw.cells[r].text(i).unwrap_or_default() };
+    // Cells borrowed from the text columns: a filtered CSV can be large, and a String per
+    // cell is what the columnar core avoids.
+    let cell = |r: usize, i: usize| -> Cow<'_, str> {
+        match &raw.cells[r] {
+            RawColumn::Text(t) => Cow::Borrowed(t.get(i).unwrap_or("")),
+            other => Cow::Owned(other.text(i).unwrap_or_default()),
+        }
+    };
     let dims: Vec<String> = pseudo.iter().map(|&r| raw.columns[r].clone()).collect();
     let filter: Vec<(usize, String)> = pseudo
         .iter()
@@ -50,17 +59,20 @@ pub fn apply(source: &Source, raw: &mut RawTable) -> Result<(), IngestError> {
     let mut all = vec![BTreeSet::new(); dims.len()];
     let mut kept = vec![BTreeSet::new(); dims.len()];
     let mut keep = vec![true; n];
-    for (i, k) in keep.iter_mut().enumerate() {
-        let values: Vec<String> = pseudo.iter().map(|&r| text(r, i)).collect();
-        for (d, v) in values.iter().enumerate() {
-            if all[d].len() < 1000 {
-                all[d].insert(v.clone());
-            }
+    let note = |set: &mut BTreeSet<String>, v: &str, cap: usize| {
+        if set.len() < cap && !set.contains(v) {
+            set.insert(v.to_string());
         }
-        *k = filter.iter().all(|(d, v)| &values[*d] == v);
-        if *k {
-            for (d, v) in values.into_iter().enumerate() {
-                kept[d].insert(v);
+    };
+    for (i, k) in keep.iter_mut().enumerate() {
+        *k = filter
+            .iter()
+            .all(|(d, v)| cell(pseudo[*d], i) == v.as_str());
+        for (d, &r) in pseudo.iter().enumerate() {
+            let v = cell(r, i);
+            note(&mut all[d], &v, 1000);
+            if *k {
+                note(&mut kept[d], &v, usize::MAX);
             }
         }
     }
@@ -68,13 +80,14 @@ pub fn apply(source: &Source, raw: &mut RawTable) -> Result<(), IngestError> {
     let at = |role: &str| raw.role(role);
     if let (Some(a), Some(v), Some(p)) = (at("area"), at("variable"), at("period")) {
         let rows: Vec<usize> = (0..n).filter(|&i| keep[i]).collect();
-        let keys: Vec<(String, String, String)> = rows
+        let keys: Vec<_> = rows
             .iter()
-            .map(|&i| (text(a, i), text(v, i), text(p, i)))
+            .map(|&i| (cell(a, i), cell(v, i), cell(p, i)))
             .collect();
         let lines: Vec<u64> = rows.iter().map(|&i| raw.lines[i]).collect();
-        if let Some((key, first, second)) = first_repeat(&keys, &lines) {
+        if let Some(((area, variable, period), first, second)) = first_repeat(&keys, &lines) {
             let fixed: Vec<usize> = filter.iter().map(|(d, _)| *d).collect();
+            let key = (area.as_ref(), variable.as_ref(), period.as_ref());
             if let Some(e) = ambiguous(source, &dims, &kept, &fixed, key, first, second) {
                 return Err(e);
             }
@@ -138,11 +151,8 @@ pub fn check_values(
 
 /// Finds the first (area, variable, period) that two kept rows share. `keys[i]` is row i's
 /// key and `lines[i]` its line; gives the key and both lines.
-pub fn first_repeat<'k>(
-    keys: &'k [(String, String, String)],
-    lines: &[u64],
-) -> Option<(&'k (String, String, String), u64, u64)> {
-    let mut seen: HashMap<&(String, String, String), usize> = HashMap::with_capacity(keys.len());
+pub fn first_repeat<'k, K: Hash + Eq>(keys: &'k [K], lines: &[u64]) -> Option<(&'k K, u64, u64)> {
+    let mut seen: HashMap<&K, usize> = HashMap::with_capacity(keys.len());
     for (i, k) in keys.iter().enumerate() {
         if let Some(&first) = seen.get(k) {
             return Some((k, lines[first], lines[i]));
@@ -161,7 +171,7 @@ pub fn ambiguous(
     dims: &[String],
     values: &[BTreeSet<String>],
     fixed: &[usize],
-    key: &(String, String, String),
+    key: (&str, &str, &str),
     first: u64,
     second: u64,
 ) -> Option<IngestError> {

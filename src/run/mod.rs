@@ -276,11 +276,7 @@ pub fn catalogue_settings(pipeline: &Pipeline) -> catalogue::Settings {
             family: Family::Exclusion,
             name: s.name.clone(),
             unit: s.unit.clone(),
-            direction: match s.direction.as_str() {
-                "higher_better" => catalogue::Direction::HigherBetter,
-                "lower_better" => catalogue::Direction::LowerBetter,
-                _ => catalogue::Direction::Neutral,
-            },
+            direction: catalogue::Direction::from_config(&s.direction),
             definition: s.definition.clone(),
             source: "declared in the pipeline file ([evaluation.series])".into(),
             sql: None,
@@ -291,11 +287,7 @@ pub fn catalogue_settings(pipeline: &Pipeline) -> catalogue::Settings {
             family: Family::parse(&c.family).unwrap_or(Family::Custom),
             name: c.name.clone(),
             unit: c.unit.clone(),
-            direction: match c.direction.as_str() {
-                "higher_better" => catalogue::Direction::HigherBetter,
-                "lower_better" => catalogue::Direction::LowerBetter,
-                _ => catalogue::Direction::Neutral,
-            },
+            direction: catalogue::Direction::from_config(&c.direction),
             definition: c.definition.clone(),
             source: format!(
                 "the pipeline's own SQL ([indicators.custom.{}] in {})",
