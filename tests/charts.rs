@@ -341,7 +341,17 @@ fn the_report_is_one_self_contained_file() {
                 .is_some_and(|x| x == "svg")
         })
         .count();
-    assert_eq!(html.matches("<figure>").count(), charts);
+    assert_eq!(html.matches("<figure id=\"chart-").count(), charts);
+    // The key findings come first, before any chart, and link to the charts behind them.
+    let findings = html.find("<h2 id=\"findings\">Key findings</h2>").unwrap();
+    assert!(findings < html.find("<figure").unwrap());
+    for link in html[findings..].split("href=\"#").skip(1).take(20) {
+        let target = &link[..link.find('"').unwrap()];
+        assert!(
+            html.contains(&format!("id=\"{target}\"")),
+            "a link to #{target}"
+        );
+    }
     // Nothing is loaded from elsewhere.
     for needle in ["src=\"http", "href=\"http", "<link", "<script"] {
         assert!(!html.contains(needle), "{needle}");
@@ -357,8 +367,15 @@ fn the_report_is_one_self_contained_file() {
         html.contains("<th title=\"arpr\">At-risk-of-poverty rate<br><small>%, 2023</small></th>"),
         "indicator names in the headers"
     );
-    assert!(html.contains("<div class=\"scroll\"><table>"));
+    assert!(html.contains("<div class=\"scroll\"><table class=\"values"));
     assert!(html.contains("table-layout: fixed"));
+    // No table of values is wider than a page: the area and at most six indicators.
+    for table in html.split("<table class=\"values").skip(1) {
+        let header = &table[..table.find("</tr>").unwrap()];
+        assert!(header.matches("<th").count() <= 7, "{header}");
+    }
+    // Codes are not shown where a name is known: countries too.
+    assert!(html.contains("<th title=\"NL\">Netherlands</th>"));
 }
 
 #[test]

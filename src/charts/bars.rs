@@ -80,7 +80,7 @@ pub fn draw<DB: DrawingBackend>(
                 .unwrap_or_default(),
             _ => String::new(),
         })
-        .x_label_formatter(&|v| theme::tick(*v))
+        .x_label_formatter(&theme::axis(min, xmax, 10))
         .x_desc(d.unit.clone())
         .label_style((theme::FONT, 15).into_font().color(&theme::TEXT))
         .axis_desc_style((theme::FONT, 16).into_font().color(&theme::TEXT))

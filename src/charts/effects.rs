@@ -55,6 +55,11 @@ pub fn data(
         }
         let e = out.entry(o.clone()).or_insert_with(|| {
             let (name, unit) = names(o);
+            // A difference of two rates is in percentage points, not per cent.
+            let unit = match unit.as_str() {
+                "%" => "percentage points".to_string(),
+                _ => unit,
+            };
             Effects {
                 outcome: o.clone(),
                 name,
@@ -138,7 +143,7 @@ pub fn draw_event_study<DB: DrawingBackend>(
                 String::new()
             }
         })
-        .y_label_formatter(&|v| theme::tick(*v))
+        .y_label_formatter(&theme::axis(y0, y1, 10))
         .x_desc("Years since treatment started (0 = first year)")
         .y_desc(format!("Effect ({})", e.unit))
         .label_style((theme::FONT, 15).into_font().color(&theme::TEXT))
@@ -225,7 +230,7 @@ pub fn draw_cohorts<DB: DrawingBackend>(
                 String::new()
             }
         })
-        .y_label_formatter(&|v| theme::tick(*v))
+        .y_label_formatter(&theme::axis(y0, y1, 10))
         .x_desc("Year")
         .y_desc(format!("Effect ({})", e.unit))
         .label_style((theme::FONT, 15).into_font().color(&theme::TEXT))

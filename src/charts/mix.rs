@@ -113,7 +113,7 @@ pub fn draw<DB: DrawingBackend>(
                 .unwrap_or_default(),
             _ => String::new(),
         })
-        .x_label_formatter(&|v| theme::tick(*v))
+        .x_label_formatter(&theme::axis(0.0, 100.0, 10))
         .x_desc("% of the amount with a known funding source")
         .label_style((theme::FONT, 15).into_font().color(&theme::TEXT))
         .axis_desc_style((theme::FONT, 16).into_font().color(&theme::TEXT))

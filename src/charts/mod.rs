@@ -63,6 +63,8 @@ pub struct Series {
     pub name: String,
     pub unit: String,
     pub family: String,
+    /// The level of the areas drawn (the level with the most areas).
+    pub level: String,
     /// area → points, sorted by period
     pub series: BTreeMap<String, Vec<Point>>,
     /// Areas drawn in colour; the others are grey.
@@ -179,6 +181,7 @@ impl Rows {
         }
         let keep = main_level(&levels)?;
         series.retain(|a, _| levels.get(a) == Some(&keep));
+        let level = keep;
         if series.is_empty() {
             return None;
         }
@@ -199,6 +202,7 @@ impl Rows {
             family: family
                 .or_else(|| entry.map(|e| e.family.as_str().to_string()))
                 .unwrap_or_default(),
+            level,
             series,
             highlight,
         })
@@ -284,7 +288,7 @@ impl Chart {
 }
 
 /// A file-name-safe version of an area name.
-fn slug(s: &str) -> String {
+pub fn slug(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {

@@ -92,7 +92,7 @@ pub fn draw<DB: DrawingBackend>(
         .bold_line_style(theme::GRID)
         .x_labels(((x1 - x0 + 1) as usize).min(12))
         .x_label_formatter(&|y| format!("{y}"))
-        .y_label_formatter(&|v| theme::tick(*v))
+        .y_label_formatter(&theme::axis(0.0, ymax, 10))
         .x_desc("Year")
         .y_desc("tCO2e")
         .label_style((theme::FONT, 15).into_font().color(&theme::TEXT))

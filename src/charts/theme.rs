@@ -94,6 +94,34 @@ pub fn tick(v: f64) -> String {
     }
 }
 
+/// The labels of a linear axis over `lo..hi` with `n` labels at most (plotters' default is
+/// 10): one number of decimals for every tick, the most any of them needs, so that `0.4` does
+/// not sit beside `-1` and `-1.20`. The ticks are plotters' own key points for that range.
+pub fn axis(lo: f64, hi: f64, n: usize) -> impl Fn(&f64) -> String {
+    use plotters::coord::ranged1d::Ranged;
+    use plotters::coord::types::RangedCoordf64;
+    let decimals = match lo.is_finite() && hi.is_finite() && lo < hi {
+        true => RangedCoordf64::from(lo..hi)
+            .key_points(n)
+            .iter()
+            .map(|v| decimals_needed(*v))
+            .max()
+            .unwrap_or(0),
+        false => 0,
+    };
+    move |v: &f64| number_with(*v, decimals)
+}
+
+/// The fewest decimals (up to 3) that write `v` exactly.
+fn decimals_needed(v: f64) -> usize {
+    (0..3)
+        .find(|d| {
+            let scaled = v * 10f64.powi(*d as i32);
+            (scaled - scaled.round()).abs() < 1e-6 * scaled.abs().max(1.0)
+        })
+        .unwrap_or(3)
+}
+
 /// Roughly how wide a label is in pixels at a font size, for reserving space so that nothing
 /// is clipped (DejaVu Sans averages a little under 0.6 em per character).
 pub fn text_width(text: &str, size: f64) -> u32 {
@@ -119,5 +147,22 @@ mod tests {
         assert_eq!(tick(2.5), "2.50");
         assert_eq!(number_with(7.354, 1), "7.4");
         assert_eq!(number_with(12345.678, 2), "12,345.68");
+    }
+
+    #[test]
+    fn an_axis_writes_every_tick_with_the_same_decimals() {
+        // -1.6..0.45 takes ticks every 0.2 (plotters' 1-2-5 steps): one decimal for all.
+        let f = axis(-1.62, 0.45, 10);
+        assert_eq!(f(&0.4), "0.4");
+        assert_eq!(f(&-1.0), "-1.0");
+        assert_eq!(f(&-1.2), "-1.2");
+        assert_eq!(f(&0.0), "0.0");
+        // 0..700 000 by 100 000: no decimals, thousands separated.
+        let g = axis(0.0, 735_000.0, 10);
+        assert_eq!(g(&700_000.0), "700,000");
+        // 0..2.5 by 0.25 would need two; plotters takes 0.5 steps with 10 labels: "2.5".
+        let h = axis(0.0, 2.6, 10);
+        assert_eq!(h(&2.5), "2.5");
+        assert_eq!(h(&2.0), "2.0");
     }
 }

@@ -82,6 +82,59 @@ fn certainty(r: &Row, alpha: f64) -> &'static str {
     }
 }
 
+/// Where an outcome's part of the section starts, for links from the key findings.
+pub fn anchor(outcome: &str) -> String {
+    format!("evaluation-{}", super::slug(outcome))
+}
+
+/// One sentence per evaluated outcome for the key findings: the overall effect, its interval
+/// and how sure it is, and a caution when the treated areas already differed before.
+/// (outcome id, HTML)
+pub fn headlines(
+    effects: &DataFrame,
+    manifest: &Json,
+    catalogue: &Resolved,
+) -> PolarsResult<Vec<(String, String)>> {
+    let ev = &manifest["evaluation"];
+    let alpha = ev["settings"]["alpha"].as_f64().unwrap_or(0.05);
+    let comparison = match ev["settings"]["control_group"].as_str() {
+        Some("not_yet_treated") => "areas not yet treated",
+        _ => "areas never treated",
+    };
+    let mut out = Vec::new();
+    for o in ev["outcomes"].as_array().into_iter().flatten() {
+        let id = o["outcome"].as_str().unwrap_or("");
+        let Some(r) = find(effects, id, "cs_did", "simple")? else {
+            continue;
+        };
+        let entry = catalogue.get(id);
+        let name = entry.map(|e| e.name.as_str()).unwrap_or(id);
+        let unit = match entry.map(|e| e.unit.as_str()).unwrap_or("") {
+            "%" => "percentage points",
+            u => u,
+        };
+        let mut s = format!(
+            "<strong>{}</strong> {} by {} {} more in the {} treated areas than in the {} {comparison} ({:.0} % interval {} to {}; {}): {}.",
+            esc(name),
+            if r.att < 0.0 { "fell" } else { "rose" },
+            theme::number(r.att.abs()),
+            esc(unit),
+            r.n_treated,
+            r.n_control,
+            100.0 * (1.0 - alpha),
+            r.lo.map(theme::number).unwrap_or_else(|| "–".into()),
+            r.hi.map(theme::number).unwrap_or_else(|| "–".into()),
+            p_text(r.p),
+            certainty(&r, alpha),
+        );
+        if o["pre_test"]["p_value"].as_f64().is_some_and(|p| p < alpha) {
+            s.push_str(" Read it with caution: the treated areas already moved differently before treatment.");
+        }
+        out.push((id.to_string(), s));
+    }
+    Ok(out)
+}
+
 /// The section's HTML (empty when nothing was evaluated).
 pub fn section(effects: &DataFrame, manifest: &Json, catalogue: &Resolved) -> PolarsResult<String> {
     let ev = &manifest["evaluation"];
@@ -105,7 +158,7 @@ pub fn section(effects: &DataFrame, manifest: &Json, catalogue: &Resolved) -> Po
             "%" => "percentage points",
             u => u,
         };
-        let _ = writeln!(h, "<h3>{}</h3>", esc(name));
+        let _ = writeln!(h, "<h3 id=\"{}\">{}</h3>", anchor(id), esc(name));
         let Some(simple) = find(effects, id, "cs_did", "simple")? else {
             let why: Vec<&str> = o["notes"]
                 .as_array()

@@ -10,12 +10,13 @@ use super::esc;
 use crate::charts::theme;
 use crate::indicators::{floats, ints, strings};
 
-/// The section's HTML (empty without an index).
-pub fn section(
+/// The index's headline: who leads and trails in the latest period, and how sure the ranking
+/// is; the first two paragraphs of the section, and the index's line among the key findings.
+pub fn summary(
     index: &DataFrame,
     manifest: &Json,
     names: &std::collections::BTreeMap<String, String>,
-) -> PolarsResult<String> {
+) -> PolarsResult<Option<Summary>> {
     let ix = &manifest["index"];
     let top = ix["name"].as_str().unwrap_or("Index");
     let title = ix["names"][top].as_str().unwrap_or(top);
@@ -36,7 +37,7 @@ pub fn section(
         })
         .collect();
     if rows.is_empty() {
-        return Ok(String::new());
+        return Ok(None);
     }
     rows.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
     let name = |a: &str| names.get(a).cloned().unwrap_or_else(|| a.to_string());
@@ -46,44 +47,55 @@ pub fn section(
         .map(|r| format!("{} ({})", name(&r.1), theme::number(r.2)))
         .collect();
     let last = rows.last().expect("not empty");
-    let mut h = String::new();
     let when = latest.map(|p| format!(" in {p}")).unwrap_or_default();
-    let _ = writeln!(
-        h,
-        "<p><strong>{}{when}: {} lead; {} is last ({})</strong>, of {} areas scored.</p>",
+    let lead = format!(
+        "<strong>{}{when}: {} lead; {} is last ({})</strong>, of {} areas scored.",
         esc(title),
         esc(&lead.join(", ")),
         esc(&name(&last.1)),
         theme::number(last.2),
         rows.len()
     );
-    let widths: Vec<f64> = rows
+    let widest = rows
         .iter()
-        .filter_map(|r| r.3.map(|(l, h)| h - l))
-        .collect();
-    if !widths.is_empty() {
+        .filter_map(|r| r.3.map(|(l, h)| (h - l, r)))
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    let sure = widest.map(|(w, r)| {
         let settled = rows
             .iter()
             .filter(|r| r.3.is_some_and(|(l, h)| h - l <= 2.0))
             .count();
-        let widest = rows
-            .iter()
-            .filter_map(|r| r.3.map(|(l, h)| (h - l, r)))
-            .max_by(|a, b| a.0.total_cmp(&b.0));
-        let _ = write!(
-            h,
-            "<p>How sure the ranking is: over the Monte-Carlo runs (weights, normalisation and aggregation drawn from the pipeline's sets), {settled} of {} areas stay within two ranks of each other (5-95 % of runs)",
-            rows.len()
-        );
-        if let Some((w, r)) = widest {
-            let _ = write!(
-                h,
-                "; {} moves the most, over {} ranks",
-                esc(&name(&r.1)),
-                theme::number(w)
-            );
-        }
-        h.push_str(".</p>\n");
+        format!(
+            "How sure the ranking is: over the Monte-Carlo runs (weights, normalisation and aggregation drawn from the pipeline's sets), {settled} of {} areas stay within two ranks of each other (5-95 % of runs); {} moves the most, over {} ranks.",
+            rows.len(),
+            esc(&name(&r.1)),
+            theme::number(w)
+        )
+    });
+    Ok(Some(Summary { lead, sure, latest }))
+}
+
+/// The index's headline, as HTML sentences.
+pub struct Summary {
+    pub lead: String,
+    pub sure: Option<String>,
+    latest: Option<i32>,
+}
+
+/// The section's HTML (empty without an index).
+pub fn section(
+    index: &DataFrame,
+    manifest: &Json,
+    names: &std::collections::BTreeMap<String, String>,
+) -> PolarsResult<String> {
+    let ix = &manifest["index"];
+    let Some(summary) = summary(index, manifest, names)? else {
+        return Ok(String::new());
+    };
+    let latest = summary.latest;
+    let mut h = format!("<p>{}</p>\n", summary.lead);
+    if let Some(sure) = &summary.sure {
+        let _ = writeln!(h, "<p>{sure}</p>");
     }
     let period_entry = ix["periods"].as_array().and_then(|p| {
         p.iter()

@@ -3,7 +3,7 @@
 //! definitions and sources from the catalogue, and the run's provenance. It reads only the
 //! output tables, the manifest and the chart files, like the charts themselves.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -12,10 +12,30 @@ use serde_json::Value as Json;
 
 use crate::catalogue::{Family, Resolved};
 use crate::charts::theme;
-use crate::indicators::{floats, ints, strings};
+use crate::indicators::strings;
 
 mod evaluation;
+mod findings;
 mod index;
+mod names;
+mod tables;
+
+pub use names::Names;
+
+/// A family's heading as a reader sees it.
+pub fn family_title(family: Family) -> &'static str {
+    match family {
+        Family::Exclusion => "Social exclusion",
+        Family::Spending => "Spending and financing",
+        Family::Climate => "Climate",
+        Family::Custom => "The pipeline's own indicators",
+    }
+}
+
+/// A fragment-safe version of an id, for anchors.
+fn slug(s: &str) -> String {
+    crate::charts::slug(s)
+}
 
 /// Escapes text for HTML.
 fn esc(s: &str) -> String {
@@ -50,13 +70,20 @@ fn base64(bytes: &[u8]) -> String {
 const STYLE: &str = "
 body { font-family: 'DejaVu Sans', Verdana, sans-serif; color: #212121; max-width: 1200px; margin: 2em auto; padding: 0 1em; line-height: 1.45; }
 h1 { font-size: 1.8em; margin-bottom: 0.2em; } h2 { border-bottom: 2px solid #0072b2; padding-bottom: 0.2em; margin-top: 2em; }
+h3 { margin-top: 1.6em; page-break-after: avoid; }
 .meta { color: #6e6e6e; } figure { margin: 1.5em 0; page-break-inside: avoid; } figure svg, figure img { width: 100%; height: auto; }
-table { border-collapse: collapse; font-size: 0.85em; margin: 1em 0; page-break-inside: auto; } th, td { border-bottom: 1px solid #e1e1e1; padding: 0.3em 0.6em; text-align: right; }
-th:first-child, td:first-child { text-align: left; } th { background: #f4f4f4; } tr { page-break-inside: avoid; }
+ul.findings { padding-left: 1.2em; } ul.findings li { margin: 0.6em 0; } ul.findings a { white-space: nowrap; font-size: 0.9em; }
+ul.findings a::before { content: '→ '; }
+table { border-collapse: collapse; font-size: 0.85em; margin: 1em 0; page-break-inside: auto; } th, td { border-bottom: 1px solid #e1e1e1; padding: 0.3em 0.6em; text-align: right; vertical-align: bottom; }
+th:first-child, td:first-child { text-align: left; } th { background: #f4f4f4; font-weight: 600; } tr { page-break-inside: avoid; }
+table.values { width: 100%; } table.values th { width: 13%; } table.values th:first-child { width: auto; }
+table.transposed th[scope=row] { background: none; font-weight: normal; text-align: left; }
+td[title], th[title] { cursor: help; } small { color: #555; font-weight: normal; }
 dt { font-weight: bold; margin-top: 0.8em; } dd { margin-left: 1.2em; } code { font-size: 0.9em; }
 .scroll { overflow-x: auto; max-width: 100%; }
-@media print { @page { size: A4; margin: 12mm; } body { margin: 0; max-width: none; } h2 { page-break-before: always; }
-  .scroll { overflow: visible; } table { width: 100%; table-layout: fixed; font-size: 6.5pt; } th, td { padding: 0.15em 0.25em; overflow-wrap: anywhere; } }
+@media print { @page { size: A4; margin: 14mm 12mm; } body { margin: 0; max-width: none; font-size: 10pt; } h2 { page-break-before: always; }
+  h2#findings { page-break-before: avoid; } a { color: inherit; text-decoration: none; }
+  .scroll { overflow: visible; } table { width: 100%; table-layout: fixed; font-size: 7.5pt; } th, td { padding: 0.2em 0.3em; overflow-wrap: anywhere; hyphens: auto; } }
 ";
 
 /// The largest SVG written into the report as it is; a larger chart comes as its PNG.
@@ -83,8 +110,10 @@ fn build(
     charts: &[PathBuf],
     catalogue: &Resolved,
 ) -> PolarsResult<String> {
-    let names: BTreeMap<String, String> =
-        serde_json::from_value(manifest["area_names"].clone()).unwrap_or_default();
+    let names = Names::new(
+        serde_json::from_value(manifest["area_names"].clone()).unwrap_or_default(),
+        manifest,
+    );
     let title = manifest["pipeline"]["title"]
         .as_str()
         .unwrap_or("cityimpact report");
@@ -110,31 +139,45 @@ fn build(
         })
         .map(|p| p.as_path())
         .collect();
-    // The evaluation and the index lead: they answer the questions the pipeline exists for.
+    let stems: BTreeSet<String> = charts
+        .iter()
+        .filter_map(|p| p.file_stem()?.to_str().map(String::from))
+        .collect();
+    // What changed and where comes first; then the evaluation and the index, which answer the
+    // questions the pipeline exists for; then each family's charts and tables.
+    h.push_str(&findings::section(&findings::Inputs {
+        indicators,
+        outputs,
+        manifest,
+        catalogue,
+        names: &names,
+        charts: &stems,
+    })?);
     if let Some(effects) = outputs.effects {
         let text = evaluation::section(effects, manifest, catalogue)?;
         let figures = figures(charts, &inline_svg, "evaluation");
         if !text.is_empty() || !figures.is_empty() {
-            let _ = write!(h, "<h2>Evaluation</h2>\n{text}{figures}");
+            let _ = write!(h, "<h2 id=\"evaluation\">Evaluation</h2>\n{text}{figures}");
         }
     }
     if let Some(df) = outputs.index {
-        let text = index::section(df, manifest, &names)?;
+        let text = index::section(df, manifest, names.areas())?;
         let figures = figures(charts, &inline_svg, "index");
         if !text.is_empty() || !figures.is_empty() {
-            let _ = write!(h, "<h2>Composite index</h2>\n{text}{figures}");
+            let _ = write!(h, "<h2 id=\"index\">Composite index</h2>\n{text}{figures}");
         }
     }
     for family in Family::SHOWN {
         let figures = figures(charts, &inline_svg, family.as_str());
-        let table = latest_table(indicators, family, &names, catalogue)?;
+        let table = tables::latest(indicators, family, &names, catalogue)?;
         if figures.is_empty() && table.is_empty() {
             continue;
         }
         let _ = write!(
             h,
-            "<h2>{}</h2>\n{figures}{table}",
-            esc(&capitalise(family.as_str()))
+            "<h2 id=\"{}\">{}</h2>\n{figures}{table}",
+            family.as_str(),
+            esc(family_title(family))
         );
     }
 
@@ -193,12 +236,17 @@ fn figures(charts: &[PathBuf], inline_svg: &BTreeSet<&Path>, prefix: &str) -> St
                 let text = String::from_utf8_lossy(&bytes);
                 // Drop the XML declaration, which is not allowed inside HTML.
                 let body = text.find("<svg").map_or(&text[..], |i| &text[i..]);
-                let _ = writeln!(figures, "<figure>{body}</figure>");
+                let _ = writeln!(
+                    figures,
+                    "<figure id=\"chart-{}\">{body}</figure>",
+                    esc(name)
+                );
             }
             _ => {
                 let _ = writeln!(
                     figures,
-                    "<figure><img alt=\"{}\" src=\"data:image/png;base64,{}\"></figure>",
+                    "<figure id=\"chart-{}\"><img alt=\"{}\" src=\"data:image/png;base64,{}\"></figure>",
+                    esc(name),
                     esc(name),
                     base64(&bytes)
                 );
@@ -215,139 +263,6 @@ fn sentence(s: &str) -> String {
         true => s.to_string(),
         false => format!("{s}."),
     }
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-        .unwrap_or_default()
-}
-
-/// The latest value of each indicator of a family, one row per area (no breakdowns, no
-/// projects), as an HTML table.
-fn latest_table(
-    all: &DataFrame,
-    family: Family,
-    names: &BTreeMap<String, String>,
-    catalogue: &Resolved,
-) -> PolarsResult<String> {
-    // Only the family's area values; per-project values can be millions of rows.
-    let indicators = &all
-        .clone()
-        .lazy()
-        .filter(
-            col("family")
-                .eq(lit(family.as_str()))
-                .and(col("level").neq(lit("project")))
-                .and(col("breakdown").is_null()),
-        )
-        .collect()?;
-    let ind = strings(indicators, "indicator")?;
-    let fam = strings(indicators, "family")?;
-    let area = strings(indicators, "area")?;
-    let level = strings(indicators, "level")?;
-    let period = ints(indicators, "period")?;
-    let breakdown = strings(indicators, "breakdown")?;
-    let value = floats(indicators, "value")?;
-    let flag = strings(indicators, "flag")?;
-    let unit_col = match indicators.schema().contains("unit") {
-        true => strings(indicators, "unit")?,
-        false => vec![None; indicators.height()],
-    };
-    // The unit as the table writes it (in the pipeline's reporting currency).
-    let mut units: BTreeMap<&str, &str> = BTreeMap::new();
-    for (id, u) in ind.iter().zip(&unit_col) {
-        if let (Some(id), Some(u)) = (id, u) {
-            units.entry(id).or_insert(u);
-        }
-    }
-    // indicator → latest period; (area, indicator) → value of that period
-    let mut latest: BTreeMap<&str, i32> = BTreeMap::new();
-    for i in 0..indicators.height() {
-        let (Some(id), Some(p)) = (ind[i].as_deref(), period[i]) else {
-            continue;
-        };
-        if fam[i].as_deref() == Some(family.as_str())
-            && breakdown[i].is_none()
-            && level[i].as_deref() != Some("project")
-            && !id.ends_with("_change")
-        {
-            let e = latest.entry(id).or_insert(p);
-            *e = (*e).max(p);
-        }
-    }
-    if latest.is_empty() {
-        return Ok(String::new());
-    }
-    let mut cells: BTreeMap<&str, BTreeMap<&str, (f64, Option<String>)>> = BTreeMap::new();
-    for i in 0..indicators.height() {
-        let (Some(id), Some(a), Some(v)) = (ind[i].as_deref(), area[i].as_deref(), value[i]) else {
-            continue;
-        };
-        if latest.get(id) == period[i].as_ref()
-            && breakdown[i].is_none()
-            && level[i].as_deref() != Some("project")
-        {
-            cells.entry(a).or_default().insert(id, (v, flag[i].clone()));
-        }
-    }
-    // One number of decimals per indicator, set by its largest value, so a column reads alike.
-    let decimals: BTreeMap<&str, usize> = latest
-        .keys()
-        .map(|id| {
-            let top = cells
-                .values()
-                .filter_map(|row| row.get(id).map(|c| c.0.abs()))
-                .fold(0.0, f64::max);
-            (*id, theme::decimals_for(top))
-        })
-        .collect();
-    let mut t = String::from("<div class=\"scroll\"><table>\n<tr><th>Area</th>");
-    for (id, p) in &latest {
-        let unit = units.get(id).copied().unwrap_or("");
-        let name = catalogue.get(id).map(|e| e.name.as_str()).unwrap_or(id);
-        let _ = write!(
-            t,
-            "<th title=\"{}\">{}<br><small>{}, {}</small></th>",
-            esc(id),
-            esc(name),
-            esc(unit),
-            p
-        );
-    }
-    t.push_str("</tr>\n");
-    for (a, row) in &cells {
-        match names.get(*a) {
-            Some(name) => {
-                let _ = write!(t, "<tr><td title=\"{}\">{}</td>", esc(a), esc(name));
-            }
-            None => {
-                let _ = write!(t, "<tr><td>{}</td>", esc(a));
-            }
-        }
-        for id in latest.keys() {
-            match row.get(id) {
-                Some((v, flag)) => {
-                    let text = theme::number_with(*v, decimals[id]);
-                    match flag {
-                        Some(f) => {
-                            let _ = write!(t, "<td title=\"flag: {}\">{}*</td>", esc(f), text);
-                        }
-                        None => {
-                            let _ = write!(t, "<td>{text}</td>");
-                        }
-                    }
-                }
-                None => {
-                    let _ = write!(t, "<td title=\"no value for this area in this period (the manifest's skipped list says why)\">–</td>");
-                }
-            }
-        }
-        t.push_str("</tr>\n");
-    }
-    t.push_str("</table></div>\n<p class=\"meta\">Latest period of each indicator; * a flagged value (low reliability, or a flag of the source: hover to read it); – no value. Indicator ids are in the headers' tooltips.</p>\n");
-    Ok(t)
 }
 
 fn provenance(h: &mut String, m: &Json) {
@@ -421,33 +336,6 @@ mod tests {
     }
 
     #[test]
-    fn a_column_has_one_number_of_decimals_and_missing_values_show_a_dash() {
-        // 40.0 sets one decimal for the column: 0.0004 is written 0.0, not 0.000; area Z has
-        // no value and shows "–" with the reason on hover.
-        let df = df!(
-            "indicator" => ["arpr", "arpr", "gini"],
-            "family" => ["exclusion", "exclusion", "exclusion"],
-            "area" => ["X", "Y", "Z"],
-            "level" => ["city", "city", "city"],
-            "period" => [2021i32, 2021, 2021],
-            "breakdown" => [None::<&str>, None, None],
-            "value" => [40.0, 0.0004, 30.0],
-            "unit" => ["%", "%", "%"],
-            "flag" => [None::<&str>, Some("low_reliability"), None],
-        )
-        .unwrap();
-        let catalogue = Resolved::new(&crate::catalogue::Settings::default());
-        let t = latest_table(&df, Family::Exclusion, &BTreeMap::new(), &catalogue).unwrap();
-        assert!(t.contains("<td>40.0</td>"), "{t}");
-        assert!(
-            t.contains("<td title=\"flag: low_reliability\">0.0*</td>"),
-            "{t}"
-        );
-        assert!(t.contains(">–</td>"), "{t}");
-        assert!(t.contains("<th title=\"gini\">Gini coefficient"), "{t}");
-    }
-
-    #[test]
     fn a_large_svg_gives_way_to_its_png() {
         let dir = tempfile::tempdir().unwrap();
         let file = |name: &str, body: &[u8]| {
@@ -471,6 +359,9 @@ mod tests {
             "period" => [2021i32],
             "breakdown" => [None::<&str>],
             "value" => [1.0],
+            "ci_low" => [None::<f64>],
+            "ci_high" => [None::<f64>],
+            "unit" => ["tCO2e"],
             "flag" => [None::<&str>],
         )
         .unwrap();
@@ -495,7 +386,9 @@ mod tests {
         // The scatter's SVG is left out; without a PNG, even a large SVG is used (a chart is
         // never dropped): the one copy is the exclusion chart's.
         assert_eq!(html.matches(big.as_str()).count(), 1);
-        let exclusion = html.find("<h2>Exclusion</h2>").unwrap();
+        let exclusion = html
+            .find("<h2 id=\"exclusion\">Social exclusion</h2>")
+            .unwrap();
         assert!(html[exclusion..].contains(big.as_str()));
     }
 }
