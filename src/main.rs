@@ -120,6 +120,22 @@ SIGINT or SIGTERM."
         #[arg(long, value_delimiter = ',')]
         highlight: Option<Vec<String>>,
     },
+    /// Write the report again from an output folder, and print it to PDF with headless
+    /// Chromium.
+    #[command(
+        after_help = "Examples:\n  cityimpact report out/sample --pdf     # out/sample/report.pdf\n  CITYIMPACT_CHROMIUM=/opt/chrome/chrome cityimpact report out/sample --pdf\n\n\
+The charts and report.html are drawn again from the folder's tables (as `cityimpact chart` does);\n\
+--pdf prints report.html to report.pdf (A4) and lists it in the manifest. Chromium is found through\n\
+CITYIMPACT_CHROMIUM, else on PATH (chromium, chromium-browser, google-chrome). A new run replaces the\n\
+folder, PDF included: print it again after each run."
+    )]
+    Report {
+        /// A folder that `cityimpact run` published.
+        out: PathBuf,
+        /// Print report.pdf too.
+        #[arg(long)]
+        pdf: bool,
+    },
     /// List the evaluation's estimators, aggregations and inference, or describe one. The
     /// estimates themselves come from `[evaluation]` in a pipeline file and `cityimpact run`.
     #[command(
@@ -347,6 +363,7 @@ fn try_main(cli: &Cli) -> Result<(), CliError> {
                 width: *width,
                 height: *height,
                 highlight: highlight.clone(),
+                pdf: false,
             };
             let files = run::rechart(out, &options)?;
             tracing::info!(
@@ -354,6 +371,18 @@ fn try_main(cli: &Cli) -> Result<(), CliError> {
                 files.len(),
                 out.display()
             );
+            Ok(())
+        }
+        Command::Report { out, pdf } => {
+            let options = run::ChartOptions {
+                pdf: *pdf,
+                ..Default::default()
+            };
+            run::rechart(out, &options)?;
+            match pdf {
+                true => tracing::info!("report.html and report.pdf written in {}", out.display()),
+                false => tracing::info!("report.html written in {}", out.display()),
+            }
             Ok(())
         }
         Command::Validate { pipeline } => {

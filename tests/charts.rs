@@ -128,6 +128,24 @@ fn check(path: &Path, size: (f64, f64), texts: &[&str]) {
             );
         }
     }
+    // No two labels overlap: their boxes, a little inside the glyphs' extent so that
+    // touching neighbours (ticks one step apart) pass.
+    let boxes: Vec<(&Element, [f64; 4])> = els
+        .iter()
+        .filter(|e| e.name == "text" && !e.text.trim().is_empty())
+        .filter_map(|e| Some((e, text_box(e)?)))
+        .collect();
+    for (i, (a, ba)) in boxes.iter().enumerate() {
+        for (b, bb) in &boxes[i + 1..] {
+            assert!(
+                !overlaps(ba, bb),
+                "{}: labels {:?} {ba:?} and {:?} {bb:?} overlap",
+                path.display(),
+                a.text,
+                b.text
+            );
+        }
+    }
     let all_text: Vec<&str> = els
         .iter()
         .filter(|e| e.name == "text")
@@ -139,6 +157,93 @@ fn check(path: &Path, size: (f64, f64), texts: &[&str]) {
             "{}: no text {t:?} in {all_text:?}",
             path.display()
         );
+    }
+}
+
+/// A label's box [left, top, right, bottom] in pixels, from its anchor, font size and the
+/// vertical offset plotters writes (`dy`); None for rotated labels (the y axis's title).
+fn text_box(e: &Element) -> Option<[f64; 4]> {
+    if e.attr("transform").is_some() {
+        return None;
+    }
+    let size = e.num("font-size")?;
+    let (x, y) = (e.num("x")?, e.num("y")?);
+    // 0.55 em per character, ascent 0.72 em, descent 0.2 em: slightly inside DejaVu Sans's
+    // extent, so that only real collisions count.
+    let width = e.text.chars().count() as f64 * 0.55 * size;
+    let (left, right) = match e.attr("text-anchor") {
+        Some("middle") => (x - width / 2.0, x + width / 2.0),
+        Some("end") => (x - width, x),
+        _ => (x, x + width),
+    };
+    let baseline = match e.attr("dy") {
+        Some("0.76em") => y + 0.76 * size,
+        Some("0.5ex") => y + 0.27 * size,
+        Some("-0.5ex") => y - 0.27 * size,
+        _ => y,
+    };
+    Some([left, baseline - 0.72 * size, right, baseline + 0.2 * size])
+}
+
+fn overlaps(a: &[f64; 4], b: &[f64; 4]) -> bool {
+    a[0] < b[2] - 0.5 && b[0] < a[2] - 0.5 && a[1] < b[3] - 0.5 && b[1] < a[3] - 0.5
+}
+
+#[test]
+fn no_chart_of_the_sample_draws_off_its_canvas_or_overlaps_its_labels() {
+    // The visual regression test: every chart the sample pipeline draws, read as SVG.
+    let c = sample().join("charts");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&c).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "svg") {
+            check(&p, (1200.0, 750.0), &[]);
+            seen += 1;
+        }
+    }
+    assert!(seen >= 19, "{seen} charts");
+    // In the ranked bars, the value labels never sit on a bar: each label starts right of its
+    // bar's end (and of the interval's end, where there is one).
+    for name in [
+        "exclusion-arpr-ranked.svg",
+        "exclusion-unemployment_rate-ranked.svg",
+        "spending-spend_per_capita-ranked.svg",
+        "climate-ghg_per_capita-ranked.svg",
+    ] {
+        let els = elements(&std::fs::read_to_string(c.join(name)).unwrap());
+        let bars: Vec<[f64; 4]> = els
+            .iter()
+            .filter(|e| e.name == "rect")
+            .skip(1) // the background
+            .map(|e| {
+                let (x, y) = (e.num("x").unwrap(), e.num("y").unwrap());
+                [
+                    x,
+                    y,
+                    x + e.num("width").unwrap(),
+                    y + e.num("height").unwrap(),
+                ]
+            })
+            .collect();
+        assert!(bars.len() >= 3, "{name}");
+        let values = els.iter().filter(|e| {
+            e.name == "text"
+                && e.text.trim().parse::<f64>().is_ok()
+                && e.attr("text-anchor") == Some("start")
+        });
+        let mut labels = 0;
+        for v in values {
+            let b = text_box(v).unwrap();
+            for bar in &bars {
+                assert!(
+                    !overlaps(&b, bar),
+                    "{name}: label {:?} {b:?} on a bar {bar:?}",
+                    v.text
+                );
+            }
+            labels += 1;
+        }
+        assert_eq!(labels, bars.len(), "{name}: one value label per bar");
     }
 }
 

@@ -18,6 +18,7 @@ mod evaluation;
 mod findings;
 mod index;
 mod names;
+pub mod pdf;
 mod tables;
 
 pub use names::Names;

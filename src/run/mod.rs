@@ -71,6 +71,8 @@ pub enum RunError {
     NotOurFolder { out: PathBuf, why: String },
     #[error(transparent)]
     Custom(#[from] indicators::custom::CustomError),
+    #[error(transparent)]
+    Pdf(#[from] crate::report::pdf::PdfError),
 }
 
 impl RunError {
@@ -99,6 +101,7 @@ impl RunError {
             RunError::Stage { .. } => Some("this is likely a bug in cityimpact; please report it with the pipeline file".into()),
             RunError::Write { .. } => Some("check free space and permissions on the output folder".into()),
             RunError::Chart(_) => None,
+            RunError::Pdf(e) => Some(e.hint().into()),
             RunError::Custom(e) => e.hint(),
             RunError::Table(indicators::TableError::Duplicate { .. }) => Some(
                 "two sources give the same indicator for the same area and period; keep one of them, or give one source's areas other codes"

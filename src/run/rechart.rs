@@ -18,6 +18,8 @@ pub struct ChartOptions {
     pub width: Option<u32>,
     pub height: Option<u32>,
     pub highlight: Option<Vec<String>>,
+    /// Print `report.pdf` too, with headless Chromium.
+    pub pdf: bool,
 }
 
 /// `cityimpact chart OUTPUT_DIR`: draws the charts and the report again from a published
@@ -32,6 +34,8 @@ pub fn rechart(out: &Path, options: &ChartOptions) -> Result<Vec<PathBuf>, RunEr
                 .into(),
         });
     }
+    // Without a browser the PDF cannot be made: say so before drawing anything.
+    let browser = options.pdf.then(report::pdf::browser).transpose()?;
     let _lock = Lock::acquire(out)?;
     let read_err = |path: PathBuf| {
         move |e: std::io::Error| {
@@ -184,10 +188,21 @@ pub fn rechart(out: &Path, options: &ChartOptions) -> Result<Vec<PathBuf>, RunEr
         .into_iter()
         .filter(|o| {
             let p = o["path"].as_str().unwrap_or("");
-            !p.starts_with("charts/") && p != "report.html"
+            // A PDF printed before stays listed (and on disk) unless it is printed again.
+            !p.starts_with("charts/")
+                && p != "report.html"
+                && !(p == "report.pdf" && browser.is_some())
         })
         .collect();
-    for o in hash_outputs(out, vec![("report.html".into(), None)], &final_files)? {
+    let mut written = vec![("report.html".to_string(), None)];
+    if let Some(browser) = &browser {
+        let tmp = tmp_dir.path().join("report.pdf");
+        report::pdf::print(browser, &out.join("report.html"), &tmp)?;
+        std::fs::rename(&tmp, out.join("report.pdf"))
+            .map_err(write_err(&out.join("report.pdf")))?;
+        written.push(("report.pdf".to_string(), None));
+    }
+    for o in hash_outputs(out, written, &final_files)? {
         outputs.push(serde_json::to_value(o).unwrap_or_default());
     }
     manifest["outputs"] = serde_json::Value::Array(outputs);
