@@ -152,7 +152,11 @@ pub fn draw_ranked<DB: DrawingBackend>(
         .margin(20)
         .x_label_area_size(56)
         .y_label_area_size(label_w)
-        .build_cartesian_2d(0.5..(n as f64 + 0.5), (0..n).into_segmented())?;
+        // n segments, one per area: 0..n would add an empty row at the top.
+        .build_cartesian_2d(
+            0.5..(n as f64 + 0.5),
+            (0..n.saturating_sub(1)).into_segmented(),
+        )?;
     chart
         .configure_mesh()
         .disable_y_mesh()

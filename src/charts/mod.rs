@@ -434,17 +434,19 @@ fn name_the_font(path: &Path) -> std::io::Result<()> {
     )
 }
 
-/// Title and subtitle across the top; returns the area below them.
+/// Title and subtitle across the top; returns the area below them. A subtitle too long for one
+/// line at a readable size breaks at its last ` · ` that fits, onto a second line, rather than
+/// shrinking into small print.
 pub fn header<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
     subtitle: &str,
 ) -> Result<DrawingArea<DB, Shift>, DrawingAreaErrorKind<DB::ErrorType>> {
     root.fill(&WHITE)?;
-    let (top, rest) = root.split_vertically(84);
-    let room = top.dim_in_pixel().0.saturating_sub(48);
+    let room = root.dim_in_pixel().0.saturating_sub(48);
+    let lines = subtitle_lines(subtitle, room);
+    let (top, rest) = root.split_vertically(if lines.len() > 1 { 104 } else { 84 });
     let (title, title_size) = fit(title, 28.0, 20.0, room);
-    let (subtitle, subtitle_size) = fit(subtitle, 17.0, 12.0, room);
     top.draw(&Text::new(
         title,
         (24, 18),
@@ -453,14 +455,34 @@ pub fn header<DB: DrawingBackend>(
             .style(FontStyle::Bold)
             .color(&theme::TEXT),
     ))?;
-    top.draw(&Text::new(
-        subtitle,
-        (24, 54),
-        (theme::FONT, subtitle_size)
-            .into_font()
-            .color(&theme::MUTED),
-    ))?;
+    for (i, (line, size)) in lines.into_iter().enumerate() {
+        top.draw(&Text::new(
+            line,
+            (24, 54 + 21 * i as i32),
+            (theme::FONT, size).into_font().color(&theme::MUTED),
+        ))?;
+    }
     Ok(rest)
+}
+
+/// The subtitle's lines: one at 17 px down to 15 px; else two, broken at a ` · `, each fitted.
+fn subtitle_lines(subtitle: &str, room: u32) -> Vec<(String, f64)> {
+    let (one, size) = fit(subtitle, 17.0, 15.0, room);
+    if one == subtitle {
+        return vec![(one, size)];
+    }
+    let parts: Vec<&str> = subtitle.split(" · ").collect();
+    let cut = (1..parts.len())
+        .rev()
+        .find(|k| theme::text_width(&parts[..*k].join(" · "), 15.0) <= room)
+        .unwrap_or(1);
+    if parts.len() < 2 {
+        return vec![fit(subtitle, 17.0, 12.0, room)];
+    }
+    vec![
+        fit(&parts[..cut].join(" · "), 15.0, 12.0, room),
+        fit(&parts[cut..].join(" · "), 15.0, 12.0, room),
+    ]
 }
 
 /// Fits a line of text into `room` pixels: a smaller font down to `min`, then shortened with
