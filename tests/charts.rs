@@ -5,6 +5,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::OnceLock;
 
 use common::*;
@@ -501,4 +502,81 @@ fn bars_keep_a_readable_thickness_with_few_areas() {
         heights.iter().all(|h| *h <= 44.0 && *h >= 20.0),
         "{heights:?}"
     );
+}
+
+/// A copy of the sample's output folder, to change without touching the one other tests read.
+fn sample_copy(dir: &Path) -> PathBuf {
+    let out = dir.join("copy");
+    std::fs::create_dir_all(out.join("charts")).unwrap();
+    for e in std::fs::read_dir(sample()).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_file() {
+            std::fs::copy(&p, out.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    for e in std::fs::read_dir(sample().join("charts")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, out.join("charts").join(p.file_name().unwrap())).unwrap();
+    }
+    out
+}
+
+#[test]
+fn report_pdf_without_chromium_says_how_to_get_it_and_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = sample_copy(tmp.path());
+    let before = std::fs::read(out.join("report.html")).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_cityimpact"))
+        .args(["report", out.to_str().unwrap(), "--pdf"])
+        .env("CITYIMPACT_CHROMIUM", tmp.path().join("no-such-browser"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("no headless Chromium"), "{e}");
+    assert!(e.contains("no-such-browser"), "{e}");
+    assert!(e.contains("apt-get install chromium"), "{e}");
+    assert!(!out.join("report.pdf").exists());
+    assert_eq!(std::fs::read(out.join("report.html")).unwrap(), before);
+}
+
+#[test]
+fn report_pdf_is_printed_and_listed_in_the_manifest() {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let browser = std::env::split_paths(&path)
+        .flat_map(|d| ["chromium", "chromium-browser", "google-chrome"].map(|n| d.join(n)))
+        .find(|p| p.is_file());
+    let Some(browser) = browser else {
+        eprintln!("SKIPPED: report_pdf_is_printed_and_listed_in_the_manifest needs headless Chromium on PATH (apt-get install chromium)");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let out = sample_copy(tmp.path());
+    let o = Command::new(env!("CARGO_BIN_EXE_cityimpact"))
+        .args(["report", out.to_str().unwrap(), "--pdf"])
+        .env("CITYIMPACT_CHROMIUM", &browser)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let pdf = std::fs::read(out.join("report.pdf")).unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    assert!(pdf.len() > 50_000, "{} bytes", pdf.len());
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    let entry = manifest["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["path"] == "report.pdf")
+        .expect("report.pdf in the manifest");
+    assert_eq!(
+        entry["blake3"].as_str().unwrap(),
+        blake3::hash(&pdf).to_hex().as_str()
+    );
+    // Nothing is left behind but the outputs.
+    assert!(std::fs::read_dir(&out).unwrap().all(|e| !e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .starts_with('.')));
 }
