@@ -913,7 +913,14 @@ fn giving360_json_reads_as_the_flat_form_does() {
     );
     assert_eq!(column_strings(&t, "end"), [Some("2023-03-31".into()), None]);
     let r = &t.rejects[0];
-    assert_eq!(r.line, 3, "the third grant");
+    // The third grant starts on line 26 of the file; its missing location is named by its
+    // JSON pointer, as a reader finds it with `jq '.grants[2]'`.
+    assert_eq!(r.line, 26, "the line where the third grant starts");
+    assert_eq!(
+        r.column.as_deref(),
+        Some("/grants/2/beneficiaryLocation/0/name"),
+        "{r:?}"
+    );
     assert!(
         r.reason.contains("the grant has no beneficiary location"),
         "{}",
@@ -1401,4 +1408,42 @@ fn ocds_releases_of_one_process_in_two_files_are_compiled_together() {
         column_floats(&t, "amount"),
         [Some(120.5), Some(75.0), Some(900.0), Some(400.0 * 0.23)]
     );
+}
+
+#[test]
+fn json_rejects_name_the_record_line_and_the_json_pointer() {
+    // The records are under "data" (after another array, "notes", whose strings hold
+    // brackets and escaped quotes); the second record starts on line 4 and its amount is not
+    // a number.
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("p.json");
+    std::fs::write(
+        &file,
+        "{\"notes\": [\"[not] a \\\"record\\\"\"],\n \"data\": [\n  {\"id\": \"P1\", \"area\": \"A\", \"amount\": 10, \"start\": \"2021-01-01\", \"funding_source\": \"public\"},\n  {\"id\": \"P2\",\n   \"area\": \"A\", \"amount\": \"ten\", \"start\": \"2021-02-01\", \"funding_source\": \"public\"}\n ]}\n",
+    )
+    .unwrap();
+    let ndjson = tmp.path().join("p.ndjson");
+    std::fs::write(
+        &ndjson,
+        "{\"id\": \"P1\", \"area\": \"A\", \"amount\": 10, \"start\": \"2021-01-01\", \"funding_source\": \"public\"}\n{\"id\": \"P2\", \"area\": \"A\", \"amount\": \"ten\", \"start\": \"2021-02-01\", \"funding_source\": \"public\"}\n",
+    )
+    .unwrap();
+    for (path, format, line, pointer) in [
+        (&file, "json", 4, "/data/1/amount"),
+        (&ndjson, "ndjson", 2, "/amount"),
+    ] {
+        let (t, read) = table(&format!(
+            "[pipeline]\nname = \"j\"\n[sources.p]\nkind = \"projects\"\nformat = \"{format}\"\npath = \"{}\"\n",
+            path.display()
+        ));
+        assert_eq!(
+            (read, t.rows_kept(), t.rejects.len()),
+            (2, 1, 1),
+            "{format}"
+        );
+        let r = &t.rejects[0];
+        assert_eq!(r.line, line, "{format}");
+        assert_eq!(r.column.as_deref(), Some(pointer), "{format}");
+        assert_eq!(r.value.as_deref(), Some("ten"), "{format}");
+    }
 }

@@ -694,11 +694,19 @@ impl<'a> Contract<'a> {
         value: Option<&str>,
         reason: impl Into<Arc<str>>,
     ) -> Reject {
+        // In a JSON file the column is the value's JSON pointer (`/grants/3/amountAwarded`).
+        let pointer = self.raw.pointers.as_ref().and_then(|p| {
+            let file = self.raw.file_of.get(row).copied().unwrap_or(0);
+            p.of(file, row, column)
+        });
         Reject {
             source: self.share(&self.source.name),
             file: self.share(self.raw.file(row).unwrap_or(&self.source.path)),
             line: self.raw.lines[row] as i64,
-            column: column.map(|c| self.share(c)),
+            column: match pointer {
+                Some(p) => Some(p.into()),
+                None => column.map(|c| self.share(c)),
+            },
             value: value.map(String::from),
             reason: reason.into(),
         }

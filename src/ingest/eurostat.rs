@@ -196,6 +196,7 @@ pub fn read(source: &Source, owned: &[u8]) -> Result<RawTable, IngestError> {
         blake3: String::new(),
         files: Vec::new(),
         file_of: Vec::new(),
+        pointers: None,
     })
 }
 

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::{records, IngestError, RawTable};
+use super::{records, IngestError, Pointers, RawTable};
 use crate::config::{Format, Location, Source};
 
 /// A record and its line (or record number); `None` for one that is not an object.
@@ -19,14 +19,14 @@ fn text(v: &Value) -> Option<String> {
 }
 
 /// The records of a JSON file: a top-level array, or the first array inside a top-level object
-/// (`{"data": [...]}`).
-fn array_of(source: &Source, doc: Value) -> Result<Vec<Value>, IngestError> {
+/// (`{"data": [...]}`), with that array's key.
+fn array_of(source: &Source, doc: Value) -> Result<(Option<String>, Vec<Value>), IngestError> {
     match doc {
-        Value::Array(a) => Ok(a),
+        Value::Array(a) => Ok((None, a)),
         Value::Object(o) => o
             .into_iter()
-            .find_map(|(_, v)| match v {
-                Value::Array(a) => Some(a),
+            .find_map(|(k, v)| match v {
+                Value::Array(a) => Some((Some(k), a)),
                 _ => None,
             })
             .ok_or_else(|| {
@@ -69,7 +69,7 @@ fn table(source: &Source, records: Vec<Record>, bytes: u64) -> Result<RawTable, 
 }
 
 /// The file as text, or an error at its first byte that is not UTF-8.
-fn text_of<'b>(source: &Source, bytes: &'b [u8]) -> Result<&'b str, IngestError> {
+pub fn text_of<'b>(source: &Source, bytes: &'b [u8]) -> Result<&'b str, IngestError> {
     std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)).map_err(|e| {
         let bom = if bytes.starts_with(b"\xEF\xBB\xBF") {
             3
@@ -98,12 +98,6 @@ fn text_of<'b>(source: &Source, bytes: &'b [u8]) -> Result<&'b str, IngestError>
     })
 }
 
-/// A whole JSON document.
-pub fn doc(source: &Source, bytes: &[u8]) -> Result<Value, IngestError> {
-    serde_json::from_str(text_of(source, bytes)?)
-        .map_err(|e| IngestError::parse(source, e.line(), e.to_string()))
-}
-
 /// OCDS award rows as a table, numbered in order; `None` when there are none.
 pub fn ocds_table(
     source: &Source,
@@ -122,22 +116,23 @@ pub fn ocds_table(
 }
 
 /// An OCDS package with nothing to read, named with what it does hold.
-pub fn no_awards(source: &Source, doc: &Value) -> IngestError {
-    let count = |k: &str| doc.get(k).and_then(Value::as_array).map_or(0, Vec::len);
+pub fn no_awards(source: &Source, package: &super::ocds::Package) -> IngestError {
+    let (releases, records) = package.counts();
     IngestError::parse(
         source,
         1,
         format!(
-            "the OCDS package holds no award or contract to read ({} releases, {} records)",
-            count("releases"),
-            count("records")
+            "the OCDS package holds no award or contract to read ({releases} releases, {records} records)"
         ),
     )
 }
 
 pub fn read(source: &Source, bytes: &[u8]) -> Result<RawTable, IngestError> {
     let utf8 = text_of(source, bytes)?;
-    let records: Vec<Record> = match source.format {
+    // The array the records are in, for their lines and JSON pointers; none for NDJSON.
+    let mut array: Option<Option<String>> = None;
+    let mut titles = false;
+    let mut records: Vec<Record> = match source.format {
         Format::Ndjson => {
             let mut out = Vec::new();
             for (i, line) in utf8.lines().enumerate() {
@@ -156,28 +151,136 @@ pub fn read(source: &Source, bytes: &[u8]) -> Result<RawTable, IngestError> {
             out
         }
         Format::Ocds => {
-            let doc: Value = serde_json::from_str(utf8)
-                .map_err(|e| IngestError::parse(source, e.line(), e.to_string()))?;
-            let rows = super::ocds::records(source, &doc);
+            let package = super::ocds::package(source, utf8)?;
+            let rows = super::ocds::records(source, &package);
             return ocds_table(source, rows, bytes.len() as u64)?
-                .ok_or_else(|| no_awards(source, &doc));
+                .ok_or_else(|| no_awards(source, &package));
         }
         Format::Giving360 => {
             let doc: Value = serde_json::from_str(utf8)
                 .map_err(|e| IngestError::parse(source, e.line(), e.to_string()))?;
+            array = Some(doc.is_object().then(|| "grants".to_string()));
+            titles = true;
             giving360_records(source, doc)?
         }
         _ => {
             let doc: Value = serde_json::from_str(utf8)
                 .map_err(|e| IngestError::parse(source, e.line(), e.to_string()))?;
-            array_of(source, doc)?
+            let (key, items) = array_of(source, doc)?;
+            array = Some(key);
+            items
                 .into_iter()
                 .enumerate()
                 .map(|(i, v)| (i as u64 + 1, v.as_object().cloned()))
                 .collect()
         }
     };
-    table(source, records, bytes.len() as u64)
+    // A record's line is where it starts in the file (a record number only if the file
+    // cannot be scanned alike, which a file serde_json parsed always can).
+    if let Some(key) = &array {
+        let lines = element_lines(utf8, key.as_deref());
+        if lines.len() == records.len() {
+            for (r, l) in records.iter_mut().zip(lines) {
+                r.0 = l;
+            }
+        }
+    }
+    let n = records.len();
+    let mut raw = table(source, records, bytes.len() as u64)?;
+    let fields = raw
+        .columns
+        .iter()
+        .map(|c| {
+            let pointer = match titles {
+                true => GIVING360_TITLES
+                    .iter()
+                    .find(|(t, _)| t == c)
+                    .map(|(_, p)| p.to_string())
+                    .unwrap_or_else(|| format!("/{c}")),
+                false => Pointers::escape(c),
+            };
+            (c.clone(), pointer)
+        })
+        .collect();
+    raw.pointers = Some(Pointers {
+        arrays: vec![array.map(|k| k.map(|k| Pointers::escape(&k)).unwrap_or_default())],
+        index: (0..n as u32).collect(),
+        fields,
+    });
+    Ok(raw)
+}
+
+/// Where each element of a file's array of records starts: its line. `key` names the array
+/// inside the top-level object; `None` is a top-level array. One pass over the bytes, minding
+/// strings and escapes.
+fn element_lines(text: &str, key: Option<&str>) -> Vec<u64> {
+    let (mut line, mut depth) = (1u64, 0usize);
+    let (mut in_str, mut escaped) = (false, false);
+    // At depth 1 of the top-level object: whether the next string is a value, and the key.
+    let (mut after_colon, mut key_start, mut last_key) = (false, 0usize, "");
+    let mut target: Option<usize> = None;
+    let mut expect = false;
+    let mut out = Vec::new();
+    for (i, &c) in text.as_bytes().iter().enumerate() {
+        if c == b'\n' {
+            line += 1;
+        }
+        if in_str {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => {
+                    in_str = false;
+                    if depth == 1 && !after_colon {
+                        last_key = &text[key_start + 1..i];
+                    }
+                }
+                _ => {}
+            }
+            continue;
+        }
+        if c.is_ascii_whitespace() {
+            continue;
+        }
+        if expect && c != b']' {
+            out.push(line);
+        }
+        expect = false;
+        match c {
+            b'"' => {
+                in_str = true;
+                key_start = i;
+            }
+            b'{' | b'[' => {
+                let opens_target = match key {
+                    None => depth == 0 && c == b'[',
+                    Some(k) => depth == 1 && after_colon && c == b'[' && last_key == k,
+                };
+                depth += 1;
+                if opens_target && target.is_none() {
+                    target = Some(depth);
+                    expect = true;
+                }
+            }
+            b'}' | b']' => {
+                if target == Some(depth) {
+                    return out;
+                }
+                depth = depth.saturating_sub(1);
+            }
+            b':' if depth == 1 => after_colon = true,
+            b',' => {
+                if depth == 1 {
+                    after_colon = false;
+                }
+                if target == Some(depth) {
+                    expect = true;
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// The 360Giving flat CSV's column titles and where the standard's JSON form keeps each

@@ -293,6 +293,42 @@ pub struct RawTable {
     /// The files the rows come from (one, or several for a glob), and each row's file.
     pub files: Vec<String>,
     pub file_of: Vec<u32>,
+    /// JSON sources: where each row's record sits in its file, so that a reject names the
+    /// JSON pointer of its value (`/grants/3/amountAwarded`).
+    pub pointers: Option<Pointers>,
+}
+
+/// Where the rows of JSON files are, as JSON pointers (RFC 6901).
+#[derive(Debug, Clone, Default)]
+pub struct Pointers {
+    /// Per file (as `file_of` numbers them): the array its records are in (`/grants`, `` for
+    /// a top-level array); `None` for NDJSON, where the line is the record.
+    pub arrays: Vec<Option<String>>,
+    /// Per row: the record's place in its array.
+    pub index: Vec<u32>,
+    /// A file's column → where its value is inside a record (`Amount Awarded` →
+    /// `/amountAwarded`).
+    pub fields: std::collections::BTreeMap<String, String>,
+}
+
+impl Pointers {
+    /// The JSON pointer of a row's value in a column, or of the row's record without one.
+    pub fn of(&self, file: u32, row: usize, column: Option<&str>) -> Option<String> {
+        let array = self.arrays.get(file as usize)?;
+        let field = match column {
+            Some(c) => self.fields.get(c).map(String::as_str).unwrap_or(""),
+            None => "",
+        };
+        match array {
+            Some(a) => Some(format!("{a}/{}{field}", self.index.get(row)?)),
+            None => (!field.is_empty()).then(|| field.to_string()),
+        }
+    }
+
+    /// One key of a record as a pointer: `~` and `/` escaped.
+    pub fn escape(key: &str) -> String {
+        format!("/{}", key.replace('~', "~0").replace('/', "~1"))
+    }
 }
 
 impl RawTable {
@@ -375,6 +411,10 @@ impl RawTable {
             .map(|(l, _)| *l)
             .collect();
         self.ragged.retain(|(line, _)| kept.contains(line));
+        if let Some(p) = &mut self.pointers {
+            let mut k = keep.iter();
+            p.index.retain(|_| k.next().copied().unwrap_or(true));
+        }
     }
 
     /// Several files' rows as one table: roles are the union, a role a file lacks is empty.
@@ -393,6 +433,7 @@ impl RawTable {
             blake3: String::new(),
             files: Vec::new(),
             file_of: Vec::new(),
+            pointers: None,
         };
         for t in &tables {
             for (r, c) in t.roles.iter().zip(&t.columns) {
@@ -405,7 +446,19 @@ impl RawTable {
         // Each role's column starts as the first file that has it, typed or text.
         let mut columns: Vec<Option<RawColumn>> = vec![None; out.roles.len()];
         let mut rows = 0;
+        // Pointers hold when every file has them (JSON files read as one source).
+        let mut pointers = tables
+            .iter()
+            .all(|t| t.pointers.is_some())
+            .then(Pointers::default);
         for t in tables {
+            if let (Some(p), Some(tp)) = (&mut pointers, &t.pointers) {
+                p.arrays.extend(tp.arrays.iter().cloned());
+                p.index.extend(&tp.index);
+                for (k, v) in &tp.fields {
+                    p.fields.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
             let n = t.len();
             let file = out.files.len() as u32;
             out.files.extend(t.files);
@@ -445,6 +498,7 @@ impl RawTable {
             out.bytes += t.bytes;
         }
         out.cells = columns.into_iter().map(Option::unwrap_or_default).collect();
+        out.pointers = pointers;
         out
     }
 }
@@ -830,12 +884,18 @@ fn ocds_packages(source: &Source, loaded: &Loaded) -> Result<RawTable, IngestErr
         resolved: file.resolved.clone(),
         ..source.clone()
     };
-    let docs: Vec<serde_json::Value> = loaded
+    let texts: Vec<&str> = loaded
         .files
         .iter()
-        .map(|f| json::doc(&one(f), &f.bytes))
+        .map(|f| json::text_of(&one(f), &f.bytes))
         .collect::<Result<_, _>>()?;
-    let rows = ocds::records_across(source, &docs);
+    let packages: Vec<ocds::Package> = loaded
+        .files
+        .iter()
+        .zip(&texts)
+        .map(|(f, text)| ocds::package(&one(f), text))
+        .collect::<Result<_, _>>()?;
+    let rows = ocds::records_across(source, &packages);
     let mut tables = Vec::new();
     for (file, rows) in loaded.files.iter().zip(rows) {
         let Some(mut raw) = json::ocds_table(&one(file), rows, file.bytes.len() as u64)? else {
@@ -848,8 +908,7 @@ fn ocds_packages(source: &Source, loaded: &Loaded) -> Result<RawTable, IngestErr
         tables.push(raw);
     }
     if tables.is_empty() {
-        let (first, doc) = (&loaded.files[0], &docs[0]);
-        return Err(json::no_awards(&one(first), doc));
+        return Err(json::no_awards(&one(&loaded.files[0]), &packages[0]));
     }
     Ok(RawTable::concat(tables))
 }

@@ -8,99 +8,155 @@
 //! `awards/0/value/amount`, ...), so one column map fits both forms, and the procurement
 //! table's own fields (`ocid`, `award_id`, `contract_id`, `date_from`, ...).
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use super::IngestError;
 use crate::config::Source;
 
-/// A compiled process's rows, each a record of the flattened names.
-pub fn records(source: &Source, doc: &Value) -> Vec<Map<String, Value>> {
-    let mut out = Vec::new();
-    for compiled in processes(doc) {
-        rows(source, &compiled, &mut out);
+/// A package as slices of its text: each release and record is parsed only when its process
+/// is compiled, and dropped after, so that memory holds the file's text, an index of its
+/// releases and one process at a time, not a tree of the whole package.
+#[derive(serde::Deserialize, Default)]
+pub struct Package<'a> {
+    #[serde(borrow, default)]
+    releases: Option<Vec<&'a RawValue>>,
+    #[serde(borrow, default)]
+    records: Option<Vec<&'a RawValue>>,
+}
+
+impl Package<'_> {
+    /// (releases, records), for a message about a package with nothing to read.
+    pub fn counts(&self) -> (usize, usize) {
+        (
+            self.releases.as_ref().map_or(0, Vec::len),
+            self.records.as_ref().map_or(0, Vec::len),
+        )
     }
-    out
+}
+
+/// Reads a package's outline: where its releases and records are in the text.
+pub fn package<'a>(source: &Source, text: &'a str) -> Result<Package<'a>, IngestError> {
+    serde_json::from_str(text).map_err(|e| {
+        IngestError::parse(
+            source,
+            e.line(),
+            format!("not an OCDS release or record package: {e}"),
+        )
+    })
+}
+
+/// What grouping needs of a release: its `ocid` and `date`, read without the rest.
+#[derive(serde::Deserialize)]
+struct Head<'a> {
+    #[serde(borrow, default)]
+    ocid: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    date: Option<&'a RawValue>,
+}
+
+/// A JSON string's text (an `ocid`, a date); anything else, or a string with escapes, read
+/// in full.
+fn raw_text(raw: Option<&RawValue>) -> std::borrow::Cow<'_, str> {
+    let Some(raw) = raw else {
+        return "".into();
+    };
+    let t = raw.get();
+    match t.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        Some(inner) if !inner.contains('\\') => inner.into(),
+        _ => match serde_json::from_str::<Value>(t) {
+            Ok(Value::String(s)) => s.into(),
+            _ => "".into(),
+        },
+    }
+}
+
+/// One release of a group: its date, the file it is in, and its text.
+type Release<'a> = (std::borrow::Cow<'a, str>, usize, &'a RawValue);
+
+/// A compiled process's rows, each a record of the flattened names.
+pub fn records(source: &Source, package: &Package) -> Vec<Map<String, Value>> {
+    records_across(source, std::slice::from_ref(package))
+        .pop()
+        .unwrap_or_default()
 }
 
 /// The rows of several packages read as one source (a glob): releases of one `ocid` are
 /// compiled together whichever files hold them, and each process's rows go to the file of
-/// its latest release. Gives each file's rows, in file order.
-pub fn records_across(source: &Source, docs: &[Value]) -> Vec<Vec<Map<String, Value>>> {
-    let mut out = vec![Vec::new(); docs.len()];
+/// its latest release. Gives each file's rows, in file order; processes in the order their
+/// `ocid` first appears.
+pub fn records_across(source: &Source, packages: &[Package]) -> Vec<Vec<Map<String, Value>>> {
+    let mut out = vec![Vec::new(); packages.len()];
     // Record packages are compiled already; their processes stay with their file.
-    let mut releases: Vec<(usize, &Value)> = Vec::new();
-    for (f, doc) in docs.iter().enumerate() {
-        match doc.get("releases").and_then(Value::as_array) {
-            Some(rs) => releases.extend(rs.iter().map(|r| (f, r))),
-            None => {
-                for compiled in processes(doc) {
-                    rows(source, &compiled, &mut out[f]);
-                }
+    for (f, p) in packages.iter().enumerate() {
+        for record in p.records.iter().flatten() {
+            if let Some(compiled) = from_record(record) {
+                rows(source, &compiled, &mut out[f]);
             }
         }
     }
-    let mut order: Vec<&str> = Vec::new();
-    let mut by_ocid: BTreeMap<&str, Vec<(usize, &Value)>> = BTreeMap::new();
-    for (f, r) in releases {
-        let ocid = r.get("ocid").and_then(Value::as_str).unwrap_or("");
-        if !by_ocid.contains_key(ocid) {
-            order.push(ocid);
+    let mut order: Vec<std::borrow::Cow<str>> = Vec::new();
+    let mut by_ocid: HashMap<std::borrow::Cow<str>, Vec<Release>> = HashMap::new();
+    for (f, p) in packages.iter().enumerate() {
+        for r in p.releases.iter().flatten() {
+            let head: Head = serde_json::from_str(r.get()).unwrap_or(Head {
+                ocid: None,
+                date: None,
+            });
+            let ocid = raw_text(head.ocid);
+            if !by_ocid.contains_key(&ocid) {
+                order.push(ocid.clone());
+            }
+            by_ocid
+                .entry(ocid)
+                .or_default()
+                .push((raw_text(head.date), f, r));
         }
-        by_ocid.entry(ocid).or_default().push((f, r));
     }
     for ocid in order {
-        let group = by_ocid.remove(ocid).unwrap_or_default();
+        let mut group = by_ocid.remove(&ocid).unwrap_or_default();
+        // A stable sort: releases of the same date keep the package's order.
+        group.sort_by(|a, b| a.0.cmp(&b.0));
         // The file of the latest release; of two as late, the later file.
         let file = group
             .iter()
-            .max_by(|a, b| date_of(a.1).cmp(date_of(b.1)).then(a.0.cmp(&b.0)))
-            .map_or(0, |(f, _)| *f);
-        let compiled = compile(group.into_iter().map(|(_, r)| r).collect());
+            .max_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)))
+            .map_or(0, |r| r.1);
+        let compiled = compile_sorted(
+            group
+                .iter()
+                .filter_map(|r| serde_json::from_str(r.2.get()).ok()),
+        );
         rows(source, &compiled, &mut out[file]);
     }
     out
 }
 
-/// Every contracting process of the package, compiled: releases grouped by `ocid` in the order
-/// each `ocid` first appears; a record's `compiledRelease` as it is.
-fn processes(doc: &Value) -> Vec<Value> {
-    if let Some(records) = doc.get("records").and_then(Value::as_array) {
-        return records
-            .iter()
-            .filter_map(|r| match r.get("compiledRelease") {
-                Some(c) if c.is_object() => Some(c.clone()),
-                _ => r
-                    .get("releases")
-                    .and_then(Value::as_array)
-                    .map(|rs| compile(rs.iter().filter(|r| r.get("ocid").is_some()).collect())),
-            })
-            .collect();
+/// A record's process: its `compiledRelease`, else its releases compiled.
+fn from_record(record: &RawValue) -> Option<Value> {
+    let mut r: Value = serde_json::from_str(record.get()).ok()?;
+    match r.get_mut("compiledRelease").map(Value::take) {
+        Some(c) if c.is_object() => Some(c),
+        _ => match r.get_mut("releases").map(Value::take) {
+            Some(Value::Array(rs)) => Some(compile(
+                rs.into_iter().filter(|r| r.get("ocid").is_some()).collect(),
+            )),
+            _ => None,
+        },
     }
-    let releases = doc
-        .get("releases")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    let mut order: Vec<&str> = Vec::new();
-    let mut by_ocid: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
-    for r in releases {
-        let ocid = r.get("ocid").and_then(Value::as_str).unwrap_or("");
-        if !by_ocid.contains_key(ocid) {
-            order.push(ocid);
-        }
-        by_ocid.entry(ocid).or_default().push(r);
-    }
-    order
-        .into_iter()
-        .map(|ocid| compile(by_ocid.remove(ocid).unwrap_or_default()))
-        .collect()
 }
 
 /// One process's releases merged in date order: the latest release wins field by field.
-pub fn compile(mut releases: Vec<&Value>) -> Value {
+pub fn compile(mut releases: Vec<Value>) -> Value {
     // A stable sort: releases of the same date keep the package's order.
     releases.sort_by(|a, b| date_of(a).cmp(date_of(b)));
+    compile_sorted(releases.into_iter())
+}
+
+/// Releases already in date order, merged.
+fn compile_sorted(releases: impl Iterator<Item = Value>) -> Value {
     let mut compiled = Value::Object(Map::new());
     for r in releases {
         merge(&mut compiled, r);
@@ -114,29 +170,29 @@ fn date_of(v: &Value) -> &str {
 
 /// OCDS's merge: objects merge key by key (a null removes the key), arrays of objects that
 /// all have an `id` merge item by id, and anything else is replaced by the later value.
-fn merge(into: &mut Value, from: &Value) {
+fn merge(into: &mut Value, from: Value) {
     match (into, from) {
         (Value::Object(a), Value::Object(b)) => {
             for (k, v) in b {
                 if v.is_null() {
-                    a.remove(k);
-                } else if let Some(old) = a.get_mut(k) {
+                    a.remove(&k);
+                } else if let Some(old) = a.get_mut(&k) {
                     merge(old, v);
                 } else {
-                    a.insert(k.clone(), v.clone());
+                    a.insert(k, v);
                 }
             }
         }
-        (Value::Array(a), Value::Array(b)) if identified(a) && identified(b) => {
+        (Value::Array(a), Value::Array(b)) if identified(a) && identified(&b) => {
             for item in b {
                 let id = item.get("id").map(id_text);
                 match a.iter_mut().find(|x| x.get("id").map(id_text) == id) {
                     Some(old) => merge(old, item),
-                    None => a.push(item.clone()),
+                    None => a.push(item),
                 }
             }
         }
-        (slot, v) => *slot = v.clone(),
+        (slot, v) => *slot = v,
     }
 }
 
@@ -354,7 +410,7 @@ mod tests {
             "awards": [{"id": "1", "value": {"amount": 500.0, "currency": "EUR"}},
                        {"id": "2", "value": {"amount": 7.0, "currency": "EUR"}}]});
         // Given in the wrong order: the date decides.
-        let c = compile(vec![&later, &first]);
+        let c = compile(vec![later, first]);
         assert_eq!(c["buyer"]["name"], "City", "kept from the earlier release");
         assert_eq!(
             c["tag"],
@@ -374,7 +430,55 @@ mod tests {
     fn a_null_removes_a_field() {
         let a = json!({"ocid": "o", "date": "1", "tender": {"title": "x", "status": "active"}});
         let b = json!({"ocid": "o", "date": "2", "tender": {"status": null}});
-        let c = compile(vec![&a, &b]);
+        let c = compile(vec![a, b]);
         assert_eq!(c["tender"], json!({"title": "x"}));
+    }
+
+    fn source() -> Source {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.toml");
+        std::fs::write(
+            &file,
+            "[pipeline]\nname = \"o\"\n[sources.c]\nkind = \"procurement\"\nformat = \"ocds\"\npath = \"c.json\"\n",
+        )
+        .unwrap();
+        let p = crate::config::load(&file).unwrap();
+        p.source("c").unwrap().clone()
+    }
+
+    #[test]
+    fn a_package_is_read_release_by_release_in_the_order_ocids_first_appear() {
+        // Process B appears first; A's releases are out of date order and one has an escaped
+        // ocid, which names the same process.
+        let text = r#"{"version": "1.1", "extensions": [], "releases": [
+            {"ocid": "B", "date": "2021-01-01", "awards": [{"id": "1", "value": {"amount": 5, "currency": "EUR"}}]},
+            {"ocid": "A", "date": "2021-05-01", "awards": [{"id": "1", "value": {"amount": 9, "currency": "EUR"}}]},
+            {"ocid": "\u0041", "date": "2021-02-01", "buyer": {"name": "City"},
+             "awards": [{"id": "1", "value": {"amount": 1, "currency": "EUR"}, "status": "pending"}]}
+        ]}"#;
+        let source = source();
+        let p = package(&source, text).unwrap();
+        assert_eq!(p.counts(), (3, 0));
+        let rows = records(&source, &p);
+        let ids: Vec<&str> = rows
+            .iter()
+            .map(|r| r["awards/0/id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["B/1", "A/1"]);
+        // A/1: the May release's 9 wins over February's 1; February's status stays.
+        assert_eq!(rows[1]["awards/0/value/amount"], json!(9));
+        assert_eq!(rows[1]["buyer/name"], json!("City"));
+    }
+
+    #[test]
+    fn a_text_that_is_no_package_says_so_with_its_line() {
+        let source = source();
+        let e = package(&source, "{\n\"releases\": 5}").err().unwrap();
+        assert!(
+            e.to_string()
+                .contains("not an OCDS release or record package"),
+            "{e}"
+        );
+        assert!(e.to_string().contains(":2"), "{e}");
     }
 }

@@ -96,6 +96,7 @@ pub fn read(source: &Source, bytes: &[u8]) -> Result<RawTable, IngestError> {
         blake3: String::new(),
         files: Vec::new(),
         file_of: Vec::new(),
+        pointers: None,
     };
     if !plan.wide.is_empty() {
         table = wide(source, &header, &projected, &df, bytes.len() as u64)?;

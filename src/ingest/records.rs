@@ -141,6 +141,7 @@ impl Assembler {
             blake3: String::new(),
             files: Vec::new(),
             file_of: Vec::new(),
+            pointers: None,
         };
         Ok(Assembler {
             plan,
