@@ -312,7 +312,9 @@ fn plan(indicators: &DataFrame, outputs: Outputs, ctx: &Context) -> Result<Vec<C
             if let Some(title) = ctx.titles.get(id) {
                 s.name = title.clone();
             }
-            if kind("timeseries") {
+            // A time series of one period is a column of dots: the ranking says it better.
+            let (first, last) = s.periods();
+            if kind("timeseries") && first < last {
                 charts.push(Chart::TimeSeries(s.clone()));
             }
             if kind("ranked") {

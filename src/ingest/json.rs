@@ -23,15 +23,28 @@ fn text(v: &Value) -> Option<String> {
 fn array_of(source: &Source, doc: Value) -> Result<(Option<String>, Vec<Value>), IngestError> {
     match doc {
         Value::Array(a) => Ok((None, a)),
-        Value::Object(o) => o
-            .into_iter()
-            .find_map(|(k, v)| match v {
-                Value::Array(a) => Some((Some(k), a)),
-                _ => None,
-            })
-            .ok_or_else(|| {
-                IngestError::parse(source, 1, "the JSON holds no array of records".into())
-            }),
+        Value::Object(o) => {
+            // At most a line of its keys, never the file.
+            let keys: Vec<String> = o.keys().take(12).cloned().collect();
+            o.into_iter()
+                .find_map(|(k, v)| match v {
+                    Value::Array(a) => Some((Some(k), a)),
+                    _ => None,
+                })
+                .ok_or_else(|| {
+                    IngestError::parse(
+                        source,
+                        1,
+                        format!(
+                            "the JSON holds no array of records: its top-level object has {}",
+                            match keys.is_empty() {
+                                true => "no keys".to_string(),
+                                false => format!("the keys {}", keys.join(", ")),
+                            }
+                        ),
+                    )
+                })
+        }
         _ => Err(IngestError::parse(
             source,
             1,

@@ -86,25 +86,16 @@ pub fn section(x: &Inputs) -> PolarsResult<String> {
 }
 
 /// The indicators a family's findings are about: the charts' headline indicators of that
-/// family, else its first two indicators in the catalogue that several areas have.
+/// family (`[charts] indicators`), which the analyst chose; a family without one has none.
 fn headline_ids(x: &Inputs, rows: &Rows, family: Family) -> Vec<String> {
     let charted: Vec<String> =
         serde_json::from_value(x.manifest["charts"]["indicators"].clone()).unwrap_or_default();
-    let of_family = |id: &String| {
-        rows.series(id, &[])
-            .is_some_and(|s| s.family == family.as_str() && s.series.len() >= 2)
-    };
-    let ids: Vec<String> = charted.iter().filter(|id| of_family(id)).cloned().collect();
-    if !ids.is_empty() {
-        return ids;
-    }
-    x.catalogue
-        .entries
-        .iter()
-        .map(|e| e.id.clone())
-        .filter(|id| !id.ends_with("_change") && !id.ends_with("_vs_base"))
-        .filter(of_family)
-        .take(2)
+    charted
+        .into_iter()
+        .filter(|id| {
+            rows.series(id, &[])
+                .is_some_and(|s| s.family == family.as_str() && s.series.len() >= 2)
+        })
         .collect()
 }
 
@@ -210,9 +201,11 @@ fn indicator(x: &Inputs, s: &Series, evaluated: bool) -> Option<String> {
     if text.is_empty() {
         return None;
     }
+    // The catalogue's name: a pipeline's declared series are named there too.
+    let title = entry.map_or(s.name.as_str(), |e| e.name.as_str());
     Some(format!(
         "<li><strong>{}.</strong> {} {}</li>",
-        esc(&s.name),
+        esc(title),
         text.join(" "),
         link(x, s)
     ))
