@@ -72,6 +72,30 @@ fn p_text(p: Option<f64>) -> String {
     }
 }
 
+/// "fell by 0.706 percentage points more in the 3 treated areas than in the 6 areas never
+/// treated" (HTML).
+fn effect(r: &Row, unit: &str, comparison: &str) -> String {
+    format!(
+        "{} by {} {} more in the {} treated areas than in the {} {comparison}",
+        if r.att < 0.0 { "fell" } else { "rose" },
+        theme::number(r.att.abs()),
+        esc(unit),
+        r.n_treated,
+        r.n_control,
+    )
+}
+
+/// "95 % interval -1.11 to -0.306; p = 0.001".
+fn uncertainty(r: &Row, alpha: f64) -> String {
+    format!(
+        "{:.0} % interval {} to {}; {}",
+        100.0 * (1.0 - alpha),
+        r.lo.map(theme::number).unwrap_or_else(|| "–".into()),
+        r.hi.map(theme::number).unwrap_or_else(|| "–".into()),
+        p_text(r.p),
+    )
+}
+
 /// How sure: a plain reading of the interval and p-value.
 fn certainty(r: &Row, alpha: f64) -> &'static str {
     match r.p {
@@ -114,17 +138,10 @@ pub fn headlines(
             u => u,
         };
         let mut s = format!(
-            "<strong>{}</strong> {} by {} {} more in the {} treated areas than in the {} {comparison} ({:.0} % interval {} to {}; {}): {}.",
+            "<strong>{}</strong> {} ({}): {}.",
             esc(name),
-            if r.att < 0.0 { "fell" } else { "rose" },
-            theme::number(r.att.abs()),
-            esc(unit),
-            r.n_treated,
-            r.n_control,
-            100.0 * (1.0 - alpha),
-            r.lo.map(theme::number).unwrap_or_else(|| "–".into()),
-            r.hi.map(theme::number).unwrap_or_else(|| "–".into()),
-            p_text(r.p),
+            effect(&r, unit, comparison),
+            uncertainty(&r, alpha),
             certainty(&r, alpha),
         );
         if o["pre_test"]["p_value"].as_f64().is_some_and(|p| p < alpha) {
@@ -169,19 +186,12 @@ pub fn section(effects: &DataFrame, manifest: &Json, catalogue: &Resolved) -> Po
             let _ = writeln!(h, "<p>Not evaluated: {}.</p>", esc(&why.join("; ")));
             continue;
         };
-        let direction = if simple.att < 0.0 { "fell" } else { "rose" };
         let _ = writeln!(
             h,
-            "<p><strong>After treatment started, {} {direction} by {} {} more in the {} treated areas than in the {} {comparison}</strong> (average over treated areas and years; {:.0} % interval {} to {}; {}). That is {}.</p>",
+            "<p><strong>After treatment started, {} {}</strong> (average over treated areas and years; {}). That is {}.</p>",
             esc(name),
-            theme::number(simple.att.abs()),
-            esc(unit),
-            simple.n_treated,
-            simple.n_control,
-            100.0 * (1.0 - alpha),
-            simple.lo.map(theme::number).unwrap_or_else(|| "–".into()),
-            simple.hi.map(theme::number).unwrap_or_else(|| "–".into()),
-            p_text(simple.p),
+            effect(&simple, unit, comparison),
+            uncertainty(&simple, alpha),
             certainty(&simple, alpha),
         );
         if let Some(d) = find(effects, id, "cs_did", "dynamic")? {
