@@ -32,6 +32,7 @@ mod index;
 mod lock;
 mod plan;
 mod rechart;
+mod tables;
 
 pub use lock::Lock;
 pub use plan::{plan, Planned};
@@ -519,36 +520,10 @@ fn execute(
     let provenance = Provenance::new(VERSION, &pipeline.name, &pipeline.file_hash, inputs.clone());
     let previous =
         incremental::previous(&out).filter(|m| incremental::outputs_intact(&out, m).is_ok());
-    if let Some(prev) = &previous {
-        if !options.force && prev["run_id"].as_str() == Some(provenance.run_id.as_str()) {
+    if let Some(prev) = previous.as_ref().filter(|_| !options.force) {
+        if prev["run_id"].as_str() == Some(provenance.run_id.as_str()) {
             report("nothing changed since the last good run: outputs are up to date");
-            let record = history::RunRecord {
-                run_id: provenance.run_id.clone(),
-                started: started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                finished: now(),
-                status: "up-to-date".into(),
-                exit_code: 0,
-                rows_read: 0,
-                rows_kept: 0,
-                rows_rejected: 0,
-                indicator_values: 0,
-                inputs: inputs_json(&inputs),
-                version: VERSION.into(),
-                pipeline_blake3: pipeline.file_hash.clone(),
-                message: Some("inputs, pipeline file and tool version unchanged".into()),
-            };
-            let metadata = provenance.metadata();
-            history::append_in_place(&out, &record, Some(&metadata), &metadata).map_err(
-                |source| RunError::Stage {
-                    stage: "history".into(),
-                    source,
-                },
-            )?;
-            return Ok(Summary {
-                out,
-                status: "up-to-date",
-                manifest: prev.clone(),
-            });
+            return up_to_date(&pipeline, &out, &provenance, &inputs, started_at, prev);
         }
     }
 
@@ -617,81 +592,21 @@ fn execute(
     if let Some(b) = &built_index {
         timer.record("index", &family_stages, t_index, Some(b.rows.len()));
     }
-    // Per-project values are always derived afresh from the projects: they cost one pass.
-    let (project_values, notes) =
-        indicators::projects::values::blocks(&inputs_view.projects, &|id| {
-            indicators::wanted(&pipeline, id)
-        })
-        .map_err(stage_err("output:tables"))?;
-    skipped.extend(notes);
-    let indicators_df =
-        indicators::long_frame(values, &resolved).map_err(stage_err("output:tables"))?;
-    // Borrowed: a source outside the pipeline's periods can reject millions of rows.
-    let mut rejects: Vec<&contracts::Reject> =
-        tables.iter().flat_map(|t| t.rejects.iter()).collect();
-    rejects.sort_by(|a, b| (&a.source, a.line).cmp(&(&b.source, b.line)));
-    let mut rejects_df = contracts::rejects_frame(&rejects).map_err(stage_err("output:tables"))?;
-    let catalogue = serde_json::to_string(&resolved.entries).unwrap_or_default();
-    let mut metadata = provenance.metadata();
-    metadata.push(("cityimpact.catalogue".into(), catalogue));
-    let indicator_rows = indicators::long::write(
-        &dir.join("indicators.parquet"),
-        &indicators_df,
-        &project_values,
+    let written = tables::write(
+        &dir,
+        &pipeline,
+        &tables,
+        &inputs_view,
+        tables::Computed {
+            values,
+            evaluated: evaluated.as_ref(),
+            index: built_index.as_ref(),
+            skipped: &mut skipped,
+        },
         &resolved,
-        &metadata,
+        &provenance,
     )?;
-    drop(project_values);
-    output::write_table(
-        &dir,
-        "rejects.parquet",
-        &mut rejects_df,
-        &provenance,
-        vec![],
-    )
-    .map_err(stage_err("output:tables"))?;
-    let mut projects_df = inputs_view.projects.frame.clone();
-    let mut outcomes_df = indicators::projects::outcomes_table(
-        &inputs_view.projects,
-        pipeline.indicators.sroi.discount_rate,
-    )
-    .map_err(stage_err("output:tables"))?;
-    output::write_table(
-        &dir,
-        "projects.parquet",
-        &mut projects_df,
-        &provenance,
-        vec![],
-    )
-    .map_err(stage_err("output:tables"))?;
-    output::write_table(
-        &dir,
-        "outcomes.parquet",
-        &mut outcomes_df,
-        &provenance,
-        vec![],
-    )
-    .map_err(stage_err("output:tables"))?;
-    let mut procurement_df = indicators::procurement::table(&tables, &pipeline.currency.report)
-        .map_err(stage_err("output:tables"))?;
-    output::write_table(
-        &dir,
-        "procurement.parquet",
-        &mut procurement_df,
-        &provenance,
-        vec![],
-    )
-    .map_err(stage_err("output:tables"))?;
-    let effects_df = match &evaluated {
-        Some(e) => {
-            Some(evaluation::write(&dir, e, &provenance).map_err(stage_err("output:tables"))?)
-        }
-        None => None,
-    };
-    let index_dfs = match &built_index {
-        Some(b) => Some(index::write(&dir, b, &provenance).map_err(stage_err("output:tables"))?),
-        None => None,
-    };
+    let indicator_rows = written.indicator_rows;
     timer.record("output:tables", &family_stages, t, Some(indicator_rows));
 
     let t = Instant::now();
@@ -707,12 +622,8 @@ fn execute(
             .collect(),
     };
     let chart_files = charts::render_all(
-        &indicators_df,
-        charts::Outputs {
-            effects: effects_df.as_ref(),
-            index: index_dfs.as_ref().map(|w| &w.index),
-            projects: Some(&projects_df),
-        },
+        &written.indicators,
+        written.outputs(),
         &dir.join("charts"),
         &chart_context,
     )?;
@@ -724,57 +635,7 @@ fn execute(
     );
 
     let t = Instant::now();
-    let mut resources: Vec<(&str, &DataFrame, &str)> = vec![
-        (
-            "indicators",
-            &indicators_df,
-            "Every indicator value, one row per value (long format)",
-        ),
-        (
-            "rejects",
-            &rejects_df,
-            "Every input row that was not used, and why",
-        ),
-        (
-            "projects",
-            &projects_df,
-            "One row per project (funding rows merged by id), with its own indicators and SROI",
-        ),
-        (
-            "outcomes",
-            &outcomes_df,
-            "One row per project outcome, with the inputs of its SROI and its present value",
-        ),
-        (
-            "procurement",
-            &procurement_df,
-            "One row per procurement award (an OCDS process compiled from its releases; a contract without an award is a row of its own), with its amount in the reporting currency and as published",
-        ),
-    ];
-    if let Some(df) = &effects_df {
-        resources.push((
-            "effects",
-            df,
-            "Outcome evaluation: one row per estimate (Callaway & Sant'Anna group-time effects and their aggregations, TWFE and 2x2 DiD)",
-        ));
-    }
-    if let Some(w) = &index_dfs {
-        resources.push((
-            "index",
-            &w.index,
-            "Composite index: one row per area, period and node, with score, rank and its Monte-Carlo rank interval",
-        ));
-        resources.push((
-            "index_runs",
-            &w.runs,
-            "The drawn parameters of every Monte-Carlo run of the index (weights, normalisation, aggregation)",
-        ));
-        resources.push((
-            "index_sensitivity",
-            &w.sensitivity,
-            "Variance-based sensitivity of the index's ranks: first-order and total indices per uncertain input",
-        ));
-    }
+    let resources = written.resources();
     let package = datapackage::build(&pipeline, &provenance, &resolved, &resources);
     let write_err = |path: &Path| {
         let path = path.to_path_buf();
@@ -786,33 +647,7 @@ fn execute(
     let dp_path = dir.join("datapackage.json");
     output::write_json(&dp_path, &package).map_err(write_err(&dp_path))?;
 
-    let files: Vec<(String, Option<usize>)> = vec![
-        ("datapackage.json".into(), None),
-        ("indicators.parquet".into(), Some(indicator_rows)),
-        ("rejects.parquet".into(), Some(rejects_df.height())),
-        ("projects.parquet".into(), Some(projects_df.height())),
-        ("outcomes.parquet".into(), Some(outcomes_df.height())),
-        ("procurement.parquet".into(), Some(procurement_df.height())),
-    ];
-    let files: Vec<(String, Option<usize>)> = files
-        .into_iter()
-        .chain(
-            effects_df
-                .as_ref()
-                .map(|df| ("effects.parquet".to_string(), Some(df.height()))),
-        )
-        .chain(index_dfs.iter().flat_map(|w| {
-            [
-                ("index.parquet".to_string(), Some(w.index.height())),
-                ("index_runs.parquet".to_string(), Some(w.runs.height())),
-                (
-                    "index_sensitivity.parquet".to_string(),
-                    Some(w.sensitivity.height()),
-                ),
-            ]
-        }))
-        .collect();
-    let mut outputs = hash_outputs(&dir, files, &chart_files)?;
+    let mut outputs = hash_outputs(&dir, written.files(), &chart_files)?;
     timer.record(
         "output:manifest",
         &["output:tables", "output:charts"],
@@ -862,12 +697,8 @@ fn execute(
     let report_json = serde_json::to_value(&manifest).unwrap_or_default();
     report::write(
         &dir,
-        &indicators_df,
-        charts::Outputs {
-            effects: effects_df.as_ref(),
-            index: index_dfs.as_ref().map(|w| &w.index),
-            projects: Some(&projects_df),
-        },
+        &written.indicators,
+        written.outputs(),
         &report_json,
         &chart_files,
         &resolved,
@@ -913,6 +744,44 @@ fn execute(
         out,
         status: "published",
         manifest: serde_json::to_value(&manifest).unwrap_or_default(),
+    })
+}
+/// A run whose inputs, pipeline file and tool version are the last good run's: it publishes
+/// nothing, and says so in the run history.
+fn up_to_date(
+    pipeline: &Pipeline,
+    out: &Path,
+    provenance: &Provenance,
+    inputs: &[InputFile],
+    started_at: chrono::DateTime<chrono::Utc>,
+    prev: &serde_json::Value,
+) -> Result<Summary, RunError> {
+    let record = history::RunRecord {
+        run_id: provenance.run_id.clone(),
+        started: started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        finished: now(),
+        status: "up-to-date".into(),
+        exit_code: 0,
+        rows_read: 0,
+        rows_kept: 0,
+        rows_rejected: 0,
+        indicator_values: 0,
+        inputs: inputs_json(inputs),
+        version: VERSION.into(),
+        pipeline_blake3: pipeline.file_hash.clone(),
+        message: Some("inputs, pipeline file and tool version unchanged".into()),
+    };
+    let metadata = provenance.metadata();
+    history::append_in_place(out, &record, Some(&metadata), &metadata).map_err(|source| {
+        RunError::Stage {
+            stage: "history".into(),
+            source,
+        }
+    })?;
+    Ok(Summary {
+        out: out.to_path_buf(),
+        status: "up-to-date",
+        manifest: prev.clone(),
     })
 }
 

@@ -1,0 +1,170 @@
+//! The run's tables, written into the staging folder: indicators (area values and per-project
+//! values), rejects, projects, outcomes and procurement, and the evaluation's and the index's
+//! when they ran; and how the data package and the manifest list them.
+
+use std::path::Path;
+
+use polars::prelude::*;
+
+use super::{evaluation, index, RunError};
+use crate::catalogue::Resolved;
+use crate::config::Pipeline;
+use crate::contracts::{self, Table};
+use crate::indicators::{self, Inputs, Skipped, Value};
+use crate::output::{self, Provenance};
+
+/// What the indicators, evaluation and index gave, ready to be written.
+pub(super) struct Computed<'a> {
+    pub values: Vec<Value>,
+    pub evaluated: Option<&'a crate::evaluate::Evaluated>,
+    pub index: Option<&'a crate::index::Built>,
+    /// Values that could not be computed: per-project notes join them.
+    pub skipped: &'a mut Vec<Skipped>,
+}
+
+/// The tables as written, for the charts, the report, the data package and the manifest.
+pub(super) struct Written {
+    pub indicators: DataFrame,
+    /// Rows of `indicators.parquet`: area values and per-project values.
+    pub indicator_rows: usize,
+    pub rejects: DataFrame,
+    pub projects: DataFrame,
+    pub outcomes: DataFrame,
+    pub procurement: DataFrame,
+    pub effects: Option<DataFrame>,
+    pub index: Option<index::Written>,
+}
+
+fn stage_err(stage: &'static str) -> impl Fn(PolarsError) -> RunError {
+    move |source| RunError::Stage {
+        stage: stage.to_string(),
+        source,
+    }
+}
+
+/// Writes every table into `dir`.
+pub(super) fn write(
+    dir: &Path,
+    pipeline: &Pipeline,
+    tables: &[Table],
+    inputs: &Inputs,
+    computed: Computed,
+    resolved: &Resolved,
+    provenance: &Provenance,
+) -> Result<Written, RunError> {
+    let err = stage_err("output:tables");
+    // Per-project values are always derived afresh from the projects: they cost one pass.
+    let (project_values, notes) = indicators::projects::values::blocks(&inputs.projects, &|id| {
+        indicators::wanted(pipeline, id)
+    })
+    .map_err(&err)?;
+    computed.skipped.extend(notes);
+    let indicators_df = indicators::long_frame(computed.values, resolved).map_err(&err)?;
+    // Borrowed: a source outside the pipeline's periods can reject millions of rows.
+    let mut rejects: Vec<&contracts::Reject> =
+        tables.iter().flat_map(|t| t.rejects.iter()).collect();
+    rejects.sort_by(|a, b| (&a.source, a.line).cmp(&(&b.source, b.line)));
+    let mut rejects_df = contracts::rejects_frame(&rejects).map_err(&err)?;
+    let catalogue = serde_json::to_string(&resolved.entries).unwrap_or_default();
+    let mut metadata = provenance.metadata();
+    metadata.push(("cityimpact.catalogue".into(), catalogue));
+    let indicator_rows = indicators::long::write(
+        &dir.join("indicators.parquet"),
+        &indicators_df,
+        &project_values,
+        resolved,
+        &metadata,
+    )?;
+    drop(project_values);
+    let mut projects_df = inputs.projects.frame.clone();
+    let mut outcomes_df = indicators::projects::outcomes_table(
+        &inputs.projects,
+        pipeline.indicators.sroi.discount_rate,
+    )
+    .map_err(&err)?;
+    let mut procurement_df =
+        indicators::procurement::table(tables, &pipeline.currency.report).map_err(&err)?;
+    for (name, df) in [
+        ("rejects.parquet", &mut rejects_df),
+        ("projects.parquet", &mut projects_df),
+        ("outcomes.parquet", &mut outcomes_df),
+        ("procurement.parquet", &mut procurement_df),
+    ] {
+        output::write_table(dir, name, df, provenance, vec![]).map_err(&err)?;
+    }
+    let effects = match computed.evaluated {
+        Some(e) => Some(evaluation::write(dir, e, provenance).map_err(&err)?),
+        None => None,
+    };
+    let index = match computed.index {
+        Some(b) => Some(index::write(dir, b, provenance).map_err(&err)?),
+        None => None,
+    };
+    Ok(Written {
+        indicators: indicators_df,
+        indicator_rows,
+        rejects: rejects_df,
+        projects: projects_df,
+        outcomes: outcomes_df,
+        procurement: procurement_df,
+        effects,
+        index,
+    })
+}
+
+impl Written {
+    /// The tables beside the indicators, as the charts and the report read them.
+    pub fn outputs(&self) -> crate::charts::Outputs<'_> {
+        crate::charts::Outputs {
+            effects: self.effects.as_ref(),
+            index: self.index.as_ref().map(|w| &w.index),
+            projects: Some(&self.projects),
+        }
+    }
+
+    /// The data package's resources: name, table, description.
+    pub fn resources(&self) -> Vec<(&'static str, &DataFrame, &'static str)> {
+        let mut r = vec![
+            ("indicators", &self.indicators, "Every indicator value, one row per value (long format)"),
+            ("rejects", &self.rejects, "Every input row that was not used, and why"),
+            ("projects", &self.projects, "One row per project (funding rows merged by id), with its own indicators and SROI"),
+            ("outcomes", &self.outcomes, "One row per project outcome, with the inputs of its SROI and its present value"),
+            ("procurement", &self.procurement, "One row per procurement award (an OCDS process compiled from its releases; a contract without an award is a row of its own), with its amount in the reporting currency and as published"),
+        ];
+        if let Some(df) = &self.effects {
+            r.push(("effects", df, "Outcome evaluation: one row per estimate (Callaway & Sant'Anna group-time effects and their aggregations, TWFE and 2x2 DiD)"));
+        }
+        if let Some(w) = &self.index {
+            r.push(("index", &w.index, "Composite index: one row per area, period and node, with score, rank and its Monte-Carlo rank interval"));
+            r.push(("index_runs", &w.runs, "The drawn parameters of every Monte-Carlo run of the index (weights, normalisation, aggregation)"));
+            r.push(("index_sensitivity", &w.sensitivity, "Variance-based sensitivity of the index's ranks: first-order and total indices per uncertain input"));
+        }
+        r
+    }
+
+    /// The files the manifest lists (before the charts and the report), with their rows.
+    pub fn files(&self) -> Vec<(String, Option<usize>)> {
+        let mut files = vec![
+            ("datapackage.json".to_string(), None),
+            ("indicators.parquet".to_string(), Some(self.indicator_rows)),
+        ];
+        for (name, df) in [
+            ("rejects.parquet", &self.rejects),
+            ("projects.parquet", &self.projects),
+            ("outcomes.parquet", &self.outcomes),
+            ("procurement.parquet", &self.procurement),
+        ]
+        .into_iter()
+        .chain(self.effects.iter().map(|df| ("effects.parquet", df)))
+        .chain(self.index.iter().flat_map(|w| {
+            [
+                ("index.parquet", &w.index),
+                ("index_runs.parquet", &w.runs),
+                ("index_sensitivity.parquet", &w.sensitivity),
+            ]
+        })) {
+            files.push((name.to_string(), Some(df.height())));
+        }
+        files
+    }
+}
