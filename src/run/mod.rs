@@ -720,6 +720,31 @@ fn execute(
     output::write_json(&manifest_path, &manifest).map_err(write_err(&manifest_path))?;
 
     // The history goes with the outputs: the last good one's rows and this run's.
+    write_history(
+        &out,
+        &dir,
+        &pipeline,
+        &provenance,
+        &manifest,
+        indicator_rows,
+    )?;
+
+    staging.publish().map_err(write_err(&out))?;
+    Ok(Summary {
+        out,
+        status: "published",
+        manifest: serde_json::to_value(&manifest).unwrap_or_default(),
+    })
+}
+/// Writes the run history into the staging folder: the last good outputs' runs and this one.
+fn write_history(
+    out: &Path,
+    dir: &Path,
+    pipeline: &Pipeline,
+    provenance: &Provenance,
+    manifest: &Manifest,
+    indicator_rows: usize,
+) -> Result<(), RunError> {
     let totals = |f: fn(&SourceRows) -> usize| manifest.rows.iter().map(f).sum::<usize>() as i64;
     let record = history::RunRecord {
         run_id: provenance.run_id.clone(),
@@ -736,16 +761,14 @@ fn execute(
         pipeline_blake3: pipeline.file_hash.clone(),
         message: None,
     };
-    let mut runs = history::appended(&out, &record).map_err(stage_err("output:history"))?;
-    history::write(&dir, &mut runs, &provenance.metadata()).map_err(stage_err("output:history"))?;
-
-    staging.publish().map_err(write_err(&out))?;
-    Ok(Summary {
-        out,
-        status: "published",
-        manifest: serde_json::to_value(&manifest).unwrap_or_default(),
-    })
+    let err = |source| RunError::Stage {
+        stage: "output:history".into(),
+        source,
+    };
+    let mut runs = history::appended(out, &record).map_err(err)?;
+    history::write(dir, &mut runs, &provenance.metadata()).map_err(err)
 }
+
 /// A run whose inputs, pipeline file and tool version are the last good run's: it publishes
 /// nothing, and says so in the run history.
 fn up_to_date(
