@@ -913,9 +913,9 @@ fn giving360_json_reads_as_the_flat_form_does() {
     );
     assert_eq!(column_strings(&t, "end"), [Some("2023-03-31".into()), None]);
     let r = &t.rejects[0];
-    // The third grant starts on line 26 of the file; its missing location is named by its
-    // JSON pointer, as a reader finds it with `jq '.grants[2]'`.
-    assert_eq!(r.line, 26, "the line where the third grant starts");
+    // The third grant (a record number, as contract.md has it for JSON); its missing
+    // location is named by its JSON pointer, as a reader finds it with `jq '.grants[2]'`.
+    assert_eq!(r.line, 3, "the third grant");
     assert_eq!(
         r.column.as_deref(),
         Some("/grants/2/beneficiaryLocation/0/name"),
@@ -1411,10 +1411,10 @@ fn ocds_releases_of_one_process_in_two_files_are_compiled_together() {
 }
 
 #[test]
-fn json_rejects_name_the_record_line_and_the_json_pointer() {
-    // The records are under "data" (after another array, "notes", whose strings hold
-    // brackets and escaped quotes); the second record starts on line 4 and its amount is not
-    // a number.
+fn json_rejects_name_the_record_and_the_json_pointer() {
+    // The records are under "data" (after another array, "notes"); the second record's
+    // amount is not a number. Its line is its record number (contract.md: JSON rows are
+    // numbered, NDJSON rows are lines).
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("p.json");
     std::fs::write(
@@ -1429,7 +1429,7 @@ fn json_rejects_name_the_record_line_and_the_json_pointer() {
     )
     .unwrap();
     for (path, format, line, pointer) in [
-        (&file, "json", 4, "/data/1/amount"),
+        (&file, "json", 2, "/data/1/amount"),
         (&ndjson, "ndjson", 2, "/amount"),
     ] {
         let (t, read) = table(&format!(

@@ -142,10 +142,11 @@ pub fn no_awards(source: &Source, package: &super::ocds::Package) -> IngestError
 
 pub fn read(source: &Source, bytes: &[u8]) -> Result<RawTable, IngestError> {
     let utf8 = text_of(source, bytes)?;
-    // The array the records are in, for their lines and JSON pointers; none for NDJSON.
+    // The array the records are in, for their JSON pointers; none for NDJSON, where the line
+    // is the record. A record's line in `rejects.parquet` is its number (contract.md).
     let mut array: Option<Option<String>> = None;
     let mut titles = false;
-    let mut records: Vec<Record> = match source.format {
+    let records: Vec<Record> = match source.format {
         Format::Ndjson => {
             let mut out = Vec::new();
             for (i, line) in utf8.lines().enumerate() {
@@ -188,16 +189,6 @@ pub fn read(source: &Source, bytes: &[u8]) -> Result<RawTable, IngestError> {
                 .collect()
         }
     };
-    // A record's line is where it starts in the file (a record number only if the file
-    // cannot be scanned alike, which a file serde_json parsed always can).
-    if let Some(key) = &array {
-        let lines = element_lines(utf8, key.as_deref());
-        if lines.len() == records.len() {
-            for (r, l) in records.iter_mut().zip(lines) {
-                r.0 = l;
-            }
-        }
-    }
     let n = records.len();
     let mut raw = table(source, records, bytes.len() as u64)?;
     let fields = raw
@@ -221,79 +212,6 @@ pub fn read(source: &Source, bytes: &[u8]) -> Result<RawTable, IngestError> {
         fields,
     });
     Ok(raw)
-}
-
-/// Where each element of a file's array of records starts: its line. `key` names the array
-/// inside the top-level object; `None` is a top-level array. One pass over the bytes, minding
-/// strings and escapes.
-fn element_lines(text: &str, key: Option<&str>) -> Vec<u64> {
-    let (mut line, mut depth) = (1u64, 0usize);
-    let (mut in_str, mut escaped) = (false, false);
-    // At depth 1 of the top-level object: whether the next string is a value, and the key.
-    let (mut after_colon, mut key_start, mut last_key) = (false, 0usize, "");
-    let mut target: Option<usize> = None;
-    let mut expect = false;
-    let mut out = Vec::new();
-    for (i, &c) in text.as_bytes().iter().enumerate() {
-        if c == b'\n' {
-            line += 1;
-        }
-        if in_str {
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => {
-                    in_str = false;
-                    if depth == 1 && !after_colon {
-                        last_key = &text[key_start + 1..i];
-                    }
-                }
-                _ => {}
-            }
-            continue;
-        }
-        if c.is_ascii_whitespace() {
-            continue;
-        }
-        if expect && c != b']' {
-            out.push(line);
-        }
-        expect = false;
-        match c {
-            b'"' => {
-                in_str = true;
-                key_start = i;
-            }
-            b'{' | b'[' => {
-                let opens_target = match key {
-                    None => depth == 0 && c == b'[',
-                    Some(k) => depth == 1 && after_colon && c == b'[' && last_key == k,
-                };
-                depth += 1;
-                if opens_target && target.is_none() {
-                    target = Some(depth);
-                    expect = true;
-                }
-            }
-            b'}' | b']' => {
-                if target == Some(depth) {
-                    return out;
-                }
-                depth = depth.saturating_sub(1);
-            }
-            b':' if depth == 1 => after_colon = true,
-            b',' => {
-                if depth == 1 {
-                    after_colon = false;
-                }
-                if target == Some(depth) {
-                    expect = true;
-                }
-            }
-            _ => {}
-        }
-    }
-    out
 }
 
 /// The 360Giving flat CSV's column titles and where the standard's JSON form keeps each
