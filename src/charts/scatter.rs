@@ -116,6 +116,8 @@ pub fn draw<DB: DrawingBackend>(
         format!("{} per beneficiary", s.currency)
     };
     let y_label_w = theme::text_width(&theme::tick(y1), 15.0) + 50;
+    // Linear axes' labels, their decimals worked out once.
+    let (x_ticks, y_ticks) = (theme::axis(x0, x1, 10), theme::axis(y0, y1, 10));
     macro_rules! plot {
         ($x:expr, $y:expr) => {{
             let mut chart = ChartBuilder::on(&body)
@@ -131,14 +133,14 @@ pub fn draw<DB: DrawingBackend>(
                     if xlog {
                         theme::tick(*v)
                     } else {
-                        theme::axis(x0, x1, 10)(v)
+                        x_ticks(v)
                     }
                 })
                 .y_label_formatter(&|v| {
                     if ylog {
                         theme::tick(*v)
                     } else {
-                        theme::axis(y0, y1, 10)(v)
+                        y_ticks(v)
                     }
                 })
                 .x_desc(x_desc)

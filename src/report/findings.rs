@@ -55,14 +55,14 @@ pub fn section(x: &Inputs) -> PolarsResult<String> {
     let rows = Rows::new(x.indicators)?;
     let highlight: Vec<String> =
         serde_json::from_value(x.manifest["charts"]["highlight"].clone()).unwrap_or_default();
+    let headline = headline_series(x, &rows, &highlight);
     let mut families = String::new();
     for family in Family::SHOWN {
-        let items: Vec<String> = headline_ids(x, &rows, family)
+        let items: Vec<String> = headline
             .iter()
-            .filter_map(|id| rows.series(id, &highlight))
             .filter(|s| s.family == family.as_str())
             .take(PER_FAMILY)
-            .filter_map(|s| indicator(x, &s, evaluated.contains(&s.indicator)))
+            .filter_map(|s| indicator(x, s, evaluated.contains(&s.indicator)))
             .collect();
         if !items.is_empty() {
             let _ = writeln!(
@@ -85,17 +85,16 @@ pub fn section(x: &Inputs) -> PolarsResult<String> {
     Ok(h)
 }
 
-/// The indicators a family's findings are about: the charts' headline indicators of that
-/// family (`[charts] indicators`), which the analyst chose; a family without one has none.
-fn headline_ids(x: &Inputs, rows: &Rows, family: Family) -> Vec<String> {
+/// The series the findings are about: the charts' headline indicators (`[charts]
+/// indicators`), which the analyst chose, that several areas have; a family without one has
+/// no findings. Each is read from the table once.
+fn headline_series(x: &Inputs, rows: &Rows, highlight: &[String]) -> Vec<Series> {
     let charted: Vec<String> =
         serde_json::from_value(x.manifest["charts"]["indicators"].clone()).unwrap_or_default();
     charted
-        .into_iter()
-        .filter(|id| {
-            rows.series(id, &[])
-                .is_some_and(|s| s.family == family.as_str() && s.series.len() >= 2)
-        })
+        .iter()
+        .filter_map(|id| rows.series(id, highlight))
+        .filter(|s| s.series.len() >= 2)
         .collect()
 }
 
@@ -148,7 +147,7 @@ fn half(p: &Point) -> Option<f64> {
 }
 
 /// "district"/"districts", by count.
-fn noun(level: &str, n: usize) -> String {
+pub(super) fn noun(level: &str, n: usize) -> String {
     let one = match level {
         "all" | "" => "area",
         l => l,

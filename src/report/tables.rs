@@ -182,16 +182,14 @@ fn split<'a, 'b>(ids: &'b [&'a str]) -> Vec<&'b [&'a str]> {
 /// "Districts (9)", "Cities (3)": a level's name as a heading.
 pub fn plural(level: &str, n: usize) -> String {
     let name = match level {
-        "all" => "All areas".to_string(),
-        "city" => "Cities".to_string(),
-        "country" => "Countries".to_string(),
-        l => {
-            let mut c = l.chars();
-            c.next()
-                .map(|f| f.to_uppercase().collect::<String>() + c.as_str() + "s")
-                .unwrap_or_default()
-        }
+        "all" => "all areas".to_string(),
+        l => super::findings::noun(l, 2),
     };
+    let mut c = name.chars();
+    let name = c
+        .next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default();
     format!("{name} ({n})")
 }
 
