@@ -1,19 +1,23 @@
-//! The microdata contract over a typed file's columns (Parquet), checked column by column
-//! rather than row by row: a number column is scanned once and kept as it is, text without
-//! stray spaces is kept as it is, and only the failing rows become rejects. The result is the
-//! same table and the same rejects as the row-by-row contract gives for the same cells (a test
-//! reads one file both ways), and a household id written as an integer stays an integer: it
-//! is only ever compared.
+//! The microdata contract over a file's columns, checked column by column rather than row by
+//! row: a typed file's (Parquet) number column is scanned once and kept as it is, text without
+//! stray spaces is kept as it is, a text file's (CSV) numbers are parsed straight into a
+//! float64 column (`text`), and only the failing rows become rejects. The result is the same
+//! table and the same rejects as the row-by-row contract gives for the same cells (tests read
+//! one file both ways), and a household id written as an integer stays an integer: it is only
+//! ever compared.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use polars::prelude::*;
 use polars_arrow::array::Array;
+use rayon::prelude::*;
 
 use super::{check_number, prepare, Builder, Cell, Contract, Prepared, Reject, Rule, Table};
 use crate::config::SourceKind;
 use crate::ingest::RawColumn;
+
+mod text;
 
 /// A cell that broke its rule: (row, role index, the cell as text, the reason).
 type Failure = (usize, usize, Option<String>, String);
@@ -21,9 +25,9 @@ type Failure = (usize, usize, Option<String>, String);
 /// Whether a source's contract can run over its columns: microdata from a typed file.
 pub fn applies(contract: &Contract) -> bool {
     let raw = contract.raw;
-    contract.source.kind == SourceKind::Microdata
-        && raw.ragged.is_empty()
-        && raw.cells.iter().all(|c| matches!(c, RawColumn::Typed(_)))
+    // Text columns (CSV) are checked column by column too; short rows need the row contract's
+    // reject for their missing fields.
+    contract.source.kind == SourceKind::Microdata && raw.ragged.is_empty()
 }
 
 impl Contract<'_> {
@@ -33,8 +37,11 @@ impl Contract<'_> {
         let n = raw.len();
         let mut failures: Vec<Failure> = Vec::new();
         let mut columns: Vec<Series> = Vec::with_capacity(raw.roles.len());
-        for r in 0..raw.roles.len() {
-            let (column, failed) = self.column(r)?;
+        let checked: Vec<(Series, Vec<Failure>)> = (0..raw.roles.len())
+            .into_par_iter()
+            .map(|r| self.column(r))
+            .collect::<PolarsResult<_>>()?;
+        for (column, failed) in checked {
             columns.push(column);
             failures.extend(failed);
         }
@@ -81,9 +88,6 @@ impl Contract<'_> {
     fn column(&self, r: usize) -> PolarsResult<(Series, Vec<Failure>)> {
         let raw = self.raw;
         let (role, rule, required) = (&raw.roles[r], self.rules[r], self.required[r]);
-        let RawColumn::Typed(typed) = &raw.cells[r] else {
-            unreachable!("`applies` admits typed columns only")
-        };
         let name = PlSmallStr::from(role.as_str());
         let column = raw.columns[r].as_str();
         let empty = |row: usize| -> Failure {
@@ -91,6 +95,21 @@ impl Contract<'_> {
             (row, r, None, why)
         };
         let mut failed: Vec<Failure> = Vec::new();
+        let typed = match &raw.cells[r] {
+            RawColumn::Typed(typed) => typed,
+            RawColumn::Text(texts) => {
+                let (checked, failed) = match rule {
+                    Rule::Number { .. } if !self.source.decimal_comma => {
+                        text::numbers(texts, rule, required, &empty, |row, value, why| {
+                            (row, r, value, format!("`{column}` ({role}): {why}"))
+                        })
+                    }
+                    Rule::Text | Rule::Key => text::trimmed(texts, required, &empty),
+                    _ => return self.cell_by_cell(r, &raw.cells[r]),
+                };
+                return Ok((checked.with_name(name), failed));
+            }
+        };
         // Kept as the file has it: a key written as integers, and text with nothing to trim
         // (in the file's chunks, not copied into one).
         let kept = match rule {
@@ -120,28 +139,36 @@ impl Contract<'_> {
                 }
                 Ok((ca.clone().into_series().with_name(name), failed))
             }
-            _ => {
-                // Any other rule, or text to trim: cell by cell, as the row contract does.
-                let mut b = Builder::new(role, rule, raw.len());
-                let mut cursor = super::Cursor::new(&prepared, 0);
-                for row in 0..raw.len() {
-                    let cell: Cell = cursor.next();
-                    match cell.check(rule, self.source.decimal_comma) {
-                        Ok(None) if required => {
-                            failed.push(empty(row));
-                            b.push(None);
-                        }
-                        Ok(v) => b.push(v.as_ref()),
-                        Err(why) => {
-                            let value = cell.text().map(Cow::into_owned);
-                            failed.push((row, r, value, format!("`{column}` ({role}): {why}")));
-                            b.push(None);
-                        }
-                    }
+            _ => self.cell_by_cell(r, &raw.cells[r]),
+        }
+    }
+
+    /// Any other rule, or text to trim: role `r` cell by cell, as the row contract reads it.
+    fn cell_by_cell(&self, r: usize, cells: &RawColumn) -> PolarsResult<(Series, Vec<Failure>)> {
+        let raw = self.raw;
+        let (role, rule, required) = (&raw.roles[r], self.rules[r], self.required[r]);
+        let column = raw.columns[r].as_str();
+        let prepared = prepare(rule, cells)?;
+        let mut failed: Vec<Failure> = Vec::new();
+        let mut b = Builder::new(role, rule, raw.len());
+        let mut cursor = super::Cursor::new(&prepared, 0);
+        for row in 0..raw.len() {
+            let cell: Cell = cursor.next();
+            match cell.check(rule, self.source.decimal_comma) {
+                Ok(None) if required => {
+                    let why = format!("`{column}` ({role}) is empty; every row needs it");
+                    failed.push((row, r, None, why));
+                    b.push(None);
                 }
-                Ok((b.finish(), failed))
+                Ok(v) => b.push(v.as_ref()),
+                Err(why) => {
+                    let value = cell.text().map(Cow::into_owned);
+                    failed.push((row, r, value, format!("`{column}` ({role}): {why}")));
+                    b.push(None);
+                }
             }
         }
+        Ok((b.finish(), failed))
     }
 
     /// Each row's period: its own column's, else the source's.

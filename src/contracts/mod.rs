@@ -564,126 +564,140 @@ fn rows_per_part(rows: usize) -> usize {
 
 /// Applies a source's contract to its raw rows.
 pub fn apply(pipeline: &Pipeline, source: &Source, raw: &RawTable) -> Result<Table, PolarsError> {
-    let kind = source.kind;
-    let n = raw.len();
-    let mut contract = Contract {
-        pipeline,
-        source,
-        raw,
-        rules: raw.roles.iter().map(|r| rule(kind, r)).collect(),
-        required: raw
+    let contract = Contract::new(pipeline, source, raw);
+    match columnar::applies(&contract) {
+        true => contract.by_columns(),
+        false => contract.by_rows(),
+    }
+}
+
+impl<'a> Contract<'a> {
+    fn new(pipeline: &'a Pipeline, source: &'a Source, raw: &'a RawTable) -> Contract<'a> {
+        let kind = source.kind;
+        let at = At::new(raw);
+        Contract {
+            pipeline,
+            source,
+            raw,
+            rules: raw.roles.iter().map(|r| rule(kind, r)).collect(),
+            required: raw
+                .roles
+                .iter()
+                .map(|r| kind.required_roles().contains(&r.as_str()))
+                .collect(),
+            needs: microdata_needs(source, &at),
+            at,
+            ragged: raw.ragged.iter().copied().collect(),
+            prepared: Vec::new(),
+            shared: Mutex::new(HashSet::new()),
+        }
+    }
+}
+
+impl Contract<'_> {
+    /// The row-by-row contract: every kind of source, and microdata with short rows.
+    fn by_rows(mut self) -> Result<Table, PolarsError> {
+        let (raw, source, kind, n) = (self.raw, self.source, self.source.kind, self.raw.len());
+        let contract = &mut self;
+        contract.prepared = raw
             .roles
             .iter()
-            .map(|r| kind.required_roles().contains(&r.as_str()))
-            .collect(),
-        at: At::new(raw),
-        ragged: raw.ragged.iter().copied().collect(),
-        prepared: Vec::new(),
-        needs: Vec::new(),
-        shared: Mutex::new(HashSet::new()),
-    };
-    contract.needs = microdata_needs(source, &contract.at);
-    if columnar::applies(&contract) {
-        return contract.by_columns();
-    }
-    contract.prepared = raw
-        .roles
-        .iter()
-        .zip(&raw.cells)
-        .map(|(r, c)| prepare(rule(kind, r), c))
-        .collect::<PolarsResult<_>>()?;
-    let per_part = rows_per_part(n);
-    let starts: Vec<usize> = (0..n.max(1)).step_by(per_part).collect();
-    let parts: Vec<Part> = starts
-        .par_iter()
-        .map(|&start| contract.check_rows(start..(start + per_part).min(n)))
-        .collect();
+            .zip(&raw.cells)
+            .map(|(r, c)| prepare(rule(kind, r), c))
+            .collect::<PolarsResult<_>>()?;
+        let per_part = rows_per_part(n);
+        let starts: Vec<usize> = (0..n.max(1)).step_by(per_part).collect();
+        let parts: Vec<Part> = starts
+            .par_iter()
+            .map(|&start| contract.check_rows(start..(start + per_part).min(n)))
+            .collect();
 
-    // Ids must be unique across the whole source, first row first: checked in row order once
-    // every row has been typed.
-    let mut seen: HashMap<&str, u64> = HashMap::new();
-    let mut duplicates: Vec<(usize, Reject)> = Vec::new();
-    let mut keep: Vec<bool> = Vec::new();
-    for part in &parts {
-        for (row, key) in &part.keys {
-            let line = raw.lines[*row];
-            match seen.get(key.as_str()) {
-                Some(first) => {
-                    duplicates.push((
-                        *row,
-                        contract.reject(
+        // Ids must be unique across the whole source, first row first: checked in row order once
+        // every row has been typed.
+        let mut seen: HashMap<&str, u64> = HashMap::new();
+        let mut duplicates: Vec<(usize, Reject)> = Vec::new();
+        let mut keep: Vec<bool> = Vec::new();
+        for part in &parts {
+            for (row, key) in &part.keys {
+                let line = raw.lines[*row];
+                match seen.get(key.as_str()) {
+                    Some(first) => {
+                        duplicates.push((
                             *row,
-                            None,
-                            Some(key),
-                            format!(
+                            contract.reject(
+                                *row,
+                                None,
+                                Some(key),
+                                format!(
                                 "duplicate {key}: the same row key was already read at line {first}"
                             ),
-                        ),
-                    ));
-                    keep.push(false);
-                }
-                None => {
-                    seen.insert(key, line);
-                    keep.push(true);
+                            ),
+                        ));
+                        keep.push(false);
+                    }
+                    None => {
+                        seen.insert(key, line);
+                        keep.push(true);
+                    }
                 }
             }
         }
-    }
 
-    let mut filtered = 0;
-    let mut rejects: Vec<(usize, Reject)> = duplicates;
-    let mut columns: Vec<Option<Series>> = vec![None; raw.roles.len()];
-    let mut period: Vec<Option<i32>> = Vec::with_capacity(n);
-    let mut lines: Vec<u64> = Vec::new();
-    for part in parts {
-        filtered += part.filtered;
-        lines.extend(part.lines);
-        rejects.extend(part.rejects);
-        period.extend(part.period);
-        for (c, b) in columns.iter_mut().zip(part.columns) {
-            let s = b.finish();
-            match c {
-                Some(c) => {
-                    c.append(&s)?;
+        let mut filtered = 0;
+        let mut rejects: Vec<(usize, Reject)> = duplicates;
+        let mut columns: Vec<Option<Series>> = vec![None; raw.roles.len()];
+        let mut period: Vec<Option<i32>> = Vec::with_capacity(n);
+        let mut lines: Vec<u64> = Vec::new();
+        for part in parts {
+            filtered += part.filtered;
+            lines.extend(part.lines);
+            rejects.extend(part.rejects);
+            period.extend(part.period);
+            for (c, b) in columns.iter_mut().zip(part.columns) {
+                let s = b.finish();
+                match c {
+                    Some(c) => {
+                        c.append(&s)?;
+                    }
+                    None => *c = Some(s),
                 }
-                None => *c = Some(s),
             }
         }
-    }
-    // Each row has at most one reject, so the order by row is total.
-    rejects.sort_by_key(|(row, _)| *row);
-    let height = period.len();
-    let mut columns: Vec<Column> = raw
-        .roles
-        .iter()
-        .zip(columns)
-        .filter(|(role, _)| role.as_str() != "period")
-        .filter_map(|(_, s)| s.map(Column::from))
-        .collect();
-    columns.push(Column::new("period".into(), period));
-    let mut frame = DataFrame::new(height, columns)?;
-    if keep.contains(&false) {
-        frame = frame.filter(&BooleanChunked::from_slice("keep".into(), &keep))?;
-        if !lines.is_empty() {
-            lines = lines
-                .into_iter()
-                .zip(&keep)
-                .filter(|(_, k)| **k)
-                .map(|(l, _)| l)
-                .collect();
+        // Each row has at most one reject, so the order by row is total.
+        rejects.sort_by_key(|(row, _)| *row);
+        let height = period.len();
+        let mut columns: Vec<Column> = raw
+            .roles
+            .iter()
+            .zip(columns)
+            .filter(|(role, _)| role.as_str() != "period")
+            .filter_map(|(_, s)| s.map(Column::from))
+            .collect();
+        columns.push(Column::new("period".into(), period));
+        let mut frame = DataFrame::new(height, columns)?;
+        if keep.contains(&false) {
+            frame = frame.filter(&BooleanChunked::from_slice("keep".into(), &keep))?;
+            if !lines.is_empty() {
+                lines = lines
+                    .into_iter()
+                    .zip(&keep)
+                    .filter(|(_, k)| **k)
+                    .map(|(l, _)| l)
+                    .collect();
+            }
         }
+        // No rechunk: the parts stay chunks of the columns, which every reader takes as they are;
+        // copying them into one would touch as much fresh memory again.
+        Ok(Table {
+            source: source.name.clone(),
+            kind,
+            frame,
+            rows_read: n,
+            rejects: rejects.into_iter().map(|(_, r)| r).collect(),
+            rows_filtered: filtered,
+            lines,
+        })
     }
-    // No rechunk: the parts stay chunks of the columns, which every reader takes as they are;
-    // copying them into one would touch as much fresh memory again.
-    Ok(Table {
-        source: source.name.clone(),
-        kind,
-        frame,
-        rows_read: n,
-        rejects: rejects.into_iter().map(|(_, r)| r).collect(),
-        rows_filtered: filtered,
-        lines,
-    })
 }
 
 impl<'a> Contract<'a> {
@@ -1177,6 +1191,66 @@ pub fn rejects_frame(rejects: &[&Reject]) -> PolarsResult<DataFrame> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A microdata CSV checked column by column (as `apply` does) and row by row: the same
+    /// kept rows, values and rejects, for cells the plain parse reads and cells it leaves to
+    /// the row contract's check (spaces, `+`, exponents, `inf`, `NaN`, commas, empty cells).
+    #[test]
+    fn csv_microdata_by_columns_equals_by_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut csv = String::from("hid,region,income,weight,age\n");
+        let incomes = [
+            "100", " 250.5 ", "+3", "1e3", "inf", "NaN", "\"1,5\"", "", "-7", "2e16", "abc", "0.1",
+        ];
+        let regions = ["AT1", " AT2", "", "AT1 ", "AT3"];
+        let weights = ["1", "0", "2.5", " 3", "", "-1", "4"];
+        for i in 0..600 {
+            let (inc, reg, w) = (
+                incomes[i % incomes.len()],
+                regions[i % regions.len()],
+                weights[i % weights.len()],
+            );
+            csv.push_str(&format!("{},{reg},{inc},{w},{}\n", i / 3, i % 140));
+        }
+        std::fs::write(dir.path().join("p.csv"), &csv).unwrap();
+        let toml = dir.path().join("t.toml");
+        std::fs::write(
+            &toml,
+            "[pipeline]\nname = \"t\"\n[sources.p]\nkind = \"microdata\"\npath = \"p.csv\"\n\
+             period = 2020\ncolumns = { household = \"hid\", area = \"region\" }\n",
+        )
+        .unwrap();
+        let pipeline = crate::config::load(&toml).unwrap();
+        let source = &pipeline.sources[0];
+        let raw = crate::ingest::read(source).unwrap();
+        let by_columns = apply(&pipeline, source, &raw).unwrap();
+        let by_rows = Contract::new(&pipeline, source, &raw).by_rows().unwrap();
+        assert!(columnar::applies(&Contract::new(&pipeline, source, &raw)));
+        assert_eq!(by_columns.rows_read, 600);
+        assert!(by_columns.frame.height() > 0 && !by_columns.rejects.is_empty());
+        for c in ["income", "weight", "age", "area", "household", "period"] {
+            let (a, b) = (
+                by_columns.frame.column(c).unwrap(),
+                by_rows.frame.column(c).unwrap(),
+            );
+            assert!(
+                a.as_materialized_series()
+                    .equals_missing(b.as_materialized_series()),
+                "{c}"
+            );
+        }
+        let rejects = |t: &Table| -> Vec<_> {
+            t.rejects
+                .iter()
+                .map(|r| (r.line, r.column.clone(), r.value.clone(), r.reason.clone()))
+                .collect()
+        };
+        assert_eq!(rejects(&by_columns), rejects(&by_rows));
+        assert_eq!(
+            by_columns.frame.height() + by_columns.rejects.len(),
+            by_columns.rows_read
+        );
+    }
 
     #[test]
     fn numbers_respect_bounds() {
