@@ -22,6 +22,35 @@ mod text;
 /// A cell that broke its rule: (row, role index, the cell as text, the reason).
 type Failure = (usize, usize, Option<String>, String);
 
+/// A role's failures, named by the file's column and the role, as the row contract names them.
+#[derive(Clone, Copy)]
+struct Named<'a> {
+    r: usize,
+    column: &'a str,
+    role: &'a str,
+}
+
+impl Named<'_> {
+    /// An empty cell of a role every row needs; `value` is the cell's text where it has one.
+    fn empty(&self, row: usize, value: Option<&str>) -> Failure {
+        let why = format!(
+            "`{}` ({}) is empty; every row needs it",
+            self.column, self.role
+        );
+        (row, self.r, value.map(String::from), why)
+    }
+
+    /// A cell that broke the role's rule.
+    fn broke(&self, row: usize, value: Option<String>, why: String) -> Failure {
+        (
+            row,
+            self.r,
+            value,
+            format!("`{}` ({}): {why}", self.column, self.role),
+        )
+    }
+}
+
 /// Whether a source's contract can run over its columns: microdata from a typed file.
 pub fn applies(contract: &Contract) -> bool {
     let raw = contract.raw;
@@ -89,23 +118,17 @@ impl Contract<'_> {
         let raw = self.raw;
         let (role, rule, required) = (&raw.roles[r], self.rules[r], self.required[r]);
         let name = PlSmallStr::from(role.as_str());
-        let column = raw.columns[r].as_str();
-        let empty = |row: usize| -> Failure {
-            let why = format!("`{column}` ({role}) is empty; every row needs it");
-            (row, r, None, why)
-        };
+        let named = self.named(r);
         let mut failed: Vec<Failure> = Vec::new();
         let typed = match &raw.cells[r] {
             RawColumn::Typed(typed) => typed,
             RawColumn::Text(texts) => {
                 let (checked, failed) = match rule {
                     Rule::Number { .. } if !self.source.decimal_comma => {
-                        text::numbers(texts, rule, required, &empty, |row, value, why| {
-                            (row, r, value, format!("`{column}` ({role}): {why}"))
-                        })
+                        text::numbers(texts, rule, required, named)
                     }
-                    Rule::Text | Rule::Key => text::trimmed(texts, required, &empty),
-                    _ => return self.cell_by_cell(r, &raw.cells[r]),
+                    Rule::Text | Rule::Key => text::trimmed(texts, required, named),
+                    _ => return self.cell_by_cell(r, &prepare(rule, &raw.cells[r])?),
                 };
                 return Ok((checked.with_name(name), failed));
             }
@@ -119,7 +142,7 @@ impl Contract<'_> {
         };
         if kept {
             if required {
-                failed.extend(nulls(typed).map(empty));
+                failed.extend(nulls(typed).map(|row| named.empty(row, None)));
             }
             return Ok((typed.clone().with_name(name), failed));
         }
@@ -130,45 +153,49 @@ impl Contract<'_> {
                 for (row, x) in a.values().iter().enumerate() {
                     if !a.is_valid(row) {
                         if required {
-                            failed.push(empty(row));
+                            failed.push(named.empty(row, None));
                         }
                     } else if let Err(why) = check_number((min, above, max), *x, x) {
-                        let why = format!("`{column}` ({role}): {why}");
-                        failed.push((row, r, Some(x.to_string()), why));
+                        failed.push(named.broke(row, Some(x.to_string()), why));
                     }
                 }
                 Ok((ca.clone().into_series().with_name(name), failed))
             }
-            _ => self.cell_by_cell(r, &raw.cells[r]),
+            _ => self.cell_by_cell(r, &prepared),
         }
     }
 
     /// Any other rule, or text to trim: role `r` cell by cell, as the row contract reads it.
-    fn cell_by_cell(&self, r: usize, cells: &RawColumn) -> PolarsResult<(Series, Vec<Failure>)> {
+    fn cell_by_cell(&self, r: usize, prepared: &Prepared) -> PolarsResult<(Series, Vec<Failure>)> {
         let raw = self.raw;
-        let (role, rule, required) = (&raw.roles[r], self.rules[r], self.required[r]);
-        let column = raw.columns[r].as_str();
-        let prepared = prepare(rule, cells)?;
+        let (rule, required, named) = (self.rules[r], self.required[r], self.named(r));
         let mut failed: Vec<Failure> = Vec::new();
-        let mut b = Builder::new(role, rule, raw.len());
-        let mut cursor = super::Cursor::new(&prepared, 0);
+        let mut b = Builder::new(&raw.roles[r], rule, raw.len());
+        let mut cursor = super::Cursor::new(prepared, 0);
         for row in 0..raw.len() {
             let cell: Cell = cursor.next();
             match cell.check(rule, self.source.decimal_comma) {
                 Ok(None) if required => {
-                    let why = format!("`{column}` ({role}) is empty; every row needs it");
-                    failed.push((row, r, None, why));
+                    failed.push(named.empty(row, cell.text().as_deref()));
                     b.push(None);
                 }
                 Ok(v) => b.push(v.as_ref()),
                 Err(why) => {
-                    let value = cell.text().map(Cow::into_owned);
-                    failed.push((row, r, value, format!("`{column}` ({role}): {why}")));
+                    failed.push(named.broke(row, cell.text().map(Cow::into_owned), why));
                     b.push(None);
                 }
             }
         }
         Ok((b.finish(), failed))
+    }
+
+    /// How role `r`'s failures are named.
+    fn named(&self, r: usize) -> Named<'_> {
+        Named {
+            r,
+            column: &self.raw.columns[r],
+            role: &self.raw.roles[r],
+        }
     }
 
     /// Each row's period: its own column's, else the source's.

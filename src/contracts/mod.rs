@@ -598,13 +598,10 @@ impl Contract<'_> {
     /// The row-by-row contract: every kind of source, and microdata with short rows.
     fn by_rows(mut self) -> Result<Table, PolarsError> {
         let (raw, source, kind, n) = (self.raw, self.source, self.source.kind, self.raw.len());
-        let contract = &mut self;
-        contract.prepared = raw
-            .roles
-            .iter()
-            .zip(&raw.cells)
-            .map(|(r, c)| prepare(rule(kind, r), c))
+        self.prepared = (self.rules.iter().zip(&raw.cells))
+            .map(|(rule, c)| prepare(*rule, c))
             .collect::<PolarsResult<_>>()?;
+        let contract = &self;
         let per_part = rows_per_part(n);
         let starts: Vec<usize> = (0..n.max(1)).step_by(per_part).collect();
         let parts: Vec<Part> = starts

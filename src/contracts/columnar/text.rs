@@ -7,7 +7,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use super::super::{check_number, check_with, Rule, Value};
-use super::Failure;
+use super::{Failure, Named};
 use crate::ingest::Texts;
 
 /// Rows checked together: enough to keep both cores busy, few enough chunks to append.
@@ -23,14 +23,7 @@ fn runs(n: usize) -> Vec<std::ops::Range<usize>> {
 }
 
 /// A number rule's column: float64, nulls where a cell is empty or broke the rule.
-/// `empty` is the failure of an empty required cell, `broke` of a cell that broke the rule.
-pub fn numbers(
-    texts: &Texts,
-    rule: Rule,
-    required: bool,
-    empty: &(dyn Fn(usize) -> Failure + Sync),
-    broke: impl Fn(usize, Option<String>, String) -> Failure + Sync,
-) -> (Series, Vec<Failure>) {
+pub fn numbers(texts: &Texts, rule: Rule, required: bool, named: Named) -> (Series, Vec<Failure>) {
     let Rule::Number { min, above, max } = rule else {
         unreachable!("numbers are read for a number's rule")
     };
@@ -52,12 +45,12 @@ pub fn numbers(
                     Ok(Some(Value::Number(x))) => values.push(Some(x)),
                     Ok(_) => {
                         if required {
-                            failed.push(empty_cell(empty, row, cell));
+                            failed.push(named.empty(row, cell));
                         }
                         values.push(None);
                     }
                     Err(why) => {
-                        failed.push(broke(row, cell.map(String::from), why));
+                        failed.push(named.broke(row, cell.map(String::from), why));
                         values.push(None);
                     }
                 }
@@ -70,11 +63,7 @@ pub fn numbers(
 }
 
 /// A text or key rule's column: each cell trimmed, null where nothing is left.
-pub fn trimmed(
-    texts: &Texts,
-    required: bool,
-    empty: &(dyn Fn(usize) -> Failure + Sync),
-) -> (Series, Vec<Failure>) {
+pub fn trimmed(texts: &Texts, required: bool, named: Named) -> (Series, Vec<Failure>) {
     let parts: Vec<(Series, Vec<Failure>)> = runs(texts.len())
         .into_par_iter()
         .map(|rows| {
@@ -83,7 +72,7 @@ pub fn trimmed(
             for (row, cell) in rows.clone().zip(texts.iter_from(rows.start)) {
                 let kept = cell.map(str::trim).filter(|s| !s.is_empty());
                 if kept.is_none() && required {
-                    failed.push(empty_cell(empty, row, cell));
+                    failed.push(named.empty(row, cell));
                 }
                 b.append_option(kept);
             }
@@ -91,18 +80,6 @@ pub fn trimmed(
         })
         .collect();
     join(parts)
-}
-
-/// An empty required cell's failure, with the cell's text as the row contract keeps it
-/// (`""` for a field left empty, nothing for a field the row lacks).
-fn empty_cell(
-    empty: &(dyn Fn(usize) -> Failure + Sync),
-    row: usize,
-    cell: Option<&str>,
-) -> Failure {
-    let mut failure = empty(row);
-    failure.2 = cell.map(String::from);
-    failure
 }
 
 /// The runs as one column of as many chunks, and their failures in row order.
