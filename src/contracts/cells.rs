@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use polars::prelude::*;
 use polars_arrow::array::{Array, PrimitiveArray, Utf8ViewArray};
 
-use super::{check_number, check_with, Rule, Value};
+use super::rules::{check_number, check_with, Rule, Value};
 use crate::ingest::{Cells, RawColumn, Texts};
 
 /// A role's column as the contract reads it, prepared once per source: text cells as read from

@@ -13,7 +13,11 @@ use polars::prelude::*;
 use polars_arrow::array::Array;
 use rayon::prelude::*;
 
-use super::{check_number, prepare, Builder, Cell, Contract, Prepared, Reject, Rule, Table};
+use super::cells::{prepare, Cell, Cursor, Prepared};
+use super::context::{outside_periods, Contract};
+use super::rows::Builder;
+use super::rules::{check_number, convert, Rule};
+use super::{Reject, Table};
 use crate::config::SourceKind;
 use crate::ingest::RawColumn;
 
@@ -171,7 +175,7 @@ impl Contract<'_> {
         let (rule, required, named) = (self.rules[r], self.required[r], self.named(r));
         let mut failed: Vec<Failure> = Vec::new();
         let mut b = Builder::new(&raw.roles[r], rule, raw.len());
-        let mut cursor = super::Cursor::new(prepared, 0);
+        let mut cursor = Cursor::new(prepared, 0);
         for row in 0..raw.len() {
             let cell: Cell = cursor.next();
             match cell.check(rule, self.source.decimal_comma) {
@@ -234,7 +238,7 @@ impl Contract<'_> {
             if bad.contains_key(&row) {
                 continue;
             }
-            if let Some(why) = super::outside_periods(self.pipeline, p) {
+            if let Some(why) = outside_periods(self.pipeline, p) {
                 bad.insert(row, self.reject_outside(row, p, &why));
                 filtered += 1;
             }
@@ -272,7 +276,7 @@ impl Contract<'_> {
         }
         let mut factors = Vec::with_capacity(period.len());
         for (row, year) in period.iter().enumerate() {
-            match super::convert(currency, code, *year) {
+            match convert(currency, code, *year) {
                 Ok(f) => factors.push(Some(f)),
                 Err(why) => {
                     factors.push(None);

@@ -6,7 +6,7 @@
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use super::super::{check_number, check_with, Rule, Value};
+use super::super::rules::{check_number, check_with, Rule, Value};
 use super::{Failure, Named};
 use crate::ingest::Texts;
 

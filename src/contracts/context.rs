@@ -1,0 +1,201 @@
+//! What every check of a source reads, whichever way its rows are checked: the pipeline, the
+//! source and its raw table, each role's rule, where the roles sit, and how a reject is made
+//! (its texts shared, its column a JSON pointer in a JSON file).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use crate::config::{Pipeline, Source, SourceKind};
+use crate::ingest::RawTable;
+
+use super::cells::Prepared;
+use super::rules::{rule, Rule};
+use super::Reject;
+
+/// Where the roles that cross-row and cross-field rules read sit in a raw table, looked up
+/// once rather than by name on every row.
+pub(super) struct At {
+    pub(super) period: Option<usize>,
+    pub(super) start: Option<usize>,
+    pub(super) end: Option<usize>,
+    pub(super) date: Option<usize>,
+    pub(super) currency: Option<usize>,
+    pub(super) amount: Option<usize>,
+    pub(super) variable: Option<usize>,
+    pub(super) value: Option<usize>,
+    pub(super) income: Option<usize>,
+    pub(super) household_income: Option<usize>,
+    pub(super) household: Option<usize>,
+    pub(super) age: Option<usize>,
+    pub(super) area: Option<usize>,
+    pub(super) id: Option<usize>,
+    pub(super) sector: Option<usize>,
+    pub(super) subsector: Option<usize>,
+    pub(super) scope: Option<usize>,
+    pub(super) project: Option<usize>,
+    pub(super) outcome: Option<usize>,
+}
+
+impl At {
+    fn new(raw: &RawTable) -> At {
+        At {
+            period: raw.role("period"),
+            start: raw.role("start"),
+            end: raw.role("end"),
+            date: raw.role("date"),
+            currency: raw.role("currency"),
+            amount: raw.role("amount"),
+            variable: raw.role("variable"),
+            value: raw.role("value"),
+            income: raw.role("income"),
+            household_income: raw.role("household_income"),
+            household: raw.role("household"),
+            age: raw.role("age"),
+            area: raw.role("area"),
+            id: raw.role("id"),
+            sector: raw.role("sector"),
+            subsector: raw.role("subsector"),
+            scope: raw.role("scope"),
+            project: raw.role("project"),
+            outcome: raw.role("outcome"),
+        }
+    }
+}
+
+/// Everything a row check reads, shared by the runs of rows checked side by side.
+pub(super) struct Contract<'a> {
+    pub(super) pipeline: &'a Pipeline,
+    pub(super) source: &'a Source,
+    pub(super) raw: &'a RawTable,
+    pub(super) rules: Vec<Rule>,
+    pub(super) required: Vec<bool>,
+    pub(super) at: At,
+    pub(super) ragged: HashMap<u64, usize>,
+    /// Each role's column, ready to be read row by row.
+    pub(super) prepared: Vec<Prepared<'a>>,
+    /// Microdata: the roles a row needs beyond its own rules, see [`microdata_needs`].
+    pub(super) needs: Vec<Need>,
+    /// The texts rejects share.
+    pub(super) shared: Mutex<HashSet<Arc<str>>>,
+}
+
+/// A role a row cannot do without (its position in the raw table, if the file has it) and the
+/// reason given when it is empty.
+pub(super) type Need = (&'static str, Option<usize>, String);
+
+/// What a microdata row needs: its equivalised income, or what equivalising household income
+/// takes (the household income, the household and every member's age).
+fn microdata_needs(source: &Source, at: &At) -> Vec<Need> {
+    if source.kind != SourceKind::Microdata {
+        return Vec::new();
+    }
+    if let Some(i) = at.income {
+        let c = source.column_for("income");
+        return vec![(
+            "income",
+            Some(i),
+            format!("`{c}` (income) is empty; every row needs it"),
+        )];
+    }
+    [
+        ("household_income", at.household_income),
+        ("household", at.household),
+        ("age", at.age),
+    ]
+    .into_iter()
+    .map(|(role, r)| {
+        let c = source.column_for(role);
+        let why = format!("`{c}` ({role}) is empty; it is needed to equivalise household income");
+        (role, r, why)
+    })
+    .collect()
+}
+
+/// Why a row of period `p` is left out, when the pipeline's periods do not include it.
+pub(super) fn outside_periods(pipeline: &Pipeline, p: i32) -> Option<String> {
+    let (from, to) = pipeline.periods.unwrap_or((p, p));
+    (!pipeline.in_periods(p))
+        .then(|| format!("period {p} is outside the pipeline's periods {from}-{to}"))
+}
+
+/// Rows per run of rows checked on one core: a few runs per core to keep all busy to the end,
+/// no fewer rows than make building a run's columns worth it, and no more than keep a run's
+/// buffers small. Each run becomes a chunk of the table's columns, so the sample data already
+/// gives tables of several chunks.
+pub(super) fn rows_per_part(rows: usize) -> usize {
+    rows.div_ceil(4 * rayon::current_num_threads())
+        .clamp(1 << 10, 1 << 18)
+}
+
+impl<'a> Contract<'a> {
+    pub(super) fn new(
+        pipeline: &'a Pipeline,
+        source: &'a Source,
+        raw: &'a RawTable,
+    ) -> Contract<'a> {
+        let kind = source.kind;
+        let at = At::new(raw);
+        Contract {
+            pipeline,
+            source,
+            raw,
+            rules: raw.roles.iter().map(|r| rule(kind, r)).collect(),
+            required: raw
+                .roles
+                .iter()
+                .map(|r| kind.required_roles().contains(&r.as_str()))
+                .collect(),
+            needs: microdata_needs(source, &at),
+            at,
+            ragged: raw.ragged.iter().copied().collect(),
+            prepared: Vec::new(),
+            shared: Mutex::new(HashSet::new()),
+        }
+    }
+}
+
+impl<'a> Contract<'a> {
+    pub(super) fn reject(
+        &self,
+        row: usize,
+        column: Option<&str>,
+        value: Option<&str>,
+        reason: impl Into<Arc<str>>,
+    ) -> Reject {
+        // In a JSON file the column is the value's JSON pointer (`/grants/3/amountAwarded`).
+        let pointer = self.raw.pointers.as_ref().and_then(|p| {
+            let file = self.raw.file_of.get(row).copied().unwrap_or(0);
+            p.of(file, row, column)
+        });
+        Reject {
+            source: self.share(&self.source.name),
+            file: self.share(self.raw.file(row).unwrap_or(&self.source.path)),
+            line: self.raw.lines[row] as i64,
+            column: match pointer {
+                Some(p) => Some(p.into()),
+                None => column.map(|c| self.share(c)),
+            },
+            value: value.map(String::from),
+            reason: reason.into(),
+        }
+    }
+
+    /// A row outside the pipeline's periods: its reason is the same for every such row of
+    /// the period, and kept once.
+    pub(super) fn reject_outside(&self, row: usize, period: i32, why: &str) -> Reject {
+        self.reject(row, None, Some(&period.to_string()), self.share(why))
+    }
+
+    /// A text many rejects hold, kept once.
+    fn share(&self, text: &str) -> Arc<str> {
+        let mut shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        match shared.get(text) {
+            Some(s) => s.clone(),
+            None => {
+                let s: Arc<str> = text.into();
+                shared.insert(s.clone());
+                s
+            }
+        }
+    }
+}

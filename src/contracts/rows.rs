@@ -1,0 +1,495 @@
+//! The row contract: every kind of source is checked row by row in runs of rows side by side,
+//! with the rules that look at more than one cell (periods, currency, dates in order, variable
+//! mapping) and the keys that must be unique across the whole source. Microdata takes the
+//! column contract (`columnar.rs`) unless its rows are ragged.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use crate::config::{Format, SourceKind};
+
+use super::cells::{prepare, Cell, Cursor};
+use super::context::{outside_periods, rows_per_part, At, Contract};
+use super::rules::{convert, Rule, Value, CITY_STAT_COUNTS, CITY_STAT_RATES};
+use super::{Reject, Table};
+
+/// A typed column being filled with the kept rows.
+pub(super) enum Builder {
+    Number(PrimitiveChunkedBuilder<Float64Type>),
+    Int(PrimitiveChunkedBuilder<Int32Type>),
+    Bool(BooleanChunkedBuilder),
+    Text(StringChunkedBuilder),
+}
+
+impl Builder {
+    pub(super) fn new(name: &str, rule: Rule, capacity: usize) -> Builder {
+        let name = PlSmallStr::from(name);
+        match rule {
+            Rule::Number { .. } => Builder::Number(PrimitiveChunkedBuilder::new(name, capacity)),
+            Rule::Year | Rule::Scope => Builder::Int(PrimitiveChunkedBuilder::new(name, capacity)),
+            Rule::Bool => Builder::Bool(BooleanChunkedBuilder::new(name, capacity)),
+            _ => Builder::Text(StringChunkedBuilder::new(name, capacity)),
+        }
+    }
+
+    /// A cell of the rule's type, or a missing one (`None`, or a value of another type).
+    pub(super) fn push(&mut self, v: Option<&Value>) {
+        match self {
+            Builder::Number(b) => b.append_option(match v {
+                Some(Value::Number(x)) => Some(*x),
+                _ => None,
+            }),
+            Builder::Int(b) => b.append_option(match v {
+                Some(Value::Int(x)) => Some(*x),
+                _ => None,
+            }),
+            Builder::Bool(b) => b.append_option(match v {
+                Some(Value::Bool(x)) => Some(*x),
+                _ => None,
+            }),
+            Builder::Text(b) => b.append_option(match v {
+                Some(Value::Text(x)) => Some(x.as_ref()),
+                _ => None,
+            }),
+        }
+    }
+
+    pub(super) fn finish(self) -> Series {
+        match self {
+            Builder::Number(b) => b.finish().into_series(),
+            Builder::Int(b) => b.finish().into_series(),
+            Builder::Bool(b) => b.finish().into_series(),
+            Builder::Text(b) => b.finish().into_series(),
+        }
+    }
+}
+
+/// What checking a run of rows gives: their kept rows as typed columns, and the rest.
+struct Part {
+    columns: Vec<Builder>,
+    period: Vec<Option<i32>>,
+    /// (row, reject), in row order.
+    rejects: Vec<(usize, Reject)>,
+    filtered: usize,
+    /// The unique key of each kept row (row, key), for kinds that have one.
+    keys: Vec<(usize, String)>,
+    /// The line of each kept row, where the table keeps them (see [`Table::lines`]).
+    lines: Vec<u64>,
+}
+
+impl Contract<'_> {
+    /// The row-by-row contract: every kind of source, and microdata with short rows.
+    pub(super) fn by_rows(mut self) -> Result<Table, PolarsError> {
+        let (raw, source, kind, n) = (self.raw, self.source, self.source.kind, self.raw.len());
+        self.prepared = (self.rules.iter().zip(&raw.cells))
+            .map(|(rule, c)| prepare(*rule, c))
+            .collect::<PolarsResult<_>>()?;
+        let contract = &self;
+        let per_part = rows_per_part(n);
+        let starts: Vec<usize> = (0..n.max(1)).step_by(per_part).collect();
+        let parts: Vec<Part> = starts
+            .par_iter()
+            .map(|&start| contract.check_rows(start..(start + per_part).min(n)))
+            .collect();
+
+        // Ids must be unique across the whole source, first row first: checked in row order once
+        // every row has been typed.
+        let mut seen: HashMap<&str, u64> = HashMap::new();
+        let mut duplicates: Vec<(usize, Reject)> = Vec::new();
+        let mut keep: Vec<bool> = Vec::new();
+        for part in &parts {
+            for (row, key) in &part.keys {
+                let line = raw.lines[*row];
+                match seen.get(key.as_str()) {
+                    Some(first) => {
+                        duplicates.push((
+                            *row,
+                            contract.reject(
+                                *row,
+                                None,
+                                Some(key),
+                                format!(
+                                "duplicate {key}: the same row key was already read at line {first}"
+                            ),
+                            ),
+                        ));
+                        keep.push(false);
+                    }
+                    None => {
+                        seen.insert(key, line);
+                        keep.push(true);
+                    }
+                }
+            }
+        }
+
+        let mut filtered = 0;
+        let mut rejects: Vec<(usize, Reject)> = duplicates;
+        let mut columns: Vec<Option<Series>> = vec![None; raw.roles.len()];
+        let mut period: Vec<Option<i32>> = Vec::with_capacity(n);
+        let mut lines: Vec<u64> = Vec::new();
+        for part in parts {
+            filtered += part.filtered;
+            lines.extend(part.lines);
+            rejects.extend(part.rejects);
+            period.extend(part.period);
+            for (c, b) in columns.iter_mut().zip(part.columns) {
+                let s = b.finish();
+                match c {
+                    Some(c) => {
+                        c.append(&s)?;
+                    }
+                    None => *c = Some(s),
+                }
+            }
+        }
+        // Each row has at most one reject, so the order by row is total.
+        rejects.sort_by_key(|(row, _)| *row);
+        let height = period.len();
+        let mut columns: Vec<Column> = raw
+            .roles
+            .iter()
+            .zip(columns)
+            .filter(|(role, _)| role.as_str() != "period")
+            .filter_map(|(_, s)| s.map(Column::from))
+            .collect();
+        columns.push(Column::new("period".into(), period));
+        let mut frame = DataFrame::new(height, columns)?;
+        if keep.contains(&false) {
+            frame = frame.filter(&BooleanChunked::from_slice("keep".into(), &keep))?;
+            if !lines.is_empty() {
+                lines = lines
+                    .into_iter()
+                    .zip(&keep)
+                    .filter(|(_, k)| **k)
+                    .map(|(l, _)| l)
+                    .collect();
+            }
+        }
+        // No rechunk: the parts stay chunks of the columns, which every reader takes as they are;
+        // copying them into one would touch as much fresh memory again.
+        Ok(Table {
+            source: source.name.clone(),
+            kind,
+            frame,
+            rows_read: n,
+            rejects: rejects.into_iter().map(|(_, r)| r).collect(),
+            rows_filtered: filtered,
+            lines,
+        })
+    }
+}
+
+impl<'a> Contract<'a> {
+    /// Types and checks a run of rows.
+    fn check_rows(&self, rows: std::ops::Range<usize>) -> Part {
+        let (raw, source, pipeline) = (self.raw, self.source, self.pipeline);
+        let kind = source.kind;
+        let mut part = Part {
+            columns: raw
+                .roles
+                .iter()
+                .zip(&self.rules)
+                .map(|(role, rule)| Builder::new(role, *rule, rows.len()))
+                .collect(),
+            period: Vec::with_capacity(rows.len()),
+            rejects: Vec::new(),
+            filtered: 0,
+            keys: Vec::new(),
+            lines: Vec::new(),
+        };
+        let mut row: Vec<Option<Value<'_>>> = Vec::with_capacity(raw.roles.len());
+        let mut cursors: Vec<Cursor> = self
+            .prepared
+            .iter()
+            .map(|p| Cursor::new(p, rows.start))
+            .collect();
+        let mut cells: Vec<Cell> = Vec::with_capacity(raw.roles.len());
+        for i in rows {
+            row.clear();
+            cells.clear();
+            cells.extend(cursors.iter_mut().map(Cursor::next));
+            let line = raw.lines[i];
+            let mut bad: Option<Reject> = None;
+            if !self.ragged.is_empty() {
+                // Ragged rows are keyed by line and file (see RawTable::concat).
+                let key = line | (raw.file_of.get(i).copied().unwrap_or(0) as u64) << 40;
+                if let Some(&fields) = self.ragged.get(&key) {
+                    let why = if fields == 0 {
+                        "this line is not a record (not valid JSON, or not an object); fix or remove it"
+                            .to_string()
+                    } else {
+                        format!(
+                            "the row has {fields} fields but the header has {}; check for an unquoted separator",
+                            raw.header_len
+                        )
+                    };
+                    bad = Some(self.reject(i, None, None, why));
+                }
+            }
+            if bad.is_none() {
+                for (r, role) in raw.roles.iter().enumerate() {
+                    // The cell as text only for a reject: typed numbers are not written out.
+                    let text = || cells[r].text();
+                    let column = raw.columns[r].as_str();
+                    match cells[r].check(self.rules[r], source.decimal_comma) {
+                        Ok(None) if self.required[r] => {
+                            // In a wide file the value's column is the variable's own.
+                            let wide = self.at.variable.and_then(|v| match cells[v] {
+                                Cell::Text(t) => t,
+                                Cell::Number(_) => None,
+                            });
+                            let (column, why) = match wide {
+                                Some(code) if column == "(variable column)" => (
+                                    code,
+                                    format!("`{code}` is empty: this area has no value of {code}"),
+                                ),
+                                _ if role == "area" && source.format == Format::Giving360 => (
+                                    column,
+                                    match column == "Beneficiary Location:Name" {
+                                        true => format!("the grant has no beneficiary location (`{column}` is empty); if the file gives codes, map them: columns = {{ area = \"Beneficiary Location:Geographic Code\" }}"),
+                                        false => format!("the grant has no beneficiary location (`{column}` is empty)"),
+                                    },
+                                ),
+                                _ => (
+                                    column,
+                                    format!("`{column}` ({role}) is empty; every row needs it"),
+                                ),
+                            };
+                            bad = Some(self.reject(i, Some(column), text().as_deref(), why));
+                        }
+                        Ok(v) => row.push(v),
+                        Err(why) => {
+                            bad = Some(self.reject(
+                                i,
+                                Some(column),
+                                text().as_deref(),
+                                format!("`{column}` ({role}): {why}"),
+                            ))
+                        }
+                    }
+                    if bad.is_some() {
+                        break;
+                    }
+                }
+            }
+            // Cross-field rules.
+            let mut row_period = source.period;
+            if bad.is_none() {
+                bad = self
+                    .cross_checks(&mut row, &mut row_period)
+                    .map(|(col, val, why)| self.reject(i, col.as_deref(), val.as_deref(), why));
+            }
+            if bad.is_none() {
+                if let Some((p, why)) =
+                    row_period.and_then(|p| Some((p, outside_periods(pipeline, p)?)))
+                {
+                    bad = Some(self.reject_outside(i, p, &why));
+                    part.filtered += 1;
+                }
+            }
+            match bad {
+                Some(r) => part.rejects.push((i, r)),
+                None => {
+                    if let Some(key) = unique_key(kind, &self.at, &row, row_period) {
+                        part.keys.push((i, key));
+                    }
+                    for (b, v) in part.columns.iter_mut().zip(&row) {
+                        b.push(v.as_ref());
+                    }
+                    part.period.push(row_period);
+                    if kind == SourceKind::Areas {
+                        part.lines.push(line);
+                    }
+                }
+            }
+        }
+        part
+    }
+
+    /// Rules that look at more than one cell: the period, currency conversion, date order and
+    /// variable mapping. May rewrite the row (converted amount, mapped variable id).
+    fn cross_checks<'r>(
+        &'r self,
+        row: &mut [Option<Value<'r>>],
+        period: &mut Option<i32>,
+    ) -> Option<CrossFailure> {
+        let (source, pipeline, at) = (self.source, self.pipeline, &self.at);
+        // A macro rather than a closure, so that reading one cell does not hold a borrow of
+        // the row that is rewritten below. Cloning a borrowed text is cheap.
+        macro_rules! get {
+            ($at:expr) => {
+                $at.and_then(|r: usize| row.get(r).cloned().flatten())
+            };
+        }
+        let col = |role: &str| Some(source.column_for(role).to_string());
+        if let Some(Value::Int(p)) = get!(at.period) {
+            *period = Some(p);
+        }
+        let survey_currency = pipeline.currency.of_survey(source.currency.as_deref());
+        if let (SourceKind::Microdata, Some(code)) = (source.kind, survey_currency) {
+            // The survey's currency into the reporting one; config checked the rate exists.
+            let year = period.or(source.period);
+            let factor = match convert(&pipeline.currency, code, year) {
+                Ok(f) => f,
+                Err(why) => return Some((col("period"), year.map(|y| y.to_string()), why)),
+            };
+            for r in [at.income, at.household_income].into_iter().flatten() {
+                if let Some(Value::Number(x)) = row[r] {
+                    row[r] = Some(Value::Number(x * factor));
+                }
+            }
+        }
+        match source.kind {
+            SourceKind::Projects | SourceKind::Procurement => {
+                let date_at = if source.kind == SourceKind::Projects {
+                    at.start
+                } else {
+                    at.date
+                };
+                if let Some(Value::Text(d)) = get!(date_at) {
+                    *period = d.get(..4).and_then(|y| y.parse().ok());
+                }
+                if let (Some(Value::Text(start)), Some(Value::Text(end))) =
+                    (get!(at.start), get!(at.end))
+                {
+                    if end < start {
+                        return Some((
+                            col("end"),
+                            Some(end.to_string()),
+                            format!("the end date {end} is before the start date {start}"),
+                        ));
+                    }
+                }
+                if at.currency.is_some() || pipeline.currency.deflates() {
+                    let report = pipeline.currency.report.as_str();
+                    let code = match get!(at.currency) {
+                        Some(Value::Text(c)) => c,
+                        _ => Cow::Borrowed(report),
+                    };
+                    match convert(&pipeline.currency, &code, *period) {
+                        Ok(factor) => {
+                            if let Some(a) = at.amount {
+                                if let Some(Value::Number(x)) = row[a] {
+                                    row[a] = Some(Value::Number(x * factor));
+                                }
+                            }
+                            if let Some(r) = at.currency {
+                                row[r] = Some(Value::Text(Cow::Borrowed(report)));
+                            }
+                        }
+                        Err(why) => {
+                            let column = match at.currency {
+                                Some(_) => col("currency"),
+                                None => col(if source.kind == SourceKind::Projects {
+                                    "start"
+                                } else {
+                                    "date"
+                                }),
+                            };
+                            return Some((column, Some(code.into_owned()), why));
+                        }
+                    }
+                }
+            }
+            SourceKind::CityStats => {
+                if let (Some(r), Some(Value::Text(code))) = (at.variable, get!(at.variable)) {
+                    let mapped = source.variables.get(code.as_ref());
+                    let id: &str = mapped.map(String::as_str).unwrap_or(&code);
+                    let is_rate = CITY_STAT_RATES.contains(&id);
+                    let declared = pipeline.declares(id);
+                    if !is_rate && !declared && !CITY_STAT_COUNTS.contains(&id) {
+                        let why = if mapped.is_some() {
+                            format!(
+                                "variable `{code}` maps to `{id}`, which a city_stats source cannot give; use a rate ({}) or a count ({})",
+                                CITY_STAT_RATES.join(", "),
+                                CITY_STAT_COUNTS.join(", ")
+                            )
+                        } else {
+                            format!("variable `{code}` is not mapped to an indicator; add it to `variables` in [sources.{}], e.g. {{ {code} = \"unemployment_rate\" }}", source.name)
+                        };
+                        return Some((col("variable"), Some(code.into_owned()), why));
+                    }
+                    if let Some(Value::Number(v)) = get!(at.value) {
+                        if is_rate && !(0.0..=100.0).contains(&v) {
+                            return Some((
+                                col("value"),
+                                Some(v.to_string()),
+                                format!("{id} is a percentage; {v} lies outside 0-100"),
+                            ));
+                        }
+                        if !is_rate && !declared && v < 0.0 {
+                            return Some((
+                                col("value"),
+                                Some(v.to_string()),
+                                format!("{id} is a count of persons; {v} is negative"),
+                            ));
+                        }
+                    }
+                    let id = match mapped {
+                        Some(m) => Cow::Borrowed(m.as_str()),
+                        None => code,
+                    };
+                    row[r] = Some(Value::Text(id));
+                }
+                if get!(at.value).is_none() {
+                    return Some((col("value"), None, "the value is missing".into()));
+                }
+            }
+            SourceKind::Microdata => {
+                for (role, r, why) in &self.needs {
+                    if get!(*r).is_none() {
+                        return Some((col(role), None, why.clone()));
+                    }
+                }
+            }
+            _ => {}
+        }
+        None
+    }
+}
+
+type CrossFailure = (Option<String>, Option<String>, String);
+
+/// The key that must be unique within a source, where the kind has one.
+fn unique_key(
+    kind: SourceKind,
+    at: &At,
+    row: &[Option<Value>],
+    period: Option<i32>,
+) -> Option<String> {
+    let text = |r: Option<usize>| match r.and_then(|r| row[r].as_ref()) {
+        Some(Value::Text(s)) => s.to_string(),
+        Some(Value::Int(x)) => x.to_string(),
+        _ => String::new(),
+    };
+    let p = period.map(|p| p.to_string()).unwrap_or_default();
+    match kind {
+        SourceKind::Areas => Some(format!("area `{}` in period `{p}`", text(at.area))),
+        SourceKind::CityStats => Some(format!(
+            "`{}` for area `{}` in period `{p}`",
+            text(at.variable),
+            text(at.area)
+        )),
+        SourceKind::Procurement => Some(format!("contract id `{}`", text(at.id))),
+        // Inventories are often reported by sub-sector, several rows per sector and scope, and
+        // those rows add up; only a sub-sector named twice is a duplicate.
+        SourceKind::Emissions if at.subsector.is_some() => Some(format!(
+            "emissions row for area `{}`, period `{p}`, sector `{}`, sub-sector `{}`, scope `{}`",
+            text(at.area),
+            text(at.sector),
+            text(at.subsector),
+            text(at.scope)
+        )),
+        // The same outcome of a project twice would count its value twice.
+        SourceKind::Outcomes => Some(format!(
+            "outcome `{}` of project `{}` in period `{p}`",
+            text(at.outcome),
+            text(at.project)
+        )),
+        _ => None,
+    }
+}
