@@ -578,6 +578,206 @@ fn parquet_columns_are_checked_in_their_own_types() {
     assert!(r.reason.contains("is empty"), "{}", r.reason);
 }
 
+/// `tests/fixtures/formats/types.{parquet,arrow}` (see `make_types.py` beside them): four
+/// projects in the types publishers' tools write. Row 4 has no area and is rejected.
+fn check_every_type(t: &contracts::Table, read: usize) {
+    assert_eq!(
+        (read, t.rows_kept(), t.rejects.len()),
+        (4, 3, 1),
+        "{:?}",
+        t.rejects
+    );
+    let r = &t.rejects[0];
+    assert_eq!((r.line, r.column.as_deref()), (4, Some("area")));
+    // uint64 beyond int64's range, as its digits.
+    assert_eq!(
+        column_strings(t, "id"),
+        [
+            Some("1".into()),
+            Some("2".into()),
+            Some("18446744073709551615".into())
+        ]
+    );
+    // A dictionary (pandas categorical) gives its text.
+    assert_eq!(
+        column_strings(t, "area"),
+        [
+            Some("Noord".into()),
+            Some("Zuid".into()),
+            Some("Noord".into())
+        ]
+    );
+    // decimal128(12, 2): the float64 the text 1000.10 parses to.
+    assert_eq!(
+        column_floats(t, "amount"),
+        [Some(1000.10), Some(2500.25), Some(0.07)]
+    );
+    assert_eq!(
+        column_floats(t, "beneficiaries"),
+        [Some(12.0), Some(3.0), Some(40.0)]
+    );
+    // A naive timestamp's date; a zoned one's date on its own wall clock: 2021-12-31T23:30Z is
+    // 00:30 on 2022-01-01 in Vienna (UTC+1 in winter), 2022-06-30T12:00Z 14:00 (UTC+2).
+    assert_eq!(
+        column_strings(t, "start"),
+        [
+            Some("2021-03-01".into()),
+            Some("2022-01-15".into()),
+            Some("2021-06-30".into())
+        ]
+    );
+    assert_eq!(
+        column_strings(t, "end"),
+        [Some("2022-01-01".into()), Some("2022-06-30".into()), None]
+    );
+    // Nested values as compact JSON text; a missing one stays missing.
+    assert_eq!(
+        column_strings(t, "theme"),
+        [
+            Some(r#"["housing","energy \"retrofit\""]"#.into()),
+            Some("[]".into()),
+            None
+        ]
+    );
+    assert_eq!(
+        column_strings(t, "funder"),
+        [
+            Some(r#"{"id":"GB-1","name":"Fund"}"#.into()),
+            None,
+            Some(r#"{"id":"GB-2","name":null}"#.into())
+        ]
+    );
+    // Arrow's null type: empty cells.
+    assert_eq!(column_strings(t, "title"), [None, None, None]);
+    // large_string (Parquet) and string_view (Arrow IPC).
+    assert_eq!(
+        column_strings(t, "recipient"),
+        [Some("Wijkcoop".into()), Some("Buurtzorg".into()), None]
+    );
+}
+
+#[test]
+fn parquet_in_every_type_publishers_write() {
+    let (t, read) = table(
+        "[pipeline]\nname = \"t\"\n[sources.p]\nkind = \"projects\"\n\
+         path = \"ROOT/tests/fixtures/formats/types.parquet\"\n",
+    );
+    check_every_type(&t, read);
+}
+
+#[test]
+fn arrow_ipc_in_every_type_publishers_write() {
+    // Feather v2 with pyarrow's default LZ4 compression, and uncompressed with string_view
+    // text; the format is told by the extension.
+    for file in ["types.arrow", "types-view.arrow"] {
+        let (t, read) = table(&format!(
+            "[pipeline]\nname = \"t\"\n[sources.p]\nkind = \"projects\"\n\
+             path = \"ROOT/tests/fixtures/formats/{file}\"\n"
+        ));
+        check_every_type(&t, read);
+    }
+}
+
+#[test]
+fn a_column_the_arrow_reader_cannot_decode_is_named_not_a_crash() {
+    // polars 0.55's IPC reader panics on the empty buffers of a compressed string_view
+    // column: the run reports the column and what to do, and prints no panic.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.toml"),
+        format!(
+            "[pipeline]\nname = \"b\"\n[sources.p]\nkind = \"projects\"\npath = \"{}\"\n",
+            root()
+                .join("tests/fixtures/formats/view-lz4.arrow")
+                .display()
+        ),
+    )
+    .unwrap();
+    let o = cityimpact(&[
+        "run",
+        dir.path().join("p.toml").to_str().unwrap(),
+        "--out",
+        dir.path().join("o").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("view-lz4.arrow") && err.contains("Arrow IPC column `recipient`"),
+        "{err}"
+    );
+    assert!(err.contains("write the column as string"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!dir.path().join("o/indicators.parquet").exists());
+}
+
+#[test]
+fn microdata_from_arrow_ipc_is_read_as_from_parquet() {
+    // The same eight persons as silc-checks.parquet, written as Arrow IPC (uncompressed and
+    // Zstandard) by polars: the same kept rows, values and rejects.
+    let tmp = tempfile::tempdir().unwrap();
+    let persons = read(&root().join("tests/fixtures/formats/silc-checks.parquet")).unwrap();
+    for (name, compression) in [
+        ("plain.arrow", None),
+        ("zstd.feather", Some(IpcCompression::default())),
+    ] {
+        let mut df = persons.clone();
+        let file = std::fs::File::create(tmp.path().join(name)).unwrap();
+        IpcWriter::new(file)
+            .with_compression(compression)
+            .finish(&mut df)
+            .unwrap();
+    }
+    let pipeline = |path: &str| {
+        format!(
+            "[pipeline]\nname = \"c\"\nperiods = {{ from = 2020, to = 2021 }}\n[sources.silc]\nkind = \"microdata\"\n\
+             path = \"{path}\"\n\
+             columns = {{ household = \"hid\", area = \"region\", weight = \"weight\", period = \"year\" }}\n"
+        )
+    };
+    let (parquet, n) = table(&pipeline("ROOT/tests/fixtures/formats/silc-checks.parquet"));
+    for name in ["plain.arrow", "zstd.feather"] {
+        let (arrow, m) = table(&pipeline(tmp.path().join(name).to_str().unwrap()));
+        assert_eq!((m, arrow.rows_kept()), (n, parquet.rows_kept()), "{name}");
+        assert!(arrow.frame.equals_missing(&parquet.frame), "{name}");
+        assert_eq!(arrow.rejects.len(), parquet.rejects.len(), "{name}");
+        for (a, p) in arrow.rejects.iter().zip(&parquet.rejects) {
+            assert_eq!(
+                (a.line, &a.column, &a.value, &a.reason),
+                (p.line, &p.column, &p.value, &p.reason),
+                "{name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_arrow_file_that_cannot_be_read_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.arrow"),
+        b"ARROW1\0\0 not an ipc file ARROW1",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("p.toml"),
+        "[pipeline]\nname = \"b\"\n[sources.p]\nkind = \"projects\"\npath = \"bad.arrow\"\n",
+    )
+    .unwrap();
+    let o = cityimpact(&[
+        "run",
+        dir.path().join("p.toml").to_str().unwrap(),
+        "--out",
+        dir.path().join("o").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("bad.arrow") && err.contains("Arrow IPC file"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
 #[test]
 fn typed_microdata_is_checked_by_column_as_text_is_by_row() {
     // The same eight persons as Parquet (typed columns, checked column by column) and as CSV

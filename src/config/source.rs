@@ -22,6 +22,8 @@ pub enum Format {
     /// One JSON record per line.
     Ndjson,
     Parquet,
+    /// The Arrow IPC file format (Feather v2), as pyarrow, pandas, R arrow and DuckDB write it.
+    Arrow,
     /// The 360Giving Data Standard's grant spreadsheets (CSV).
     Giving360,
     /// Open Contracting Data Standard release packages (JSON), or their flattened CSV.
@@ -31,7 +33,7 @@ pub enum Format {
 }
 
 impl Format {
-    pub const NAMES: [&'static str; 10] = [
+    pub const NAMES: [&'static str; 11] = [
         "csv",
         "tsv",
         "eurostat-tsv",
@@ -39,6 +41,7 @@ impl Format {
         "json",
         "ndjson",
         "parquet",
+        "arrow",
         "360giving",
         "ocds",
         "xlsx",
@@ -53,6 +56,7 @@ impl Format {
             "json" => Format::Json,
             "ndjson" | "jsonl" => Format::Ndjson,
             "parquet" => Format::Parquet,
+            "arrow" | "ipc" | "feather" => Format::Arrow,
             "360giving" => Format::Giving360,
             "ocds" => Format::Ocds,
             "xlsx" | "ods" | "xls" | "spreadsheet" => Format::Spreadsheet,
@@ -69,6 +73,7 @@ impl Format {
             Format::Json => "json",
             Format::Ndjson => "ndjson",
             Format::Parquet => "parquet",
+            Format::Arrow => "arrow",
             Format::Giving360 => "360giving",
             Format::Ocds => "ocds",
             Format::Spreadsheet => "xlsx",
@@ -242,6 +247,7 @@ pub(super) fn resolve_source(
                 "json" => Format::Json,
                 "ndjson" | "jsonl" => Format::Ndjson,
                 "parquet" => Format::Parquet,
+                "arrow" | "feather" | "ipc" => Format::Arrow,
                 "xlsx" | "xlsm" | "ods" | "xls" => Format::Spreadsheet,
                 _ => {
                     return Err(ctx.error(
@@ -324,12 +330,12 @@ pub(super) fn resolve_source(
     }
 
     if let Some(f) = &s.filter {
-        if format == Format::Parquet {
+        if matches!(format, Format::Parquet | Format::Arrow) {
             return Err(ctx.error(
                 f,
-                "`filter` applies to text files (eurostat-tsv, sdmx-csv, csv, tsv, json), not to Parquet"
+                "`filter` applies to text files (eurostat-tsv, sdmx-csv, csv, tsv, json), not to Parquet or Arrow files"
                     .into(),
-                Some("filter the Parquet file when it is written, or read a CSV export".into()),
+                Some("filter the file when it is written, or read a CSV export".into()),
             ));
         }
     }
