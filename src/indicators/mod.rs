@@ -8,6 +8,7 @@
 pub mod climate;
 pub mod custom;
 pub mod exclusion;
+pub mod families;
 pub mod long;
 pub mod procurement;
 pub mod projects;
@@ -23,6 +24,7 @@ use crate::catalogue::{self, Family};
 use crate::config::{Pipeline, SourceKind};
 use crate::contracts::Table;
 
+pub use families::compute_all;
 pub use long::{guard, long_frame, TableError};
 
 /// One indicator value; the fields are the contract's columns less `family` and `unit`, which
@@ -338,48 +340,6 @@ pub fn collect_all(plans: Vec<LazyFrame>) -> PolarsResult<Vec<DataFrame>> {
         Engine::Auto,
         OptFlags::default(),
     )
-}
-
-/// Runs the given families at once and returns their values, with the time each took.
-pub fn compute_all(
-    inputs: &Inputs,
-    families: &[Family],
-) -> PolarsResult<Vec<(Family, Output, std::time::Duration)>> {
-    let timed = |family: Family| {
-        let start = std::time::Instant::now();
-        let out = match family {
-            Family::Exclusion => exclusion::compute(inputs),
-            Family::Spending => spending::compute(inputs),
-            Family::Climate => climate::compute(inputs),
-            // Custom indicators run after the families, over their values (`custom`).
-            Family::Custom => Ok(Output::default()),
-        };
-        out.map(|o| (family, o, start.elapsed()))
-    };
-    // The families do not depend on each other: run them side by side. Exclusion's own
-    // parallelism (groups of persons) runs on rayon; the others' polars queries on polars' pool.
-    let (ex, (sp, cl)) = rayon::join(
-        || {
-            families
-                .contains(&Family::Exclusion)
-                .then(|| timed(Family::Exclusion))
-        },
-        || {
-            rayon::join(
-                || {
-                    families
-                        .contains(&Family::Spending)
-                        .then(|| timed(Family::Spending))
-                },
-                || {
-                    families
-                        .contains(&Family::Climate)
-                        .then(|| timed(Family::Climate))
-                },
-            )
-        },
-    );
-    [ex, sp, cl].into_iter().flatten().collect()
 }
 
 #[cfg(test)]

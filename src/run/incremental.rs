@@ -8,33 +8,9 @@ use std::path::Path;
 use polars::prelude::*;
 
 use crate::catalogue::Family;
-use crate::config::{CustomIndicator, Pipeline, SourceKind};
-use crate::indicators::{floats, ints, strings, Value};
+use crate::config::{CustomIndicator, Pipeline};
+use crate::indicators::{families, floats, ints, strings, Value};
 use crate::output::InputFile;
-
-/// The source kinds each family reads.
-pub fn sources_of(family: Family) -> &'static [SourceKind] {
-    match family {
-        Family::Exclusion => &[
-            SourceKind::Microdata,
-            SourceKind::CityStats,
-            SourceKind::Areas,
-        ],
-        Family::Spending => &[
-            SourceKind::Projects,
-            SourceKind::Outcomes,
-            SourceKind::Procurement,
-            SourceKind::Areas,
-        ],
-        Family::Climate => &[
-            SourceKind::Emissions,
-            SourceKind::Projects,
-            SourceKind::Areas,
-        ],
-        // Custom indicators name the sources they read in their queries (`custom_key`).
-        Family::Custom => &[],
-    }
-}
 
 /// What a family's values depend on: the tool, the pipeline file's settings (anywhere in it
 /// they may change a family; its custom indicators excepted), and the files of the sources
@@ -51,7 +27,7 @@ pub fn family_key(
     h.update(family.as_str().as_bytes());
     for input in inputs {
         let kind = pipeline.source(&input.source).map(|s| s.kind);
-        if kind.is_some_and(|k| sources_of(family).contains(&k)) {
+        if kind.is_some_and(|k| families::reads(family).contains(&k)) {
             h.update(input.source.as_bytes());
             h.update(input.blake3.as_bytes());
         }

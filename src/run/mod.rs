@@ -7,25 +7,31 @@
 //!                     indicators:spending  ├─ in parallel ─► output:tables ─► output:charts
 //!                     indicators:climate   ┘                ─► output:manifest ─► publish
 //! ```
+//!
+//! - `execute`: the stages of one run, in order;
+//! - `plan`: what would run and why (`cityimpact plan`), `incremental`: what may be reused;
+//! - `custom`, `evaluation`, `index`: the stages of custom indicators, the evaluation and the
+//!   index; `tables`: the output tables; `history`: `runs.parquet`;
+//! - `lock`: one run per output folder; `rechart`: charts and report again from a folder;
+//! - here: errors, options, the run's entry point and `cityimpact validate`.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use polars::prelude::*;
-use rayon::prelude::*;
 
 use crate::catalogue::{self, Family};
-use crate::charts::{self, ChartError};
-use crate::config::{self, ConfigError, Pipeline, Source};
-use crate::contracts::{self, Table};
-use crate::indicators::{self, Inputs, Skipped};
+use crate::charts::ChartError;
+use crate::config::{self, ConfigError, Pipeline};
+use crate::contracts::Table;
+use crate::indicators;
 use crate::ingest::{self, IngestError};
-use crate::output::manifest::{Manifest, OutputFile, PipelineInfo, SourceRows, StageTiming};
-use crate::output::{self, datapackage, publish::Staging, InputFile, Provenance};
-use crate::report;
+use crate::output::manifest::{Manifest, OutputFile, SourceRows, StageTiming};
+use crate::output::{self, InputFile, Provenance};
 
 mod custom;
 mod evaluation;
+mod execute;
 mod history;
 mod incremental;
 mod index;
@@ -146,10 +152,37 @@ struct Timer {
 }
 
 impl Timer {
-    fn record(&self, stage: &str, after: &[&str], started: Instant, rows_out: Option<usize>) {
+    /// A timer whose first stage is the pipeline file's reading, already done.
+    fn after_config(config_time: std::time::Duration) -> Timer {
+        let timer = Timer {
+            stages: Default::default(),
+        };
+        timer.push(StageTiming {
+            stage: "config".into(),
+            after: vec![],
+            seconds: config_time.as_secs_f64(),
+            rows_out: None,
+            status: "ran".into(),
+            reason: None,
+            key: None,
+        });
+        timer
+    }
+
+    fn into_stages(self) -> Vec<StageTiming> {
+        self.stages.into_inner().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn record<S: AsRef<str>>(
+        &self,
+        stage: &str,
+        after: &[S],
+        started: Instant,
+        rows_out: Option<usize>,
+    ) {
         self.push(StageTiming {
             stage: stage.to_string(),
-            after: after.iter().map(|s| s.to_string()).collect(),
+            after: after.iter().map(|s| s.as_ref().to_string()).collect(),
             seconds: started.elapsed().as_secs_f64(),
             rows_out,
             status: "ran".into(),
@@ -187,7 +220,7 @@ pub fn run(pipeline_file: &Path, options: &Options, report: Report) -> Result<Su
         );
     }
     let config_time = t.elapsed();
-    let result = execute(&pipeline, &out, options, report, started_at, config_time);
+    let result = execute::execute(&pipeline, &out, options, report, started_at, config_time);
     if let Err(e) = &result {
         let status = match e {
             RunError::Checks { .. } => "checks-failed",
@@ -350,392 +383,6 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// Reads every source and applies its contract, side by side, then the checks across
-/// sources and the run's own checks (a source keeping no rows, too many rejects).
-fn ingest_all(
-    pipeline: &Pipeline,
-    loaded: Vec<ingest::Loaded>,
-    timer: &Timer,
-) -> Result<Vec<Table>, RunError> {
-    // Ingest and contracts: sources are independent, so all at once.
-    let results: Vec<Result<Table, RunError>> = pipeline
-        .sources
-        .par_iter()
-        .zip(&loaded)
-        .map(|(source, bytes)| {
-            let t = Instant::now();
-            let r = read_source(pipeline, source, bytes);
-            if let Ok(table) = &r {
-                timer.record(
-                    &format!("ingest:{}", source.name),
-                    &["config"],
-                    t,
-                    Some(table.rows_kept()),
-                );
-            }
-            r
-        })
-        .collect();
-    let mut tables: Vec<Table> = results.into_iter().collect::<Result<_, _>>()?;
-    drop(loaded);
-    contracts::reconcile(pipeline, &mut tables).map_err(|source| RunError::Stage {
-        stage: "contracts".into(),
-        source,
-    })?;
-
-    let t = Instant::now();
-    let ingest_stages: Vec<String> = pipeline
-        .sources
-        .iter()
-        .map(|s| format!("ingest:{}", s.name))
-        .collect();
-    let ingest_refs: Vec<&str> = ingest_stages.iter().map(String::as_str).collect();
-    check(pipeline, &tables)?;
-    timer.record("checks", &ingest_refs, t, None);
-
-    Ok(tables)
-}
-
-/// The indicator families: those whose inputs changed are computed side by side, the others
-/// are taken from the last good outputs. Gives the values and the notes of what was skipped.
-fn families(
-    pipeline: &Pipeline,
-    inputs_view: &Inputs,
-    inputs: &[InputFile],
-    previous: Option<&serde_json::Value>,
-    out: &Path,
-    force: bool,
-    timer: &Timer,
-) -> Result<(Vec<indicators::Value>, Vec<Skipped>), RunError> {
-    let mut todo = Vec::new();
-    let mut values = Vec::new();
-    let mut skipped: Vec<Skipped> = Vec::new();
-    for family in Family::ALL {
-        let stage = format!("indicators:{}", family.as_str());
-        let key = incremental::family_key(VERSION, pipeline, inputs, family);
-        let reason = incremental::reason_to_run(previous, &stage, &key, force);
-        let reused = match reason {
-            None => incremental::reuse(out, family, pipeline).ok(),
-            Some(_) => None,
-        };
-        match reused {
-            Some(rows) => {
-                timer.push(StageTiming {
-                    stage,
-                    after: vec!["checks".into()],
-                    seconds: 0.0,
-                    rows_out: Some(rows.len()),
-                    status: "reused".into(),
-                    reason: Some(
-                        "its inputs and the pipeline file are unchanged since the last good run"
-                            .into(),
-                    ),
-                    key: Some(key),
-                });
-                // Values that could not be computed then cannot be now either.
-                if let Some(prev) = previous {
-                    for s in prev["skipped"].as_array().into_iter().flatten() {
-                        let id = s["indicator"].as_str().unwrap_or("");
-                        if catalogue::get(id).is_some_and(|c| c.family == family) {
-                            // Notes about many projects are made afresh with their values.
-                            if let Ok(s) = serde_json::from_value::<Skipped>(s.clone()) {
-                                if s.projects.is_none() {
-                                    skipped.push(s);
-                                }
-                            }
-                        }
-                    }
-                }
-                values.extend(rows);
-            }
-            None => todo.push((
-                family,
-                key,
-                reason.unwrap_or_else(|| "the last outputs could not be read".into()),
-            )),
-        }
-    }
-    let wanted: Vec<Family> = todo.iter().map(|t| t.0).collect();
-    let families =
-        indicators::compute_all(inputs_view, &wanted).map_err(|source| RunError::Stage {
-            stage: "indicators".into(),
-            source,
-        })?;
-    for (family, result, took) in families {
-        let (_, key, reason) = todo.iter().find(|t| t.0 == family).cloned().unwrap_or((
-            family,
-            String::new(),
-            String::new(),
-        ));
-        timer.push(StageTiming {
-            stage: format!("indicators:{}", family.as_str()),
-            after: vec!["checks".into()],
-            seconds: took.as_secs_f64(),
-            rows_out: Some(result.values.len()),
-            status: "ran".into(),
-            reason: Some(reason),
-            key: Some(key),
-        });
-        values.extend(result.values);
-        skipped.extend(result.skipped);
-    }
-    Ok((values, skipped))
-}
-
-fn execute(
-    pipeline: &Pipeline,
-    out: &Path,
-    options: &Options,
-    report: Report,
-    started_at: chrono::DateTime<chrono::Utc>,
-    config_time: std::time::Duration,
-) -> Result<Summary, RunError> {
-    let started = Instant::now();
-    let timer = Timer {
-        stages: Default::default(),
-    };
-    timer.push(StageTiming {
-        stage: "config".into(),
-        after: vec![],
-        seconds: config_time.as_secs_f64(),
-        rows_out: None,
-        status: "ran".into(),
-        reason: None,
-        key: None,
-    });
-    let pipeline = pipeline.clone();
-    let out = out.to_path_buf();
-    // Every custom query is checked on empty tables before any source is read.
-    let resolved = catalogue::Resolved::new(&catalogue_settings(&pipeline));
-    indicators::custom::check(&pipeline, &resolved)?;
-
-    // Every source's bytes once, hashed: that decides whether anything changed.
-    report(&format!("reading {} sources", pipeline.sources.len()));
-    let loaded: Vec<ingest::Loaded> = pipeline
-        .sources
-        .par_iter()
-        .map(ingest::load)
-        .collect::<Result<_, _>>()?;
-    let inputs = input_files(&pipeline, &loaded);
-    let provenance = Provenance::new(VERSION, &pipeline.name, &pipeline.file_hash, inputs.clone());
-    let previous =
-        incremental::previous(&out).filter(|m| incremental::outputs_intact(&out, m).is_ok());
-    if let Some(prev) = previous.as_ref().filter(|_| !options.force) {
-        if prev["run_id"].as_str() == Some(provenance.run_id.as_str()) {
-            report("nothing changed since the last good run: outputs are up to date");
-            return up_to_date(&pipeline, &out, &provenance, &inputs, started_at, prev);
-        }
-    }
-
-    let tables = ingest_all(&pipeline, loaded, &timer)?;
-
-    // Indicators: the families whose inputs changed, side by side; the others are taken from
-    // the last good outputs.
-    report("computing indicators");
-    let inputs_view = Inputs::new(&pipeline, &tables).map_err(|source| RunError::Stage {
-        stage: "indicators".into(),
-        source,
-    })?;
-    let (mut values, mut skipped) = families(
-        &pipeline,
-        &inputs_view,
-        &inputs,
-        previous.as_ref(),
-        &out,
-        options.force,
-        &timer,
-    )?;
-    let (custom_values, custom_notes) = custom::run(
-        &inputs_view,
-        &values,
-        &resolved,
-        &inputs,
-        custom::Previous {
-            manifest: previous.as_ref(),
-            out: &out,
-            force: options.force,
-        },
-        &timer,
-    )?;
-    values.extend(custom_values);
-    skipped.extend(custom_notes);
-    let family_stages = [
-        "indicators:exclusion",
-        "indicators:spending",
-        "indicators:climate",
-    ];
-
-    // Outputs, into a staging folder beside the output folder.
-    let t = Instant::now();
-    let staging = Staging::new(&out).map_err(|source| RunError::Write {
-        path: out.clone(),
-        source,
-    })?;
-    let dir = staging.path().to_path_buf();
-    let stage_err = |stage: &str| {
-        let stage = stage.to_string();
-        move |source| RunError::Stage {
-            stage: stage.clone(),
-            source,
-        }
-    };
-    let values = indicators::guard(values, &mut skipped)?;
-    let t_eval = Instant::now();
-    let evaluated = evaluation::run(&pipeline, &tables, &inputs_view, &values)
-        .map_err(stage_err("evaluate"))?;
-    if let Some(e) = &evaluated {
-        timer.record("evaluate", &family_stages, t_eval, Some(e.effects.len()));
-    }
-    let t_index = Instant::now();
-    let built_index =
-        index::run(&pipeline, &tables, &inputs_view, &values).map_err(stage_err("index"))?;
-    if let Some(b) = &built_index {
-        timer.record("index", &family_stages, t_index, Some(b.rows.len()));
-    }
-    let written = tables::write(
-        &dir,
-        &pipeline,
-        &tables,
-        &inputs_view,
-        tables::Computed {
-            values,
-            evaluated: evaluated.as_ref(),
-            index: built_index.as_ref(),
-            skipped: &mut skipped,
-        },
-        &resolved,
-        &provenance,
-    )?;
-    let indicator_rows = written.indicator_rows;
-    timer.record("output:tables", &family_stages, t, Some(indicator_rows));
-
-    let t = Instant::now();
-    let chart_context = charts::Context {
-        settings: chart_settings(&pipeline, &tables),
-        source: source_note(&pipeline),
-        names: area_names(&tables).map_err(stage_err("output:charts"))?,
-        titles: resolved
-            .entries
-            .iter()
-            .map(|e| (e.id.clone(), e.name.clone()))
-            .chain(index_names(built_index.as_ref().map(|b| &b.report)))
-            .collect(),
-    };
-    let chart_files = charts::render_all(
-        &written.indicators,
-        written.outputs(),
-        &dir.join("charts"),
-        &chart_context,
-    )?;
-    timer.record(
-        "output:charts",
-        &["output:tables"],
-        t,
-        Some(chart_files.len()),
-    );
-
-    let t = Instant::now();
-    let resources = written.resources();
-    let package = datapackage::build(&pipeline, &provenance, &resolved, &resources);
-    let write_err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| RunError::Write {
-            path: path.clone(),
-            source,
-        }
-    };
-    let dp_path = dir.join("datapackage.json");
-    output::write_json(&dp_path, &package).map_err(write_err(&dp_path))?;
-
-    let mut outputs = hash_outputs(&dir, written.files(), &chart_files)?;
-    timer.record(
-        "output:manifest",
-        &["output:tables", "output:charts"],
-        t,
-        None,
-    );
-
-    let mut stages = timer.stages.into_inner().unwrap_or_else(|e| e.into_inner());
-    stages.sort_by_key(|s| stage_order(&s.stage));
-    let manifest = Manifest {
-        cityimpact: VERSION.to_string(),
-        contract: output::CONTRACT_VERSION,
-        run_id: provenance.run_id.clone(),
-        status: "ok",
-        pipeline: PipelineInfo {
-            name: pipeline.name.clone(),
-            title: pipeline.title.clone(),
-            file: pipeline.file.display().to_string(),
-            blake3: pipeline.file_hash.clone(),
-        },
-        started: started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        finished: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        seconds: started.elapsed().as_secs_f64(),
-        inputs,
-        rows: tables
-            .iter()
-            .map(|t| SourceRows {
-                source: t.source.clone(),
-                kind: t.kind.as_str().to_string(),
-                read: t.rows_read,
-                kept: t.rows_kept(),
-                rejected: t.rejects.len(),
-                outside_periods: t.rows_filtered,
-            })
-            .collect(),
-        stages,
-        outputs: outputs.clone(),
-        skipped,
-        charts: chart_context.settings.clone(),
-        chart_source: chart_context.source.clone(),
-        area_names: chart_context.names.clone(),
-        evaluation: evaluated.as_ref().map(evaluation::describe),
-        index: built_index.as_ref().map(|b| b.report.clone()),
-    };
-    // The report shows the run as the manifest describes it, and is then listed in it.
-    let t = Instant::now();
-    let report_json = serde_json::to_value(&manifest).unwrap_or_default();
-    report::write(
-        &dir,
-        &written.indicators,
-        written.outputs(),
-        &report_json,
-        &chart_files,
-        &resolved,
-    )
-    .map_err(write_err(&dir.join("report.html")))?;
-    outputs.extend(hash_outputs(&dir, vec![("report.html".into(), None)], &[])?);
-    let mut manifest = manifest;
-    manifest.outputs = outputs;
-    manifest.stages.push(StageTiming {
-        stage: "output:report".into(),
-        after: vec!["output:charts".into()],
-        seconds: t.elapsed().as_secs_f64(),
-        rows_out: None,
-        status: "ran".into(),
-        reason: None,
-        key: None,
-    });
-    let manifest_path = dir.join("manifest.json");
-    output::write_json(&manifest_path, &manifest).map_err(write_err(&manifest_path))?;
-
-    // The history goes with the outputs: the last good one's rows and this run's.
-    write_history(
-        &out,
-        &dir,
-        &pipeline,
-        &provenance,
-        &manifest,
-        indicator_rows,
-    )?;
-
-    staging.publish().map_err(write_err(&out))?;
-    Ok(Summary {
-        out,
-        status: "published",
-        manifest: serde_json::to_value(&manifest).unwrap_or_default(),
-    })
-}
 /// Writes the run history into the staging folder: the last good outputs' runs and this one.
 fn write_history(
     out: &Path,
@@ -851,18 +498,6 @@ fn stage_order(stage: &str) -> (usize, String) {
     .position(|p| stage.starts_with(p))
     .unwrap_or(99);
     (rank, stage.to_string())
-}
-
-fn read_source(
-    pipeline: &Pipeline,
-    source: &Source,
-    loaded: &ingest::Loaded,
-) -> Result<Table, RunError> {
-    let raw = ingest::parse(source, loaded)?;
-    contracts::apply(pipeline, source, &raw).map_err(|e| RunError::Stage {
-        stage: format!("contracts:{}", source.name),
-        source: e,
-    })
 }
 
 /// One entry per file read (a glob gives several per source).

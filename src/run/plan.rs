@@ -6,8 +6,8 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use super::{incremental, Options, RunError, VERSION};
-use crate::catalogue::Family;
 use crate::config;
+use crate::indicators::families::{self, FAMILIES};
 use crate::ingest;
 use crate::output::Provenance;
 
@@ -78,19 +78,19 @@ pub fn plan(pipeline_file: &Path, options: &Options) -> Result<Vec<Planned>, Run
             reason,
         });
     }
-    for family in Family::ALL {
-        let stage = format!("indicators:{}", family.as_str());
-        let key = incremental::family_key(VERSION, &pipeline, &inputs, family);
+    for def in &FAMILIES {
+        let stage = format!("indicators:{}", def.family.as_str());
+        let key = incremental::family_key(VERSION, &pipeline, &inputs, def.family);
         let why = incremental::reason_to_run(previous.as_ref(), &stage, &key, options.force);
         let reads = pipeline
             .sources
             .iter()
-            .filter(|s| incremental::sources_of(family).contains(&s.kind))
+            .filter(|s| def.reads.contains(&s.kind))
             .map(|s| format!("source {}", s.name))
             .collect();
         stages.push(indicator_stage(
             stage,
-            reads,
+            (reads, def.writes),
             why,
             up_to_date.then_some(&whole_reason),
             "reused: its inputs and the pipeline file are unchanged",
@@ -108,7 +108,7 @@ pub fn plan(pipeline_file: &Path, options: &Options) -> Result<Vec<Planned>, Run
             .collect();
         stages.push(indicator_stage(
             c.name,
-            reads,
+            (reads, &["indicators.parquet"]),
             why,
             up_to_date.then_some(&whole_reason),
             "reused: its query, the inputs it reads and the settings are unchanged",
@@ -152,12 +152,12 @@ pub fn plan(pipeline_file: &Path, options: &Options) -> Result<Vec<Planned>, Run
     for (stage, writes) in [
         (
             "output:tables",
-            vec![
-                "indicators.parquet",
-                "rejects.parquet",
-                "projects.parquet",
-                "outcomes.parquet",
-            ],
+            // indicators.parquet first, then the rejects, then the families' own tables.
+            {
+                let mut w = families::tables_written();
+                w.insert(1.min(w.len()), "rejects.parquet");
+                w
+            },
         ),
         ("output:charts", vec!["charts/"]),
         (
@@ -185,7 +185,7 @@ pub fn plan(pipeline_file: &Path, options: &Options) -> Result<Vec<Planned>, Run
 /// up to date (`up_to_date` then says why nothing runs).
 fn indicator_stage(
     stage: String,
-    reads: Vec<String>,
+    (reads, writes): (Vec<String>, &[&str]),
     why: Option<String>,
     up_to_date: Option<&String>,
     reused: &str,
@@ -193,7 +193,7 @@ fn indicator_stage(
     Planned {
         stage,
         reads,
-        writes: vec!["indicators.parquet".into()],
+        writes: writes.iter().map(|w| w.to_string()).collect(),
         will_run: up_to_date.is_none() && why.is_some(),
         reason: match up_to_date {
             Some(whole) => whole.clone(),
