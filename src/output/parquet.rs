@@ -107,6 +107,14 @@ impl RowGroups {
         Ok(())
     }
 
+    /// Writes `df` as one row group of its own, after the rows gathered so far.
+    pub fn push_group(&mut self, df: DataFrame) -> PolarsResult<()> {
+        self.flush()?;
+        self.pending_rows = df.height();
+        self.pending.push(df);
+        self.flush()
+    }
+
     fn flush(&mut self) -> PolarsResult<()> {
         if self.pending.is_empty() {
             return Ok(());

@@ -27,7 +27,10 @@ pub(super) struct Written {
     pub indicators: DataFrame,
     /// Rows of `indicators.parquet`: area values and per-project values.
     pub indicator_rows: usize,
+    /// The rejects' columns, without their rows (written a row group at a time), and how
+    /// many rows `rejects.parquet` has.
     pub rejects: DataFrame,
+    pub reject_rows: usize,
     pub projects: DataFrame,
     pub outcomes: DataFrame,
     pub procurement: DataFrame,
@@ -61,10 +64,7 @@ pub(super) fn write(
     computed.skipped.extend(notes);
     let indicators_df = indicators::long_frame(computed.values, resolved).map_err(&err)?;
     // Borrowed: a source outside the pipeline's periods can reject millions of rows.
-    let mut rejects: Vec<&contracts::Reject> =
-        tables.iter().flat_map(|t| t.rejects.iter()).collect();
-    rejects.sort_by(|a, b| (&a.source, a.line).cmp(&(&b.source, b.line)));
-    let mut rejects_df = contracts::rejects_frame(&rejects).map_err(&err)?;
+    let (rejects_df, reject_rows) = write_rejects(dir, tables, provenance).map_err(&err)?;
     let catalogue = serde_json::to_string(&resolved.entries).unwrap_or_default();
     let mut metadata = provenance.metadata();
     metadata.push(("cityimpact.catalogue".into(), catalogue));
@@ -85,7 +85,6 @@ pub(super) fn write(
     let mut procurement_df =
         indicators::procurement::table(tables, &pipeline.currency.report).map_err(&err)?;
     for (name, df) in [
-        ("rejects.parquet", &mut rejects_df),
         ("projects.parquet", &mut projects_df),
         ("outcomes.parquet", &mut outcomes_df),
         ("procurement.parquet", &mut procurement_df),
@@ -104,6 +103,7 @@ pub(super) fn write(
         indicators: indicators_df,
         indicator_rows,
         rejects: rejects_df,
+        reject_rows,
         projects: projects_df,
         outcomes: outcomes_df,
         procurement: procurement_df,
@@ -148,8 +148,8 @@ impl Written {
             ("datapackage.json".to_string(), None),
             ("indicators.parquet".to_string(), Some(self.indicator_rows)),
         ];
+        files.push(("rejects.parquet".to_string(), Some(self.reject_rows)));
         for (name, df) in [
-            ("rejects.parquet", &self.rejects),
             ("projects.parquet", &self.projects),
             ("outcomes.parquet", &self.outcomes),
             ("procurement.parquet", &self.procurement),
@@ -167,4 +167,40 @@ impl Written {
         }
         files
     }
+}
+
+/// Writes `rejects.parquet` from every source's rejects, sorted by source and line, a row
+/// group at a time: a source can reject millions of rows (those outside the pipeline's
+/// periods), and their texts as one frame would take a gigabyte beside everything else.
+/// Gives the table's columns (without rows) and its rows.
+fn write_rejects(
+    dir: &Path,
+    tables: &[Table],
+    provenance: &Provenance,
+) -> PolarsResult<(DataFrame, usize)> {
+    // Borrowed: a source outside the pipeline's periods can reject millions of rows.
+    let mut rejects: Vec<&contracts::Reject> =
+        tables.iter().flat_map(|t| t.rejects.iter()).collect();
+    rejects.sort_by(|a, b| (&a.source, a.line).cmp(&(&b.source, b.line)));
+    let columns = contracts::rejects_frame(&[])?;
+    let mut groups = output::parquet::RowGroups::create(
+        &dir.join("rejects.parquet"),
+        &columns,
+        &provenance.metadata(),
+    )?;
+    // Row groups as polars cuts a whole table into them (rows / ROW_GROUP groups of equal
+    // size, the last taking the rest), so that the file has the bytes it had when the table
+    // was written at once.
+    let n = rejects.len();
+    let splits = (n / output::parquet::ROW_GROUP).max(1);
+    let size = n / splits;
+    for k in 0..splits {
+        let end = if k + 1 == splits { n } else { (k + 1) * size };
+        let group = &rejects[k * size..end];
+        if !group.is_empty() {
+            groups.push_group(contracts::rejects_frame(group)?)?;
+        }
+    }
+    let rows = groups.finish()?;
+    Ok((columns, rows))
 }

@@ -67,17 +67,29 @@ impl Cells {
     }
 }
 
+/// A row position in [`Acc`]: polars' own index type, with its largest value for "none".
+/// Projects are many (7 M in a gigabyte of grants), so an `Acc` is kept small: four bytes a
+/// row position instead of sixteen for an `Option<usize>`.
+type Row = IdxSize;
+const NO_ROW: Row = IdxSize::MAX;
+
+fn row(r: Row) -> Option<usize> {
+    (r != NO_ROW).then_some(r as usize)
+}
+
 /// One project while its rows are read: positions of the rows that give its texts, and its
 /// sums. Every field is a number, so a run of projects costs no allocation.
 struct Acc {
-    first: usize,
-    start: usize,
-    end: Option<usize>,
+    first: Row,
+    start: Row,
+    end: Row,
     /// The first row with each of [`FIRST_TEXTS`].
-    firsts: [Option<usize>; FIRST_TEXTS.len()],
-    rows: i64,
+    firsts: [Row; FIRST_TEXTS.len()],
+    rows: u32,
     amount: f64,
-    by_source: [Option<f64>; FUNDING_SOURCES.len()],
+    /// The amount per funding source, where `funded` has the source's bit.
+    by_source: [f64; FUNDING_SOURCES.len()],
+    funded: u8,
     beneficiaries: Option<f64>,
     co2e: Option<f64>,
     /// The area figures' view: the earliest period of the rows, and the amount summed in
@@ -90,13 +102,14 @@ struct Acc {
 impl Acc {
     fn new(row: usize) -> Acc {
         Acc {
-            first: row,
-            start: row,
-            end: None,
-            firsts: [None; FIRST_TEXTS.len()],
+            first: row as Row,
+            start: row as Row,
+            end: NO_ROW,
+            firsts: [NO_ROW; FIRST_TEXTS.len()],
             rows: 0,
             amount: 0.0,
-            by_source: [None; FUNDING_SOURCES.len()],
+            by_source: [0.0; FUNDING_SOURCES.len()],
+            funded: 0,
             beneficiaries: None,
             co2e: None,
             min_period: None,
@@ -118,22 +131,23 @@ impl Acc {
         }
         if let Some(f) = text(&c.funding, r) {
             if let Some(k) = FUNDING_SOURCES.iter().position(|s| *s == f) {
-                *self.by_source[k].get_or_insert(0.0) += x;
+                self.by_source[k] += x;
+                self.funded |= 1 << k;
             }
         }
         // The earliest start and latest end over the project's rows.
-        let current = c.start.get(self.start);
+        let current = c.start.get(self.start as usize);
         if current.is_none() || c.start.get(r) < current {
-            self.start = r;
+            self.start = r as Row;
         }
         if let Some(e) = text(&c.end, r) {
-            if self.end.is_none_or(|cur| Some(e) > text(&c.end, cur)) {
-                self.end = Some(r);
+            if row(self.end).is_none_or(|cur| Some(e) > text(&c.end, cur)) {
+                self.end = r as Row;
             }
         }
         for (first, column) in self.firsts.iter_mut().zip(&c.firsts) {
-            if first.is_none() && text(column, r).is_some() {
-                *first = Some(r);
+            if *first == NO_ROW && text(column, r).is_some() {
+                *first = r as Row;
             }
         }
         // Beneficiaries and tonnes belong to the project: the largest stated, once.
@@ -145,26 +159,28 @@ impl Acc {
         }
     }
 
+    /// The amount from funding source `k`, where a row named it.
+    fn source(&self, k: usize) -> Option<f64> {
+        (self.funded & (1 << k) != 0).then_some(self.by_source[k])
+    }
+
     fn known_amount(&self) -> f64 {
-        known_amount(|k| self.by_source[k])
+        known_amount(|k| self.source(k))
     }
 
     fn public(&self) -> f64 {
-        public_amount(|k| self.by_source[k])
+        public_amount(|k| self.source(k))
     }
 
     fn funded(&self) -> bool {
-        self.by_source.iter().any(Option::is_some)
+        self.funded != 0
     }
 
     fn share(&self, k: usize) -> Option<f64> {
         if !self.funded() {
             return None;
         }
-        divide(
-            100.0 * self.by_source[k].unwrap_or(0.0),
-            self.known_amount(),
-        )
+        divide(100.0 * self.source(k).unwrap_or(0.0), self.known_amount())
     }
 
     fn leverage(&self) -> Option<f64> {
@@ -187,7 +203,14 @@ fn accumulate(c: &Cells) -> PolarsResult<Vec<Acc>> {
     });
     let order = order.rechunk();
     let order = order.cont_slice()?;
-    let mut projects = Vec::new();
+    // As many projects as runs of equal ids: counted first, so that the projects are
+    // allocated once at their size rather than grown (and copied) by doubling.
+    let runs = order
+        .windows(2)
+        .filter(|w| c.id.get(w[0] as usize) != c.id.get(w[1] as usize))
+        .count()
+        + usize::from(!order.is_empty());
+    let mut projects = Vec::with_capacity(runs);
     let mut amounts = Vec::new();
     let mut i = 0;
     while i < order.len() {
@@ -234,16 +257,34 @@ pub fn collect(
     };
     let cells = Cells::new(&rows.table.frame)?;
     let projects = accumulate(&cells)?;
-    let at = |f: &dyn Fn(&Acc) -> Option<usize>| -> IdxCa {
+    // The columns the sums were read from go now (with 7 M projects every column counts);
+    // the texts stay, to be taken below.
+    let Cells {
+        id,
+        area,
+        amount,
+        period,
+        start: starts,
+        end,
+        firsts: first_texts,
+        funding,
+        beneficiaries,
+        co2e,
+    } = cells;
+    let stated = (beneficiaries.is_some(), co2e.is_some());
+    drop((amount, funding, beneficiaries, co2e));
+    let at = |f: &dyn Fn(&Acc) -> Row| -> IdxCa {
         projects
             .iter()
-            .map(|p| f(p).map(|r| r as IdxSize))
+            .map(|p| row(f(p)).map(|r| r as IdxSize))
             .collect()
     };
-    let first = at(&|p| Some(p.first));
-    let keys = cells.id.take(&first)?;
+    let first = at(&|p| p.first);
+    let keys = id.take(&first)?;
+    drop(id);
     let (ids, raw, spaces) = project_ids(pipeline, rows, &keys);
     let (outcomes, skipped) = attach_outcomes(pipeline, tables, &raw, &spaces)?;
+    drop((keys, raw, spaces));
 
     let ranges = Ranges {
         deadweight: settings.deadweight,
@@ -251,55 +292,33 @@ pub fn collect(
         drop_off: settings.drop_off,
     };
     let sroi = project_sroi(&projects, &outcomes, settings.discount_rate, ranges);
-    let source = rows
-        .source_column()
-        .as_materialized_series()
-        .take(&first)?
-        .into_column();
-    let text = |col: &Option<StringChunked>, name: &str, idx: &IdxCa| -> PolarsResult<Column> {
-        Ok(match col {
-            Some(c) => c.take(idx)?.with_name(name.into()).into_column(),
-            None => Column::full_null(name.into(), projects.len(), &DataType::String),
-        })
-    };
     let x = |name: &str, f: &dyn Fn(usize, &Acc) -> Option<f64>| {
-        Column::new(
-            name.into(),
-            projects
-                .iter()
-                .enumerate()
-                .map(|(i, p)| f(i, p).filter(|v| v.is_finite()))
-                .collect::<Vec<_>>(),
-        )
+        projects
+            .iter()
+            .enumerate()
+            .map(|(i, p)| f(i, p).filter(|v| v.is_finite()))
+            .collect::<Float64Chunked>()
+            .with_name(name.into())
+            .into_column()
     };
-    let start = at(&|p| Some(p.start));
-    let mut columns = vec![
-        ids.into_column(),
-        source,
-        text(&cells.firsts[0], "title", &at(&|p| p.firsts[0]))?,
-        cells.area.take(&first)?.into_column(),
-        text(&cells.firsts[1], "theme", &at(&|p| p.firsts[1]))?,
-        text(&cells.firsts[2], "recipient_id", &at(&|p| p.firsts[2]))?,
-        text(&cells.firsts[3], "recipient", &at(&|p| p.firsts[3]))?,
-        text(&cells.firsts[4], "funder_id", &at(&|p| p.firsts[4]))?,
-        text(&cells.firsts[5], "funder", &at(&|p| p.firsts[5]))?,
-        cells.period.take(&start)?.into_column(),
-        cells.start.take(&start)?.into_column(),
-        text(&cells.end, "end", &at(&|p| p.end))?,
+    let mut numbers = vec![
         Column::new(
             "funding_rows".into(),
-            projects.iter().map(|p| p.rows).collect::<Vec<_>>(),
+            projects
+                .iter()
+                .map(|p| i64::from(p.rows))
+                .collect::<Vec<_>>(),
         ),
         x("amount", &|_, p| Some(p.amount)),
     ];
     for (k, src) in FUNDING_SOURCES.iter().enumerate() {
-        columns.push(x(&format!("amount_{src}"), &|_, p| p.by_source[k]));
+        numbers.push(x(&format!("amount_{src}"), &|_, p| p.source(k)));
     }
     for (k, src) in FUNDING_SOURCES.iter().enumerate() {
-        columns.push(x(&format!("financing_share_{src}"), &|_, p| p.share(k)));
+        numbers.push(x(&format!("financing_share_{src}"), &|_, p| p.share(k)));
     }
     let s = |i: usize| sroi.get(&i);
-    columns.extend([
+    numbers.extend([
         x("leverage_ratio", &|_, p| p.leverage()),
         x("beneficiaries", &|_, p| p.beneficiaries),
         x("cost_per_beneficiary", &|_, p| {
@@ -320,8 +339,43 @@ pub fn collect(
         x("sroi_min", &|i, _| s(i).and_then(|s| s.1).map(|r| r.0)),
         x("sroi_max", &|i, _| s(i).and_then(|s| s.1).map(|r| r.1)),
     ]);
-    let frame = DataFrame::new(projects.len(), columns)?;
-    let areas = area_view(&cells, &projects, &first)?;
+    let areas = area_view(&area, stated, &projects, &first)?;
+    // The rows the texts are taken from; the projects' sums go before the texts are taken,
+    // so that the two are not held at once (a gigabyte each at 7 M projects).
+    let start = at(&|p| p.start);
+    let end_rows = at(&|p| p.end);
+    let firsts: Vec<IdxCa> = (0..FIRST_TEXTS.len())
+        .map(|k| at(&|p| p.firsts[k]))
+        .collect();
+    let n = projects.len();
+    drop(projects);
+    let text = |col: &Option<StringChunked>, name: &str, idx: &IdxCa| -> PolarsResult<Column> {
+        Ok(match col {
+            Some(c) => c.take(idx)?.with_name(name.into()).into_column(),
+            None => Column::full_null(name.into(), n, &DataType::String),
+        })
+    };
+    let source = rows
+        .source_column()
+        .as_materialized_series()
+        .take(&first)?
+        .into_column();
+    let mut columns = vec![
+        ids.into_column(),
+        source,
+        text(&first_texts[0], "title", &firsts[0])?,
+        area.take(&first)?.into_column(),
+        text(&first_texts[1], "theme", &firsts[1])?,
+        text(&first_texts[2], "recipient_id", &firsts[2])?,
+        text(&first_texts[3], "recipient", &firsts[3])?,
+        text(&first_texts[4], "funder_id", &firsts[4])?,
+        text(&first_texts[5], "funder", &firsts[5])?,
+        period.take(&start)?.into_column(),
+        starts.take(&start)?.into_column(),
+        text(&end, "end", &end_rows)?,
+    ];
+    columns.extend(numbers);
+    let frame = DataFrame::new(n, columns)?;
     Ok((
         Projects {
             frame,
@@ -334,9 +388,14 @@ pub fn collect(
 
 /// Each project as the area figures count it: area, earliest period, amount (summed in
 /// sorted order), and beneficiaries and tonnes where the rows have them.
-fn area_view(c: &Cells, projects: &[Acc], first: &IdxCa) -> PolarsResult<DataFrame> {
+fn area_view(
+    area: &StringChunked,
+    (beneficiaries, co2e): (bool, bool),
+    projects: &[Acc],
+    first: &IdxCa,
+) -> PolarsResult<DataFrame> {
     let mut columns = vec![
-        c.area.take(first)?.into_column(),
+        area.take(first)?.into_column(),
         Column::new(
             "period".into(),
             projects.iter().map(|p| p.min_period).collect::<Vec<_>>(),
@@ -346,13 +405,13 @@ fn area_view(c: &Cells, projects: &[Acc], first: &IdxCa) -> PolarsResult<DataFra
             projects.iter().map(|p| p.sorted_amount).collect::<Vec<_>>(),
         ),
     ];
-    if c.beneficiaries.is_some() {
+    if beneficiaries {
         columns.push(Column::new(
             "beneficiaries".into(),
             projects.iter().map(|p| p.beneficiaries).collect::<Vec<_>>(),
         ));
     }
-    if c.co2e.is_some() {
+    if co2e {
         columns.push(Column::new(
             "co2e_avoided_t".into(),
             projects.iter().map(|p| p.co2e).collect::<Vec<_>>(),
