@@ -14,7 +14,7 @@ use polars_arrow::array::Array;
 use rayon::prelude::*;
 
 use super::cells::{prepare, Cell, Cursor, Prepared};
-use super::context::{outside_periods, Contract};
+use super::context::{Contract, Outside};
 use super::rows::Builder;
 use super::rules::{check_number, convert, Rule};
 use super::{Reject, Table};
@@ -233,13 +233,14 @@ impl Contract<'_> {
             }
         }
         let mut filtered = 0;
+        let mut outside = Outside::new();
         for (row, p) in period.iter().enumerate() {
             let Some(p) = *p else { continue };
             if bad.contains_key(&row) {
                 continue;
             }
-            if let Some(why) = outside_periods(self.pipeline, p) {
-                bad.insert(row, self.reject_outside(row, p, &why));
+            if let Some(reject) = self.reject_outside(row, p, &mut outside) {
+                bad.insert(row, reject);
                 filtered += 1;
             }
         }

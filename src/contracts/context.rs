@@ -77,7 +77,15 @@ pub(super) struct Contract<'a> {
     pub(super) needs: Vec<Need>,
     /// The texts rejects share.
     pub(super) shared: Mutex<HashSet<Arc<str>>>,
+    /// The source's name and each of its files (by `RawTable::file_of`), shared by its
+    /// rejects without a lock.
+    source_name: Arc<str>,
+    files: Vec<Arc<str>>,
 }
+
+/// A period's reject texts, kept once per run of rows checked on one core: the value (the
+/// period) and the reason. A source can reject millions of rows for their period.
+pub(super) type Outside = HashMap<i32, (Arc<str>, Arc<str>)>;
 
 /// A role a row cannot do without (its position in the raw table, if the file has it) and the
 /// reason given when it is empty.
@@ -150,6 +158,11 @@ impl<'a> Contract<'a> {
             ragged: raw.ragged.iter().copied().collect(),
             prepared: Vec::new(),
             shared: Mutex::new(HashSet::new()),
+            source_name: source.name.as_str().into(),
+            files: match raw.files.is_empty() {
+                true => vec![source.path.as_str().into()],
+                false => raw.files.iter().map(|f| f.as_str().into()).collect(),
+            },
         }
     }
 }
@@ -168,22 +181,47 @@ impl<'a> Contract<'a> {
             p.of(file, row, column)
         });
         Reject {
-            source: self.share(&self.source.name),
-            file: self.share(self.raw.file(row).unwrap_or(&self.source.path)),
+            source: self.source_name.clone(),
+            file: self.file_name(row),
             line: self.raw.lines[row] as i64,
             column: match pointer {
                 Some(p) => Some(p.into()),
                 None => column.map(|c| self.share(c)),
             },
-            value: value.map(String::from),
+            value: value.map(Arc::from),
             reason: reason.into(),
         }
     }
 
-    /// A row outside the pipeline's periods: its reason is the same for every such row of
-    /// the period, and kept once.
-    pub(super) fn reject_outside(&self, row: usize, period: i32, why: &str) -> Reject {
-        self.reject(row, None, Some(&period.to_string()), self.share(why))
+    /// The file a row comes from.
+    fn file_name(&self, row: usize) -> Arc<str> {
+        let file = self.raw.file_of.get(row).copied().unwrap_or(0) as usize;
+        self.files.get(file).unwrap_or(&self.files[0]).clone()
+    }
+
+    /// A row of `period`, when the pipeline's periods leave it out; its value and reason are
+    /// the same for every such row of the period, and are kept once in `seen`.
+    pub(super) fn reject_outside(
+        &self,
+        row: usize,
+        period: i32,
+        seen: &mut Outside,
+    ) -> Option<Reject> {
+        if self.pipeline.in_periods(period) {
+            return None;
+        }
+        let (value, why) = seen.entry(period).or_insert_with(|| {
+            let why = outside_periods(self.pipeline, period).unwrap_or_default();
+            (period.to_string().into(), self.share(&why))
+        });
+        Some(Reject {
+            source: self.source_name.clone(),
+            file: self.file_name(row),
+            line: self.raw.lines[row] as i64,
+            column: None,
+            value: Some(value.clone()),
+            reason: why.clone(),
+        })
     }
 
     /// A text many rejects hold, kept once.

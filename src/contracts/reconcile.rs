@@ -43,7 +43,7 @@ pub fn reconcile(pipeline: &Pipeline, tables: &mut [Table]) -> PolarsResult<()> 
                         file: file.as_str().into(),
                         line: t.lines[i] as i64,
                         column: Some("population".into()),
-                        value: Some(pop.to_string()),
+                        value: Some(pop.to_string().into()),
                         reason: format!(
                             "area `{a}`{when} has population {pop} here but {seen} in source `{by}` (line {line}); keep one population per area and period"
                         ).into(),

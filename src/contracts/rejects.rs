@@ -13,7 +13,7 @@ pub struct Reject {
     pub file: Arc<str>,
     pub line: i64,
     pub column: Option<Arc<str>>,
-    pub value: Option<String>,
+    pub value: Option<Arc<str>>,
     pub reason: Arc<str>,
 }
 

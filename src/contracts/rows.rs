@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use crate::config::{Format, SourceKind};
 
 use super::cells::{prepare, Cell, Cursor};
-use super::context::{outside_periods, rows_per_part, At, Contract};
+use super::context::{rows_per_part, At, Contract, Outside};
 use super::rules::{convert, Rule, Value, CITY_STAT_COUNTS, CITY_STAT_RATES};
 use super::{Reject, Table};
 
@@ -186,8 +186,9 @@ impl Contract<'_> {
 impl<'a> Contract<'a> {
     /// Types and checks a run of rows.
     fn check_rows(&self, rows: std::ops::Range<usize>) -> Part {
-        let (raw, source, pipeline) = (self.raw, self.source, self.pipeline);
+        let (raw, source) = (self.raw, self.source);
         let kind = source.kind;
+        let mut outside = Outside::new();
         let mut part = Part {
             columns: raw
                 .roles
@@ -284,12 +285,8 @@ impl<'a> Contract<'a> {
                     .map(|(col, val, why)| self.reject(i, col.as_deref(), val.as_deref(), why));
             }
             if bad.is_none() {
-                if let Some((p, why)) =
-                    row_period.and_then(|p| Some((p, outside_periods(pipeline, p)?)))
-                {
-                    bad = Some(self.reject_outside(i, p, &why));
-                    part.filtered += 1;
-                }
+                bad = row_period.and_then(|p| self.reject_outside(i, p, &mut outside));
+                part.filtered += usize::from(bad.is_some());
             }
             match bad {
                 Some(r) => part.rejects.push((i, r)),
