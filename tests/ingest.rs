@@ -751,34 +751,6 @@ fn microdata_from_arrow_ipc_is_read_as_from_parquet() {
 }
 
 #[test]
-fn an_arrow_file_that_cannot_be_read_names_the_file() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("bad.arrow"),
-        b"ARROW1\0\0 not an ipc file ARROW1",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("p.toml"),
-        "[pipeline]\nname = \"b\"\n[sources.p]\nkind = \"projects\"\npath = \"bad.arrow\"\n",
-    )
-    .unwrap();
-    let o = cityimpact(&[
-        "run",
-        dir.path().join("p.toml").to_str().unwrap(),
-        "--out",
-        dir.path().join("o").to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(1));
-    let err = stderr(&o);
-    assert!(
-        err.contains("bad.arrow") && err.contains("Arrow IPC file"),
-        "{err}"
-    );
-    assert!(!err.contains("panicked"), "{err}");
-}
-
-#[test]
 fn typed_microdata_is_checked_by_column_as_text_is_by_row() {
     // The same eight persons as Parquet (typed columns, checked column by column) and as CSV
     // (text, checked row by row): the same kept rows, values and rejects. By hand: rows 1, 2
@@ -868,31 +840,42 @@ fn typed_microdata_is_checked_by_column_as_text_is_by_row() {
 }
 
 #[test]
-fn a_parquet_file_that_cannot_be_read_names_the_file_not_a_line() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("bad.parquet"),
-        b"PAR1 this is not parquet PAR1",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("p.toml"),
-        "[pipeline]\nname = \"b\"\n[sources.p]\nkind = \"projects\"\npath = \"bad.parquet\"\n",
-    )
-    .unwrap();
-    let o = cityimpact(&[
-        "run",
-        dir.path().join("p.toml").to_str().unwrap(),
-        "--out",
-        dir.path().join("o").to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(1));
-    let err = stderr(&o);
-    assert!(
-        err.contains("bad.parquet") && err.contains("Parquet file"),
-        "{err}"
-    );
-    assert!(!err.contains("quoting"), "{err}");
+fn a_typed_file_that_cannot_be_read_names_the_file_not_a_line() {
+    for (name, bytes, what) in [
+        (
+            "bad.parquet",
+            &b"PAR1 this is not parquet PAR1"[..],
+            "Parquet file",
+        ),
+        (
+            "bad.arrow",
+            &b"ARROW1\0\0 not an ipc file ARROW1"[..],
+            "Arrow IPC file",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+        std::fs::write(
+            dir.path().join("p.toml"),
+            format!(
+                "[pipeline]\nname = \"b\"\n[sources.p]\nkind = \"projects\"\npath = \"{name}\"\n"
+            ),
+        )
+        .unwrap();
+        let o = cityimpact(&[
+            "run",
+            dir.path().join("p.toml").to_str().unwrap(),
+            "--out",
+            dir.path().join("o").to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(1));
+        let err = stderr(&o);
+        assert!(err.contains(name) && err.contains(what), "{err}");
+        assert!(
+            !err.contains("quoting") && !err.contains("panicked"),
+            "{err}"
+        );
+    }
 }
 
 /// area, period, value, flag.
