@@ -435,3 +435,42 @@ fn assert_history_footer(out: &std::path::Path, run_id: &str) {
     }
     assert_eq!(get("cityimpact.run_id"), Some(run_id));
 }
+
+#[test]
+fn the_plan_names_every_table_a_run_writes() {
+    // `cityimpact plan` says which stage writes what; after a run of the sample pipeline,
+    // every Parquet table in the output folder is named by some stage (runs.parquet, the
+    // history, is written by the run itself).
+    let tmp = tempfile::tempdir().unwrap();
+    let p = pipeline(tmp.path(), 50);
+    let out = tmp.path().join("out");
+    run_ok(p.to_str().unwrap(), &out);
+    let options = cityimpact::run::Options {
+        out: Some(out.clone()),
+        ..Default::default()
+    };
+    let planned = cityimpact::run::plan(&p, &options).unwrap();
+    let named: Vec<&str> = planned
+        .iter()
+        .flat_map(|s| s.writes.iter().map(String::as_str))
+        .collect();
+    let mut tables = 0;
+    for f in std::fs::read_dir(&out).unwrap() {
+        let name = f.unwrap().file_name().to_string_lossy().to_string();
+        if name.ends_with(".parquet") && name != "runs.parquet" {
+            tables += 1;
+            assert!(
+                named.contains(&name.as_str()),
+                "{name} is not in the plan: {named:?}"
+            );
+        }
+    }
+    // indicators, rejects, projects, outcomes, procurement, effects and the index's three.
+    assert_eq!(tables, 9);
+    // The tables the families reach are written by the tables stage.
+    let tables_stage = planned.iter().find(|s| s.stage == "output:tables").unwrap();
+    assert!(tables_stage
+        .writes
+        .iter()
+        .any(|w| w == "procurement.parquet"));
+}
