@@ -15,6 +15,7 @@ use crate::output::manifest::StageTiming;
 use crate::output::InputFile;
 
 /// Where the last good run is and whether it may be reused.
+#[derive(Clone, Copy)]
 pub struct Previous<'a> {
     pub manifest: Option<&'a serde_json::Value>,
     pub out: &'a Path,

@@ -63,13 +63,13 @@ pub(super) fn execute(
 
     report("computing indicators");
     let inputs_view = Inputs::new(pipeline, &tables).map_err(stage_err("indicators"))?;
-    let last = Last {
+    let last = custom::Previous {
         manifest: previous.as_ref(),
         out,
         force: options.force,
     };
     let (values, mut skipped) =
-        indicator_values(pipeline, &inputs_view, &inputs, &last, &resolved, &timer)?;
+        indicator_values(pipeline, &inputs_view, &inputs, last, &resolved, &timer)?;
 
     // Outputs, into a staging folder beside the output folder.
     let t = Instant::now();
@@ -247,59 +247,38 @@ fn read_source(
     })
 }
 
-/// What the last good run left, for the stages that may reuse it.
-struct Last<'a> {
-    manifest: Option<&'a serde_json::Value>,
-    out: &'a Path,
-    force: bool,
-}
-
 /// Every indicator value: the built-in families, then the pipeline's own SQL indicators
 /// (which may read the families' values). Gives the values and the notes of what was skipped.
 fn indicator_values(
     pipeline: &Pipeline,
     inputs_view: &Inputs,
     inputs: &[InputFile],
-    last: &Last,
+    last: custom::Previous,
     resolved: &catalogue::Resolved,
     timer: &Timer,
 ) -> Result<(Vec<indicators::Value>, Vec<Skipped>), RunError> {
-    let (mut values, mut skipped) = families(
-        pipeline,
-        inputs_view,
-        inputs,
-        last.manifest,
-        last.out,
-        last.force,
-        timer,
-    )?;
-    let (custom_values, custom_notes) = custom::run(
-        inputs_view,
-        &values,
-        resolved,
-        inputs,
-        custom::Previous {
-            manifest: last.manifest,
-            out: last.out,
-            force: last.force,
-        },
-        timer,
-    )?;
+    let (mut values, mut skipped) = families(pipeline, inputs_view, inputs, last, timer)?;
+    let (custom_values, custom_notes) =
+        custom::run(inputs_view, &values, resolved, inputs, last, timer)?;
     values.extend(custom_values);
     skipped.extend(custom_notes);
     Ok((values, skipped))
 }
 
+/// The indicator families: those whose inputs changed are computed side by side, the others
 /// are taken from the last good outputs. Gives the values and the notes of what was skipped.
 fn families(
     pipeline: &Pipeline,
     inputs_view: &Inputs,
     inputs: &[InputFile],
-    previous: Option<&serde_json::Value>,
-    out: &Path,
-    force: bool,
+    last: custom::Previous,
     timer: &Timer,
 ) -> Result<(Vec<indicators::Value>, Vec<Skipped>), RunError> {
+    let custom::Previous {
+        manifest: previous,
+        out,
+        force,
+    } = last;
     let mut todo = Vec::new();
     let mut values = Vec::new();
     let mut skipped: Vec<Skipped> = Vec::new();

@@ -203,25 +203,26 @@ fn accumulate(c: &Cells) -> PolarsResult<Vec<Acc>> {
     });
     let order = order.rechunk();
     let order = order.cont_slice()?;
-    // As many projects as runs of equal ids: counted first, so that the projects are
-    // allocated once at their size rather than grown (and copied) by doubling.
-    let runs = order
-        .windows(2)
-        .filter(|w| c.id.get(w[0] as usize) != c.id.get(w[1] as usize))
-        .count()
-        + usize::from(!order.is_empty());
-    let mut projects = Vec::with_capacity(runs);
+    // Where each run of equal ids ends, found in one pass: the runs bound the loop below,
+    // and their count sizes the projects, allocated once rather than grown (and copied) by
+    // doubling.
+    let mut ends: Vec<usize> = (1..order.len())
+        .filter(|&i| c.id.get(order[i - 1] as usize) != c.id.get(order[i] as usize))
+        .collect();
+    ends.extend((!order.is_empty()).then_some(order.len()));
+    let mut projects = Vec::with_capacity(ends.len());
     let mut amounts = Vec::new();
-    let mut i = 0;
-    while i < order.len() {
-        let Some(key) = c.id.get(order[i] as usize) else {
+    let mut begin = 0;
+    for end in ends {
+        let run = &order[begin..end];
+        begin = end;
+        if c.id.get(run[0] as usize).is_none() {
             break; // nulls come last
-        };
+        }
         let mut acc: Option<Acc> = None;
         amounts.clear();
-        while i < order.len() && c.id.get(order[i] as usize) == Some(key) {
-            let r = order[i] as usize;
-            i += 1;
+        for &r in run {
+            let r = r as usize;
             let (Some(_), Some(x)) = (c.area.get(r), c.amount.get(r)) else {
                 continue;
             };
@@ -339,7 +340,10 @@ pub fn collect(
         x("sroi_min", &|i, _| s(i).and_then(|s| s.1).map(|r| r.0)),
         x("sroi_max", &|i, _| s(i).and_then(|s| s.1).map(|r| r.1)),
     ]);
-    let areas = area_view(&area, stated, &projects, &first)?;
+    // Each project's area, taken once for both tables.
+    let project_area = area.take(&first)?.into_column();
+    drop(area);
+    let areas = area_view(project_area.clone(), stated, &projects)?;
     // The rows the texts are taken from; the projects' sums go before the texts are taken,
     // so that the two are not held at once (a gigabyte each at 7 M projects).
     let start = at(&|p| p.start);
@@ -364,7 +368,7 @@ pub fn collect(
         ids.into_column(),
         source,
         text(&first_texts[0], "title", &firsts[0])?,
-        area.take(&first)?.into_column(),
+        project_area,
         text(&first_texts[1], "theme", &firsts[1])?,
         text(&first_texts[2], "recipient_id", &firsts[2])?,
         text(&first_texts[3], "recipient", &firsts[3])?,
@@ -389,13 +393,12 @@ pub fn collect(
 /// Each project as the area figures count it: area, earliest period, amount (summed in
 /// sorted order), and beneficiaries and tonnes where the rows have them.
 fn area_view(
-    area: &StringChunked,
+    area: Column,
     (beneficiaries, co2e): (bool, bool),
     projects: &[Acc],
-    first: &IdxCa,
 ) -> PolarsResult<DataFrame> {
     let mut columns = vec![
-        area.take(first)?.into_column(),
+        area,
         Column::new(
             "period".into(),
             projects.iter().map(|p| p.min_period).collect::<Vec<_>>(),
