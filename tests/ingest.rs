@@ -1630,3 +1630,26 @@ fn json_rejects_name_the_record_and_the_json_pointer() {
         assert_eq!(r.value.as_deref(), Some("ten"), "{format}");
     }
 }
+
+#[test]
+fn a_json_record_outside_the_periods_is_named_by_its_pointer() {
+    // Both projects start in 2021; a pipeline of 2022-2023 leaves them out, and each reject
+    // names its record as the JSON pointer into the top-level array.
+    let (t, read) = table(
+        "[pipeline]\nname = \"j\"\nperiods = { from = 2022, to = 2023 }\n[sources.p]\nkind = \"projects\"\n\
+         path = \"ROOT/tests/fixtures/formats/projects.json\"\n",
+    );
+    assert_eq!((read, t.rows_kept(), t.rows_filtered), (2, 0, 2));
+    let got: Vec<_> = t
+        .rejects
+        .iter()
+        .map(|r| (r.line, r.column.as_deref(), r.value.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [(1, Some("/0"), Some("2021")), (2, Some("/1"), Some("2021"))]
+    );
+    assert!(t.rejects[0]
+        .reason
+        .contains("outside the pipeline's periods 2022-2023"));
+}

@@ -175,28 +175,34 @@ impl<'a> Contract<'a> {
         value: Option<&str>,
         reason: impl Into<Arc<str>>,
     ) -> Reject {
-        // In a JSON file the column is the value's JSON pointer (`/grants/3/amountAwarded`).
+        self.reject_shared(row, column, value.map(Arc::from), reason.into())
+    }
+
+    /// A reject whose value and reason are already shared texts. In a JSON file the column
+    /// is the value's JSON pointer (`/grants/3/amountAwarded`), or the record's without one.
+    fn reject_shared(
+        &self,
+        row: usize,
+        column: Option<&str>,
+        value: Option<Arc<str>>,
+        reason: Arc<str>,
+    ) -> Reject {
         let pointer = self.raw.pointers.as_ref().and_then(|p| {
             let file = self.raw.file_of.get(row).copied().unwrap_or(0);
             p.of(file, row, column)
         });
+        let file = self.raw.file_of.get(row).copied().unwrap_or(0) as usize;
         Reject {
             source: self.source_name.clone(),
-            file: self.file_name(row),
+            file: self.files.get(file).unwrap_or(&self.files[0]).clone(),
             line: self.raw.lines[row] as i64,
             column: match pointer {
                 Some(p) => Some(p.into()),
                 None => column.map(|c| self.share(c)),
             },
-            value: value.map(Arc::from),
-            reason: reason.into(),
+            value,
+            reason,
         }
-    }
-
-    /// The file a row comes from.
-    fn file_name(&self, row: usize) -> Arc<str> {
-        let file = self.raw.file_of.get(row).copied().unwrap_or(0) as usize;
-        self.files.get(file).unwrap_or(&self.files[0]).clone()
     }
 
     /// A row of `period`, when the pipeline's periods leave it out; its value and reason are
@@ -214,14 +220,7 @@ impl<'a> Contract<'a> {
             let why = outside_periods(self.pipeline, period).unwrap_or_default();
             (period.to_string().into(), self.share(&why))
         });
-        Some(Reject {
-            source: self.source_name.clone(),
-            file: self.file_name(row),
-            line: self.raw.lines[row] as i64,
-            column: None,
-            value: Some(value.clone()),
-            reason: why.clone(),
-        })
+        Some(self.reject_shared(row, None, Some(value.clone()), why.clone()))
     }
 
     /// A text many rejects hold, kept once.
