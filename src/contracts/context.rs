@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use crate::config::{Pipeline, Source, SourceKind};
+use crate::config::{Format, Pipeline, Source, SourceKind};
 use crate::ingest::RawTable;
 
 use super::cells::Prepared;
@@ -75,6 +75,8 @@ pub(super) struct Contract<'a> {
     pub(super) prepared: Vec<Prepared<'a>>,
     /// Microdata: the roles a row needs beyond its own rules, see [`microdata_needs`].
     pub(super) needs: Vec<Need>,
+    /// Why an empty cell of each role rejects its row, where the role is required.
+    pub(super) empty_why: Vec<String>,
     /// The texts rejects share.
     pub(super) shared: Mutex<HashSet<Arc<str>>>,
     /// The source's name and each of its files (by `RawTable::file_of`), shared by its
@@ -119,6 +121,16 @@ fn microdata_needs(source: &Source, at: &At) -> Vec<Need> {
     .collect()
 }
 
+/// Why an empty cell of a required role rejects its row. A grant without a location is named as
+/// such, with the mapping to codes where the file gives them.
+fn empty_reason(source: &Source, role: &str, column: &str) -> String {
+    match (role, source.format) {
+        ("area", Format::Giving360) if column == "Beneficiary Location:Name" => format!("the grant has no beneficiary location (`{column}` is empty); if the file gives codes, map them: columns = {{ area = \"Beneficiary Location:Geographic Code\" }}"),
+        ("area", Format::Giving360) => format!("the grant has no beneficiary location (`{column}` is empty)"),
+        _ => format!("`{column}` ({role}) is empty; every row needs it"),
+    }
+}
+
 /// Why a row of period `p` is left out, when the pipeline's periods do not include it.
 pub(super) fn outside_periods(pipeline: &Pipeline, p: i32) -> Option<String> {
     let (from, to) = pipeline.periods.unwrap_or((p, p));
@@ -154,6 +166,9 @@ impl<'a> Contract<'a> {
                 .map(|r| kind.required_roles().contains(&r.as_str()))
                 .collect(),
             needs: microdata_needs(source, &at),
+            empty_why: (raw.roles.iter().zip(&raw.columns))
+                .map(|(role, column)| empty_reason(source, role, column))
+                .collect(),
             at,
             ragged: raw.ragged.iter().copied().collect(),
             prepared: Vec::new(),
@@ -203,6 +218,26 @@ impl<'a> Contract<'a> {
             value,
             reason,
         }
+    }
+
+    /// A row too short or too long for the header (or a JSON line that is no record): it is
+    /// rejected before any of its cells is read.
+    pub(super) fn ragged_reject(&self, row: usize) -> Option<Reject> {
+        if self.ragged.is_empty() {
+            return None;
+        }
+        // Ragged rows are keyed by line and file (see RawTable::concat).
+        let file = self.raw.file_of.get(row).copied().unwrap_or(0) as u64;
+        let &fields = self.ragged.get(&(self.raw.lines[row] | file << 40))?;
+        let why = match fields {
+            0 => "this line is not a record (not valid JSON, or not an object); fix or remove it"
+                .to_string(),
+            _ => format!(
+                "the row has {fields} fields but the header has {}; check for an unquoted separator",
+                self.raw.header_len
+            ),
+        };
+        Some(self.reject(row, None, None, why))
     }
 
     /// A row of `period`, when the pipeline's periods leave it out; its value and reason are

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use crate::config::{Format, SourceKind};
+use crate::config::SourceKind;
 
 use super::cells::{prepare, Cell, Cursor};
 use super::context::{rows_per_part, At, Contract, Outside};
@@ -214,23 +214,7 @@ impl<'a> Contract<'a> {
             cells.clear();
             cells.extend(cursors.iter_mut().map(Cursor::next));
             let line = raw.lines[i];
-            let mut bad: Option<Reject> = None;
-            if !self.ragged.is_empty() {
-                // Ragged rows are keyed by line and file (see RawTable::concat).
-                let key = line | (raw.file_of.get(i).copied().unwrap_or(0) as u64) << 40;
-                if let Some(&fields) = self.ragged.get(&key) {
-                    let why = if fields == 0 {
-                        "this line is not a record (not valid JSON, or not an object); fix or remove it"
-                            .to_string()
-                    } else {
-                        format!(
-                            "the row has {fields} fields but the header has {}; check for an unquoted separator",
-                            raw.header_len
-                        )
-                    };
-                    bad = Some(self.reject(i, None, None, why));
-                }
-            }
+            let mut bad: Option<Reject> = self.ragged_reject(i);
             if bad.is_none() {
                 for (r, role) in raw.roles.iter().enumerate() {
                     // The cell as text only for a reject: typed numbers are not written out.
@@ -248,17 +232,7 @@ impl<'a> Contract<'a> {
                                     code,
                                     format!("`{code}` is empty: this area has no value of {code}"),
                                 ),
-                                _ if role == "area" && source.format == Format::Giving360 => (
-                                    column,
-                                    match column == "Beneficiary Location:Name" {
-                                        true => format!("the grant has no beneficiary location (`{column}` is empty); if the file gives codes, map them: columns = {{ area = \"Beneficiary Location:Geographic Code\" }}"),
-                                        false => format!("the grant has no beneficiary location (`{column}` is empty)"),
-                                    },
-                                ),
-                                _ => (
-                                    column,
-                                    format!("`{column}` ({role}) is empty; every row needs it"),
-                                ),
+                                _ => (column, self.empty_why[r].clone()),
                             };
                             bad = Some(self.reject(i, Some(column), text().as_deref(), why));
                         }

@@ -304,6 +304,29 @@ pub(super) fn check_number(
     Ok(Value::Number(x))
 }
 
+/// A valid date within 1900-2100 written `YYYY-MM-DD`: the form the contract keeps as it is.
+pub(super) fn plain_date(s: &str) -> bool {
+    if !is_plain_date(s) {
+        return false;
+    }
+    let b = s.as_bytes();
+    let n = |i: usize, k: usize| {
+        b[i..i + k]
+            .iter()
+            .fold(0u32, |v, d| v * 10 + (d - b'0') as u32)
+    };
+    let (y, m, d) = (n(0, 4), n(5, 2), n(8, 2));
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => 0,
+    };
+    (1900..=2100).contains(&y) && (1..=days).contains(&d)
+}
+
 /// `YYYY-MM-DD` exactly, the form dates are kept in (validity is checked by `parse_date`).
 fn is_plain_date(s: &str) -> bool {
     let b = s.as_bytes();

@@ -1,26 +1,15 @@
 //! A text file's column (CSV) checked as a whole: numbers parsed straight from the file's
-//! text into a float64 column, text trimmed into a string column, runs of rows side by side.
+//! text into a float64 column, text trimmed into a string column, dates and codes kept as
+//! written when they are in their plain form, runs of rows side by side.
 //! A cell the plain parse cannot read goes through the row contract's own check, so both
 //! contracts keep the same values and give the same reasons.
 
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use super::super::rules::{check_number, check_with, Rule, Value};
-use super::{Failure, Named};
+use super::super::rules::{check_number, check_with, plain_date, Rule, Value};
+use super::{join, runs, Failure, Named};
 use crate::ingest::Texts;
-
-/// Rows checked together: enough to keep both cores busy, few enough chunks to append.
-const RUN: usize = 1 << 18;
-
-/// The runs of rows of a column of `n` cells; one empty run for none, so that an empty
-/// column still has its type.
-fn runs(n: usize) -> Vec<std::ops::Range<usize>> {
-    (0..n.max(1))
-        .step_by(RUN)
-        .map(|s| s..(s + RUN).min(n))
-        .collect()
-}
 
 /// A number rule's column: float64, nulls where a cell is empty or broke the rule.
 pub fn numbers(texts: &Texts, rule: Rule, required: bool, named: Named) -> (Series, Vec<Failure>) {
@@ -62,6 +51,47 @@ pub fn numbers(texts: &Texts, rule: Rule, required: bool, named: Named) -> (Seri
     join(parts)
 }
 
+/// A date's or a code's column: a cell in the form the contract keeps (`2021-03-01`, a code
+/// as the vocabulary spells it) is kept as it is; any other goes through the row contract's
+/// check, which rewrites it or says why not.
+pub fn coded(texts: &Texts, rule: Rule, required: bool, named: Named) -> (Series, Vec<Failure>) {
+    let plain = |s: &str| -> bool {
+        match rule {
+            Rule::Date => plain_date(s),
+            Rule::OneOf(allowed) => allowed.contains(&s),
+            _ => false,
+        }
+    };
+    let parts: Vec<(Series, Vec<Failure>)> = runs(texts.len())
+        .into_par_iter()
+        .map(|rows| {
+            let mut b = StringChunkedBuilder::new(PlSmallStr::EMPTY, rows.len());
+            let mut failed = Vec::new();
+            for (row, cell) in rows.clone().zip(texts.iter_from(rows.start)) {
+                let checked = match cell {
+                    Some(s) if plain(s) => Ok(Some(Value::Text(s.into()))),
+                    _ => check_with(rule, cell.unwrap_or(""), false),
+                };
+                match checked {
+                    Ok(Some(Value::Text(t))) => b.append_value(t),
+                    Ok(_) => {
+                        if required {
+                            failed.push(named.empty(row, cell));
+                        }
+                        b.append_null();
+                    }
+                    Err(why) => {
+                        failed.push(named.broke(row, cell.map(String::from), why));
+                        b.append_null();
+                    }
+                }
+            }
+            (b.finish().into_series(), failed)
+        })
+        .collect();
+    join(parts)
+}
+
 /// A text or key rule's column: each cell trimmed, null where nothing is left.
 pub fn trimmed(texts: &Texts, required: bool, named: Named) -> (Series, Vec<Failure>) {
     let parts: Vec<(Series, Vec<Failure>)> = runs(texts.len())
@@ -80,21 +110,4 @@ pub fn trimmed(texts: &Texts, required: bool, named: Named) -> (Series, Vec<Fail
         })
         .collect();
     join(parts)
-}
-
-/// The runs as one column of as many chunks, and their failures in row order.
-fn join(parts: Vec<(Series, Vec<Failure>)>) -> (Series, Vec<Failure>) {
-    let mut failed = Vec::new();
-    let mut column: Option<Series> = None;
-    for (s, f) in parts {
-        failed.extend(f);
-        match &mut column {
-            Some(c) => {
-                c.append_owned(s)
-                    .unwrap_or_else(|_| unreachable!("runs of one type"));
-            }
-            None => column = Some(s),
-        }
-    }
-    (column.unwrap_or_default(), failed)
 }

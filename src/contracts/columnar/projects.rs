@@ -1,0 +1,149 @@
+//! The projects' rules across cells, over columns: a project's period is its start's year, its
+//! end is not before its start, and its amount is converted into the reporting currency at the
+//! rate of its currency and year (at base-year prices where the pipeline deflates). Only rows
+//! whose cells passed are looked at, and each rule gives the reject the row contract gives.
+
+use std::sync::Arc;
+
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use super::super::context::Contract;
+use super::super::rules::convert;
+use super::super::Reject;
+use super::{runs, Rejected, RUN};
+
+/// A role's cells in a run of rows, or none where the file lacks the role.
+type Cells<'a> = Box<dyn Iterator<Item = Option<&'a str>> + 'a>;
+
+fn cells(column: Option<&StringChunked>) -> Cells<'_> {
+    match column {
+        Some(ca) => Box::new(ca.iter()),
+        None => Box::new(std::iter::repeat(None)),
+    }
+}
+
+/// A currency's factor in a year, or why there is none; found once per run of rows. A file has
+/// a few currencies and years, and a short list finds them faster than hashing each row's.
+type Factors<'a> = Vec<((&'a str, Option<i32>), Result<f64, Arc<str>>)>;
+
+impl Contract<'_> {
+    /// Sets each row's period from its start date, rejects rows whose dates are out of order
+    /// or whose amount cannot be converted, and converts the amounts; the currency column
+    /// then names the reporting currency.
+    pub(super) fn project_checks(
+        &self,
+        columns: &mut [Series],
+        period: &mut [Option<i32>],
+        bad: &mut Rejected,
+    ) -> PolarsResult<()> {
+        let at = &self.at;
+        let text = |r: Option<usize>| r.map(|r| columns[r].str()).transpose();
+        let (start, end, code) = (text(at.start)?, text(at.end)?, text(at.currency)?);
+        let converts = at.currency.is_some() || self.pipeline.currency.deflates();
+        let mut factors = vec![1.0; period.len()];
+        let ok = &bad.ok;
+        let found: Vec<Vec<(usize, Reject)>> = runs(period.len())
+            .into_par_iter()
+            .zip(period.par_chunks_mut(RUN))
+            .zip(factors.par_chunks_mut(RUN))
+            .map(|((rows, period), factors)| {
+                let slice = |ca: Option<&StringChunked>| {
+                    ca.map(|ca| ca.slice(rows.start as i64, rows.len()))
+                };
+                let (start, end, code) = (slice(start), slice(end), slice(code));
+                let run = Run {
+                    ok: &ok[rows.clone()],
+                    first: rows.start,
+                    converts,
+                };
+                run.check(self, [&start, &end, &code], period, factors)
+            })
+            .collect();
+        bad.extend(found.into_iter().flatten());
+        if !converts {
+            return Ok(());
+        }
+        if let (Some(a), false) = (at.amount, factors.iter().all(|f| *f == 1.0)) {
+            let factors = Float64Chunked::from_vec(PlSmallStr::EMPTY, factors);
+            let scaled = columns[a].f64()? * &factors;
+            columns[a] = scaled.with_name(columns[a].name().clone()).into_series();
+        }
+        if let Some(r) = at.currency {
+            let report = self.pipeline.currency.report.as_str();
+            columns[r] =
+                StringChunked::full(columns[r].name().clone(), report, period.len()).into_series();
+        }
+        Ok(())
+    }
+}
+
+/// A run of rows checked on one core.
+struct Run<'a> {
+    /// Whether each row of the run passed its cells' rules.
+    ok: &'a [bool],
+    first: usize,
+    converts: bool,
+}
+
+impl Run<'_> {
+    /// The run's rejects, in row order; fills in its periods and currency factors.
+    fn check(
+        &self,
+        contract: &Contract,
+        [start, end, code]: [&Option<StringChunked>; 3],
+        period: &mut [Option<i32>],
+        factors: &mut [f64],
+    ) -> Vec<(usize, Reject)> {
+        let source = contract.source;
+        let currency = &contract.pipeline.currency;
+        let (end_column, currency_column) = (
+            source.column_for("end"),
+            match contract.at.currency {
+                Some(_) => source.column_for("currency"),
+                None => source.column_for("start"),
+            },
+        );
+        let mut seen: Factors = Vec::new();
+        let mut found = Vec::new();
+        let mut cells = [start, end, code].map(|c| cells(c.as_ref()));
+        for k in 0..self.ok.len() {
+            let [s, e, c] = cells.each_mut().map(|c| c.next().flatten());
+            if !self.ok[k] {
+                continue;
+            }
+            let row = self.first + k;
+            if let Some(s) = s {
+                period[k] = s.get(..4).and_then(|y| y.parse().ok());
+            }
+            if let (Some(s), Some(e)) = (s, e) {
+                if e < s {
+                    let why = format!("the end date {e} is before the start date {s}");
+                    found.push((row, contract.reject(row, Some(end_column), Some(e), why)));
+                    continue;
+                }
+            }
+            if !self.converts {
+                continue;
+            }
+            let key = (c.unwrap_or(&currency.report), period[k]);
+            let (code, factor) = match seen.iter().position(|(k, _)| k.1 == key.1 && k.0 == key.0) {
+                Some(i) => (seen[i].0 .0, &seen[i].1),
+                None => {
+                    let factor = convert(currency, key.0, key.1).map_err(Arc::from);
+                    seen.push((key, factor));
+                    (key.0, &seen[seen.len() - 1].1)
+                }
+            };
+            match factor {
+                Ok(f) => factors[k] = *f,
+                Err(why) => {
+                    let reject =
+                        contract.reject(row, Some(currency_column), Some(code), why.clone());
+                    found.push((row, reject));
+                }
+            }
+        }
+        found
+    }
+}
