@@ -155,6 +155,7 @@ impl Contract<'_> {
         if !rejects.is_empty() {
             frame = kept(frame, &keep)?;
         }
+        self.report_currency(&mut frame)?;
         Ok(Table {
             source: self.source.name.clone(),
             kind: self.source.kind,

@@ -12,6 +12,7 @@ use super::super::context::Contract;
 use super::super::rules::convert;
 use super::super::Reject;
 use super::{runs, Rejected, RUN};
+use crate::config::SourceKind;
 
 /// A role's cells in a run of rows, or none where the file lacks the role.
 type Cells<'a> = Box<dyn Iterator<Item = Option<&'a str>> + 'a>;
@@ -29,8 +30,8 @@ type Factors<'a> = Vec<((&'a str, Option<i32>), Result<f64, Arc<str>>)>;
 
 impl Contract<'_> {
     /// Sets each row's period from its start date, rejects rows whose dates are out of order
-    /// or whose amount cannot be converted, and converts the amounts; the currency column
-    /// then names the reporting currency.
+    /// or whose amount cannot be converted, and converts the amounts (see
+    /// [`Contract::report_currency`] for their currency column).
     pub(super) fn project_checks(
         &self,
         columns: &mut [Series],
@@ -69,10 +70,17 @@ impl Contract<'_> {
             let scaled = columns[a].f64()? * &factors;
             columns[a] = scaled.with_name(columns[a].name().clone()).into_series();
         }
-        if let Some(r) = at.currency {
+        Ok(())
+    }
+
+    /// The currency column of the kept rows names the reporting currency, where amounts were
+    /// converted (a column of one value, made for the kept rows only).
+    pub(super) fn report_currency(&self, frame: &mut DataFrame) -> PolarsResult<()> {
+        let converts = self.at.currency.is_some() && self.source.kind == SourceKind::Projects;
+        if converts {
             let report = self.pipeline.currency.report.as_str();
-            columns[r] =
-                StringChunked::full(columns[r].name().clone(), report, period.len()).into_series();
+            let column = StringChunked::full("currency".into(), report, frame.height());
+            frame.with_column(column.into_series().into_column())?;
         }
         Ok(())
     }
