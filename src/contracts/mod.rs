@@ -6,7 +6,7 @@
 //! - `rules`: the vocabulary and each role's type, bounds and cell check;
 //! - `context`: what every check of a source reads, and how a reject is made;
 //! - `rows`: the row contract (every kind, with the cross-field rules and unique keys);
-//! - `columnar`: the column contract (microdata, by typed columns);
+//! - `columnar`: the column contract (microdata and projects, by typed columns);
 //! - `cells`: a raw column read cell by cell, whatever its storage;
 //! - `reconcile`: the checks across sources;
 //! - `rejects`: rejected rows and their table.

@@ -1,7 +1,8 @@
-//! The row contract: every kind of source is checked row by row in runs of rows side by side,
+//! The row contract: any kind of source checked row by row in runs of rows side by side,
 //! with the rules that look at more than one cell (periods, currency, dates in order, variable
-//! mapping) and the keys that must be unique across the whole source. Microdata takes the
-//! column contract (`columnar.rs`) unless its rows are ragged.
+//! mapping) and the keys that must be unique across the whole source. Microdata and projects
+//! take the column contract (`columnar.rs`), whose tests check it against this one; the kinds
+//! left here are small tables, or have keys that must be unique across rows.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
