@@ -227,30 +227,26 @@ impl Contract<'_> {
         let raw = self.raw;
         let (rule, required, named) = (self.rules[r], self.required[r], self.named(r));
         let decimal_comma = self.source.decimal_comma;
-        let parts: Vec<(Series, Vec<Failure>)> = runs(raw.len())
-            .into_par_iter()
-            .map(|rows| {
-                let mut failed: Vec<Failure> = Vec::new();
-                let mut b = Builder::new(&raw.roles[r], rule, rows.len());
-                let mut cursor = Cursor::new(prepared, rows.start);
-                for row in rows {
-                    let cell: Cell = cursor.next();
-                    match cell.check(rule, decimal_comma) {
-                        Ok(None) if required => {
-                            failed.push(named.empty(row, cell.text().as_deref()));
-                            b.push(None);
-                        }
-                        Ok(v) => b.push(v.as_ref()),
-                        Err(why) => {
-                            failed.push(named.broke(row, cell.text().map(Cow::into_owned), why));
-                            b.push(None);
-                        }
+        Ok(by_runs(raw.len(), |rows| {
+            let mut failed: Vec<Failure> = Vec::new();
+            let mut b = Builder::new(&raw.roles[r], rule, rows.len());
+            let mut cursor = Cursor::new(prepared, rows.start);
+            for row in rows {
+                let cell: Cell = cursor.next();
+                match cell.check(rule, decimal_comma) {
+                    Ok(None) if required => {
+                        failed.push(named.empty(row, cell.text().as_deref()));
+                        b.push(None);
+                    }
+                    Ok(v) => b.push(v.as_ref()),
+                    Err(why) => {
+                        failed.push(named.broke(row, cell.text().map(Cow::into_owned), why));
+                        b.push(None);
                     }
                 }
-                (b.finish(), failed)
-            })
-            .collect();
-        Ok(join(parts))
+            }
+            (b.finish(), failed)
+        }))
     }
 
     /// How role `r`'s failures are named.
@@ -437,6 +433,14 @@ fn runs(n: usize) -> Vec<std::ops::Range<usize>> {
         .step_by(RUN)
         .map(|s| s..(s + RUN).min(n))
         .collect()
+}
+
+/// A column checked in runs of rows side by side: `check` gives a run's column and failures.
+fn by_runs(
+    n: usize,
+    check: impl Fn(std::ops::Range<usize>) -> (Series, Vec<Failure>) + Sync + Send,
+) -> (Series, Vec<Failure>) {
+    join(runs(n).into_par_iter().map(check).collect())
 }
 
 /// The runs as one column of as many chunks, and their failures in row order.
