@@ -1,11 +1,11 @@
 //! The contract of microdata and projects over a file's columns, checked column by column
-//! rather than row by row: a typed file's (Parquet) number column is scanned once and kept as it is, text without
-//! stray spaces is kept as it is, a text file's (CSV) numbers are parsed straight into a
-//! float64 column (`text`), the rules across cells run over the checked columns (`projects`
-//! for dates in order, currency and period), and only the failing rows become rejects. The result is the same
-//! table and the same rejects as the row-by-row contract gives for the same cells (tests read
-//! one file both ways), and a household id written as an integer stays an integer: it is only
-//! ever compared.
+//! rather than row by row: a typed file's (Parquet) number column is scanned once and kept as
+//! it is, text without stray spaces is kept as it is, a text file's (CSV) numbers are parsed
+//! straight into a float64 column (`text`), the rules across cells run over the checked
+//! columns (`projects`: dates in order, currency and period), and only the failing rows become
+//! rejects. The result is the same table and the same rejects as the row-by-row contract gives
+//! for the same cells (tests read one file both ways), and a household id written as an
+//! integer stays an integer: it is only ever compared.
 
 use std::borrow::Cow;
 
