@@ -65,14 +65,7 @@ fn data(persons: usize) -> Vec<Table> {
     .expect("microdata");
 
     let m = persons / 5;
-    let sources = [
-        "public",
-        "eu_fund",
-        "crowdfunding",
-        "impact_investment",
-        "philanthropy",
-        "private",
-    ];
+    let sources = cityimpact::contracts::FUNDING_SOURCES;
     let (mut id, mut parea, mut amount, mut start, mut pperiod, mut fund, mut ben, mut co2) = (
         vec![],
         vec![],

@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use super::cells::{prepare, Cell, Cursor, Prepared};
 use super::context::{Contract, Outside};
 use super::rows::Builder;
-use super::rules::{check_number, convert, Rule};
+use super::rules::{check_number, Rates, Rule};
 use super::{Reject, Table};
 use crate::config::SourceKind;
 use crate::ingest::RawColumn;
@@ -331,16 +331,17 @@ impl Contract<'_> {
             }
             return Ok(());
         }
+        let column = self.source.column_for("period");
+        let mut rates = Rates::new(currency);
         let mut factors = Vec::with_capacity(period.len());
         for (row, year) in period.iter().enumerate() {
-            match convert(currency, code, *year) {
-                Ok(f) => factors.push(Some(f)),
+            match rates.factor(code, *year) {
+                Ok(f) => factors.push(Some(*f)),
                 Err(why) => {
                     factors.push(None);
                     let value = year.map(|y| y.to_string());
-                    let column = self.source.column_for("period").to_string();
                     bad.add(row, || {
-                        self.reject(row, Some(&column), value.as_deref(), why)
+                        self.reject(row, Some(column), value.as_deref(), why.clone())
                     });
                 }
             }

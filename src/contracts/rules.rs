@@ -3,6 +3,7 @@
 //! reason a person can act on; it knows nothing of rows, files or rejects.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;
@@ -354,6 +355,43 @@ pub(super) fn parse_date(s: &str) -> Option<NaiveDate> {
                 .flatten()
                 .and_then(|y| NaiveDate::from_ymd_opt(y, 1, 1))
         })
+}
+
+/// The factors from a currency in a year to the reporting currency, each found once: a file has
+/// a few currencies and years, and a short list finds them faster than converting (or hashing)
+/// each row's.
+pub(super) struct Rates<'a> {
+    currency: &'a Currency,
+    seen: Vec<(Key<'a>, Result<f64, Arc<str>>)>,
+}
+
+/// A currency code and a year.
+type Key<'a> = (&'a str, Option<i32>);
+
+impl<'a> Rates<'a> {
+    pub(super) fn new(currency: &'a Currency) -> Rates<'a> {
+        Rates {
+            currency,
+            seen: Vec::new(),
+        }
+    }
+
+    /// [`convert`]'s answer for `code` in `year`, the reason shared by every row it rejects.
+    pub(super) fn factor(&mut self, code: &'a str, year: Option<i32>) -> &Result<f64, Arc<str>> {
+        let at = match self
+            .seen
+            .iter()
+            .position(|((c, y), _)| *y == year && *c == code)
+        {
+            Some(i) => i,
+            None => {
+                let factor = convert(self.currency, code, year).map_err(Arc::from);
+                self.seen.push(((code, year), factor));
+                self.seen.len() - 1
+            }
+        };
+        &self.seen[at].1
+    }
 }
 
 /// The factor from `code` in `year` to the reporting currency (at the deflator's base-year

@@ -193,10 +193,7 @@ pub fn read(source: &Source, owned: &[u8]) -> Result<RawTable, IngestError> {
         header_len: cells.len(),
         ragged,
         bytes: owned.len() as u64,
-        blake3: String::new(),
-        files: Vec::new(),
-        file_of: Vec::new(),
-        pointers: None,
+        ..RawTable::default()
     })
 }
 

@@ -104,7 +104,7 @@ fn missing_like(column: &RawColumn, n: usize) -> RawColumn {
 }
 
 /// A source's rows, keyed by role.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RawTable {
     /// The roles present, in the order of `cells`.
     pub roles: Vec<String>,
@@ -227,13 +227,6 @@ impl RawTable {
                 }
             });
         }
-        let kept: std::collections::HashSet<u64> = self
-            .lines
-            .iter()
-            .zip(keep)
-            .filter(|(_, k)| **k)
-            .map(|(l, _)| *l)
-            .collect();
         self.lines = self
             .lines
             .iter()
@@ -241,6 +234,7 @@ impl RawTable {
             .filter(|(_, k)| **k)
             .map(|(l, _)| *l)
             .collect();
+        let kept: std::collections::HashSet<u64> = self.lines.iter().copied().collect();
         self.ragged.retain(|(line, _)| kept.contains(line));
         if let Some(p) = &mut self.pointers {
             let mut k = keep.iter();
@@ -253,19 +247,7 @@ impl RawTable {
         if tables.len() == 1 {
             return tables.remove(0);
         }
-        let mut out = RawTable {
-            roles: Vec::new(),
-            cells: Vec::new(),
-            lines: Vec::new(),
-            columns: Vec::new(),
-            header_len: 0,
-            ragged: Vec::new(),
-            bytes: 0,
-            blake3: String::new(),
-            files: Vec::new(),
-            file_of: Vec::new(),
-            pointers: None,
-        };
+        let mut out = RawTable::default();
         for t in &tables {
             for (r, c) in t.roles.iter().zip(&t.columns) {
                 if !out.roles.contains(r) {

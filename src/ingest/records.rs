@@ -129,19 +129,12 @@ impl Assembler {
             columns.extend(["(column name)".to_string(), "(variable column)".to_string()]);
         }
         let cells = vec![Texts::default(); roles.len()];
+        // The hash is filled in by `ingest::parse` from the one it already has.
         let table = RawTable {
-            cells: Vec::new(),
             roles,
-            lines: Vec::new(),
             columns,
             header_len: header.len(),
-            ragged: Vec::new(),
-            bytes: 0,
-            // Filled in by `ingest::parse` from the hash it already has.
-            blake3: String::new(),
-            files: Vec::new(),
-            file_of: Vec::new(),
-            pointers: None,
+            ..RawTable::default()
         };
         Ok(Assembler {
             plan,

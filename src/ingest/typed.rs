@@ -130,12 +130,8 @@ pub fn read(source: &Source, bytes: &[u8], container: Container) -> Result<RawTa
         lines: (1..=n as u64).collect(),
         columns: plan.columns.clone(),
         header_len: header.len(),
-        ragged: Vec::new(),
         bytes: bytes.len() as u64,
-        blake3: String::new(),
-        files: Vec::new(),
-        file_of: Vec::new(),
-        pointers: None,
+        ..RawTable::default()
     })
 }
 

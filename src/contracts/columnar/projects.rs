@@ -3,13 +3,11 @@
 //! rate of its currency and year (at base-year prices where the pipeline deflates). Only rows
 //! whose cells passed are looked at, and each rule gives the reject the row contract gives.
 
-use std::sync::Arc;
-
 use polars::prelude::*;
 use rayon::prelude::*;
 
 use super::super::context::Contract;
-use super::super::rules::convert;
+use super::super::rules::Rates;
 use super::super::Reject;
 use super::{runs, Rejected, RUN};
 use crate::config::SourceKind;
@@ -23,10 +21,6 @@ fn cells(column: Option<&StringChunked>) -> Cells<'_> {
         None => Box::new(std::iter::repeat(None)),
     }
 }
-
-/// A currency's factor in a year, or why there is none; found once per run of rows. A file has
-/// a few currencies and years, and a short list finds them faster than hashing each row's.
-type Factors<'a> = Vec<((&'a str, Option<i32>), Result<f64, Arc<str>>)>;
 
 impl Contract<'_> {
     /// Sets each row's period from its start date, rejects rows whose dates are out of order
@@ -112,7 +106,7 @@ impl Run<'_> {
                 None => source.column_for("start"),
             },
         );
-        let mut seen: Factors = Vec::new();
+        let mut rates = Rates::new(currency);
         let mut found = Vec::new();
         let mut cells = [start, end, code].map(|c| cells(c.as_ref()));
         for k in 0..self.ok.len() {
@@ -134,15 +128,8 @@ impl Run<'_> {
             if !self.converts {
                 continue;
             }
-            let key = (c.unwrap_or(&currency.report), period[k]);
-            let (code, factor) = match seen.iter().position(|(k, _)| k.1 == key.1 && k.0 == key.0) {
-                Some(i) => (seen[i].0 .0, &seen[i].1),
-                None => {
-                    let factor = convert(currency, key.0, key.1).map_err(Arc::from);
-                    seen.push((key, factor));
-                    (key.0, &seen[seen.len() - 1].1)
-                }
-            };
+            let code = c.unwrap_or(&currency.report);
+            let factor = rates.factor(code, period[k]);
             match factor {
                 Ok(f) => factors[k] = *f,
                 Err(why) => {
