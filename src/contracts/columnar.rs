@@ -98,7 +98,9 @@ impl Rejected {
     /// order, and a stable sort merges such runs in a pass or two.
     fn finish(mut self) -> (Vec<bool>, Vec<Reject>) {
         self.rejects.sort_by_key(|(row, _)| *row);
-        (self.ok, self.rejects.into_iter().map(|(_, r)| r).collect())
+        let mut rejects: Vec<Reject> = self.rejects.into_iter().map(|(_, r)| r).collect();
+        rejects.shrink_to_fit();
+        (self.ok, rejects)
     }
 }
 

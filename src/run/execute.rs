@@ -11,8 +11,8 @@ use rayon::prelude::*;
 
 use super::{
     area_names, chart_settings, check, custom, evaluation, hash_outputs, incremental, index,
-    index_names, input_files, source_note, stage_order, tables, up_to_date, write_history, Options,
-    Report, RunError, Summary, Timer, VERSION,
+    index_names, input_files, memory, source_note, stage_order, tables, up_to_date, write_history,
+    Options, Report, RunError, Summary, Timer, VERSION,
 };
 use crate::catalogue::{self, Family};
 use crate::charts;
@@ -60,9 +60,11 @@ pub(super) fn execute(
         previous,
     } = read;
     let tables = ingest_all(pipeline, loaded, &timer)?;
+    memory::release();
 
     report("computing indicators");
     let inputs_view = Inputs::new(pipeline, &tables).map_err(stage_err("indicators"))?;
+    memory::release();
     let last = custom::Previous {
         manifest: previous.as_ref(),
         out,
@@ -70,6 +72,7 @@ pub(super) fn execute(
     };
     let (values, mut skipped) =
         indicator_values(pipeline, &inputs_view, &inputs, last, &resolved, &timer)?;
+    memory::release();
 
     // Outputs, into a staging folder beside the output folder.
     let t = Instant::now();
@@ -201,7 +204,7 @@ fn ingest_all(
     let results: Vec<Result<Table, RunError>> = pipeline
         .sources
         .par_iter()
-        .zip(&loaded)
+        .zip(loaded)
         .map(|(source, bytes)| {
             let t = Instant::now();
             let r = read_source(pipeline, source, bytes);
@@ -217,7 +220,6 @@ fn ingest_all(
         })
         .collect();
     let mut tables: Vec<Table> = results.into_iter().collect::<Result<_, _>>()?;
-    drop(loaded);
     contracts::reconcile(pipeline, &mut tables).map_err(|source| RunError::Stage {
         stage: "contracts".into(),
         source,
@@ -235,12 +237,15 @@ fn ingest_all(
     Ok(tables)
 }
 
+/// One source parsed and checked. Its bytes are dropped once parsed: the cells hold what the
+/// contract reads, and a 1 GB file would otherwise be held twice while it runs.
 fn read_source(
     pipeline: &Pipeline,
     source: &Source,
-    loaded: &ingest::Loaded,
+    loaded: ingest::Loaded,
 ) -> Result<Table, RunError> {
-    let raw = ingest::parse(source, loaded)?;
+    let raw = ingest::parse(source, &loaded)?;
+    drop(loaded);
     contracts::apply(pipeline, source, &raw).map_err(|e| RunError::Stage {
         stage: format!("contracts:{}", source.name),
         source: e,

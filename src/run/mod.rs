@@ -13,6 +13,7 @@
 //! - `custom`, `evaluation`, `index`: the stages of custom indicators, the evaluation and the
 //!   index; `tables`: the output tables; `history`: `runs.parquet`;
 //! - `lock`: one run per output folder; `rechart`: charts and report again from a folder;
+//! - `memory`: freed memory given back to the system between stages;
 //! - here: errors, options, the run's entry point and `cityimpact validate`.
 
 use std::path::{Path, PathBuf};
@@ -36,6 +37,7 @@ mod history;
 mod incremental;
 mod index;
 mod lock;
+mod memory;
 mod plan;
 mod rechart;
 mod tables;
