@@ -187,6 +187,21 @@ fn newlines(bytes: &[u8]) -> u64 {
     bytes.iter().filter(|&&b| b == b'\n').count() as u64
 }
 
+/// The line a record read by the csv crate starts on. The crate's position is where its
+/// reader stood when the record began: before the `\n` of the `\r\n` that ended the row above
+/// and before any blank lines, so that its line alone names the line above in a Windows file.
+pub(super) fn start_line(bytes: &[u8], position: &csv::Position) -> u64 {
+    let from = usize::try_from(position.byte()).unwrap_or(usize::MAX);
+    let skipped = bytes
+        .get(from..)
+        .unwrap_or_default()
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .filter(|&&b| b == b'\n')
+        .count();
+    position.line() + skipped as u64
+}
+
 /// A file's rows read piece by piece.
 struct Pieces<'a> {
     source: &'a Source,
@@ -231,12 +246,12 @@ impl Pieces<'_> {
                             source_name: source.name.clone(),
                             location: location(
                                 &source.resolved,
-                                above + pos.as_ref().map(|p| p.line()).unwrap_or(1),
+                                above + pos.as_ref().map_or(1, |p| start_line(piece, p)),
                                 err.field() + 1,
                             ),
                         },
                         _ => {
-                            let line = above + e.position().map(|p| p.line()).unwrap_or(1);
+                            let line = above + e.position().map_or(1, |p| start_line(piece, p));
                             IngestError::parse(source, line as usize, e.to_string())
                         }
                     })
@@ -245,7 +260,7 @@ impl Pieces<'_> {
             // Outside quotes a newline ends the row, so a field can only end with one when
             // the input ran out inside quotes.
             cut_a_field = record.iter().next_back().is_some_and(|f| f.ends_with('\n'));
-            let line = above + record.position().map(|p| p.line()).unwrap_or(0);
+            let line = above + record.position().map_or(0, |p| start_line(piece, p));
             // A line with nothing on it is not a row.
             if record.len() <= 1 && record.get(0).is_none_or(str::is_empty) {
                 continue;
@@ -400,6 +415,32 @@ mod tests {
         // Reading falls back to the file in one go.
         for n in 2..40 {
             assert_eq!(rows(&read_in(source, bytes, n).unwrap()), expected);
+        }
+    }
+
+    /// A Windows file (`\r\n`) with blank lines and a quoted line break: each row keeps the line
+    /// it starts on, read whole or in pieces (see [`start_line`]).
+    #[test]
+    fn rows_of_a_windows_file_keep_their_lines() {
+        let (_dir, pipeline) = projects();
+        let source = &pipeline.sources[0];
+        let bytes = b"id,area,amount,start,title\r\nP1,D1,1,2021-01-01,a\r\nP2,D1,x,2021-01-01,b\r\n\r\n\r\nP3,D1,y,2021-01-01,\"c\r\nd\"\r\nP4,D1,2,2021-01-01,e";
+        let header = header(source, bytes).unwrap();
+        let reader = Pieces {
+            source,
+            header: &header,
+            separator: b',',
+            bytes,
+        };
+        let whole = reader.parse(0..bytes.len(), true, 0).unwrap().table;
+        assert_eq!(whole.lines, [2, 3, 6, 8]);
+        assert_eq!(rows(&whole)[2].1[4].as_deref(), Some("c\r\nd"));
+        for n in 2..6 {
+            assert_eq!(
+                read_in(source, bytes, n).unwrap().lines,
+                whole.lines,
+                "{n} pieces"
+            );
         }
     }
 

@@ -60,7 +60,9 @@ pub fn read(source: &Source, owned: &[u8]) -> Result<RawTable, IngestError> {
         .from_reader(text.as_bytes());
     let mut record = ::csv::StringRecord::new();
     let read_error = |e: ::csv::Error| {
-        let line = e.position().map_or(1, |p| p.line() as usize);
+        let line = e
+            .position()
+            .map_or(1, |p| super::csv::start_line(text.as_bytes(), p) as usize);
         IngestError::parse(source, line, e.to_string())
     };
     let no_header = || IngestError::NoHeader {
@@ -127,7 +129,9 @@ pub fn read(source: &Source, owned: &[u8]) -> Result<RawTable, IngestError> {
     let mut kept_values = vec![std::collections::BTreeSet::new(); dims.len()];
     let mut keys: Vec<(String, String, String)> = Vec::new();
     while reader.read_record(&mut record).map_err(read_error)? {
-        let line_no = record.position().map_or(0, |p| p.line());
+        let line_no = record
+            .position()
+            .map_or(0, |p| super::csv::start_line(text.as_bytes(), p));
         if record.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
