@@ -1,6 +1,7 @@
-//! Reading a role's cells, whatever file they come from: text cells as a text file gives them,
-//! or a typed file's column prepared once (numbers as float64, the rest as Arrow text) and read
-//! by index. A typed cell becomes text only for a reject's message.
+//! Reading a role's cells, whatever file they come from: text cells as a text file gives them
+//! (in text buffers, or in Arrow text for the kinds whose contract runs over columns), or a
+//! typed file's column prepared once (numbers as float64, the rest as Arrow text) and read row
+//! after row. A typed cell becomes text only for a reject's message.
 
 use std::borrow::Cow;
 
@@ -12,7 +13,8 @@ use crate::ingest::{Cells, RawColumn, Texts};
 
 /// A role's column as the contract reads it, prepared once per source: text cells as read from
 /// a text file, or a typed file's column as numbers (for a number's rule) or text (for any
-/// other rule), in one chunk so that a row is found by its index.
+/// other rule). Numbers are in one chunk, so that a row is found by its index; text stays in
+/// its chunks.
 pub enum Prepared<'a> {
     Text(&'a Texts),
     Number(Float64Chunked),
@@ -47,8 +49,91 @@ pub fn prepare(rule: Rule, column: &RawColumn) -> PolarsResult<Prepared<'_>> {
         Rule::Number { .. } if numeric => {
             Prepared::Number(s.cast(&DataType::Float64)?.f64()?.rechunk().into_owned())
         }
-        _ => Prepared::Str(s.cast(&DataType::String)?.str()?.rechunk().into_owned()),
+        // Text stays in the chunks it was read in: a row is found by walking them in order.
+        _ => Prepared::Str(s.cast(&DataType::String)?.str()?.clone()),
     })
+}
+
+/// A column's cells as text, from a text file's buffers or an Arrow text column (a CSV's
+/// microdata or projects, or a typed file's text).
+#[derive(Clone, Copy)]
+pub enum TextColumn<'a> {
+    Texts(&'a Texts),
+    Str(&'a StringChunked),
+}
+
+impl<'a> TextColumn<'a> {
+    pub fn len(&self) -> usize {
+        match self {
+            TextColumn::Texts(t) => t.len(),
+            TextColumn::Str(ca) => ca.len(),
+        }
+    }
+
+    /// The cells from row `i` on, in order.
+    pub fn iter_from(&self, i: usize) -> TextCells<'a> {
+        match self {
+            TextColumn::Texts(t) => TextCells::Texts(t.iter_from(i)),
+            TextColumn::Str(ca) => TextCells::Str(StrCells::new(ca, i)),
+        }
+    }
+}
+
+/// The cells of a [`TextColumn`], row after row.
+pub enum TextCells<'a> {
+    Texts(Cells<'a>),
+    Str(StrCells<'a>),
+}
+
+impl<'a> Iterator for TextCells<'a> {
+    type Item = Option<&'a str>;
+
+    fn next(&mut self) -> Option<Option<&'a str>> {
+        match self {
+            TextCells::Texts(c) => c.next(),
+            TextCells::Str(c) => c.next(),
+        }
+    }
+}
+
+/// An Arrow text column's cells from a row on, chunk after chunk.
+pub struct StrCells<'a> {
+    arrays: Vec<&'a Utf8ViewArray>,
+    chunk: usize,
+    cell: usize,
+}
+
+impl<'a> StrCells<'a> {
+    fn new(ca: &'a StringChunked, mut from: usize) -> StrCells<'a> {
+        let arrays: Vec<&Utf8ViewArray> = ca.downcast_iter().collect();
+        let mut chunk = 0;
+        while chunk < arrays.len() && from >= arrays[chunk].len() {
+            from -= arrays[chunk].len();
+            chunk += 1;
+        }
+        StrCells {
+            arrays,
+            chunk,
+            cell: from,
+        }
+    }
+}
+
+impl<'a> Iterator for StrCells<'a> {
+    type Item = Option<&'a str>;
+
+    fn next(&mut self) -> Option<Option<&'a str>> {
+        loop {
+            let a = self.arrays.get(self.chunk)?;
+            if self.cell < a.len() {
+                let v = a.get(self.cell);
+                self.cell += 1;
+                return Some(v);
+            }
+            self.chunk += 1;
+            self.cell = 0;
+        }
+    }
 }
 
 /// One cell, as its file gave it.
@@ -92,7 +177,7 @@ impl<'a> Cell<'a> {
 pub enum Cursor<'a> {
     Text(Cells<'a>),
     Number(&'a PrimitiveArray<f64>, usize),
-    Str(&'a Utf8ViewArray, usize),
+    Str(StrCells<'a>),
 }
 
 impl<'a> Cursor<'a> {
@@ -100,7 +185,7 @@ impl<'a> Cursor<'a> {
         match prepared {
             Prepared::Text(t) => Cursor::Text(t.iter_from(from)),
             Prepared::Number(ca) => Cursor::Number(ca.downcast_as_array(), from),
-            Prepared::Str(ca) => Cursor::Str(ca.downcast_as_array(), from),
+            Prepared::Str(ca) => Cursor::Str(StrCells::new(ca, from)),
         }
     }
 
@@ -112,11 +197,7 @@ impl<'a> Cursor<'a> {
                 *i += 1;
                 Cell::Number(v)
             }
-            Cursor::Str(a, i) => {
-                let v = (*i < a.len() && a.is_valid(*i)).then(|| a.value(*i));
-                *i += 1;
-                Cell::Text(v)
-            }
+            Cursor::Str(c) => Cell::Text(c.next().flatten()),
         }
     }
 }

@@ -13,10 +13,10 @@ use polars::prelude::*;
 use polars_arrow::array::Array;
 use rayon::prelude::*;
 
-use super::cells::{prepare, Cell, Cursor, Prepared};
+use super::cells::{prepare, Cell, Cursor, Prepared, TextColumn};
 use super::context::{Contract, Outside};
 use super::rows::Builder;
-use super::rules::{check_number, Rates, Rule};
+use super::rules::{check_number, plain_date, Rates, Rule};
 use super::{Reject, Table};
 use crate::config::SourceKind;
 use crate::ingest::RawColumn;
@@ -179,23 +179,20 @@ impl Contract<'_> {
         let mut failed: Vec<Failure> = Vec::new();
         let typed = match &raw.cells[r] {
             RawColumn::Typed(typed) => typed,
-            RawColumn::Text(texts) => {
-                let (checked, failed) = match rule {
-                    Rule::Number { .. } if !self.source.decimal_comma => {
-                        text::numbers(texts, rule, required, named)
-                    }
-                    Rule::Text | Rule::Key => text::trimmed(texts, required, named),
-                    Rule::Date | Rule::OneOf(_) => text::coded(texts, rule, required, named),
-                    _ => return self.cell_by_cell(r, &prepare(rule, &raw.cells[r])?),
-                };
-                return Ok((checked.with_name(name), failed));
-            }
+            RawColumn::Text(texts) => return self.text(r, TextColumn::Texts(texts)),
         };
-        // Kept as the file has it: a key written as integers, and text with nothing to trim
-        // (in the file's chunks, not copied into one).
+        // Kept as the file has it: a key written as integers, text with nothing to trim, and
+        // dates and codes all in their plain form (in the file's chunks, not copied into one).
+        let all = |plain: &dyn Fn(&str) -> bool| {
+            typed
+                .str()
+                .is_ok_and(|ca| ca.iter().flatten().all(|s| !s.is_empty() && plain(s)))
+        };
         let kept = match rule {
             Rule::Key if typed.dtype().is_integer() => true,
-            Rule::Text | Rule::Key => typed.str().is_ok_and(plain),
+            Rule::Text | Rule::Key => all(&|s| s.trim().len() == s.len()),
+            Rule::Date => all(&plain_date),
+            Rule::OneOf(allowed) => all(&|s| allowed.contains(&s)),
             _ => false,
         };
         if kept {
@@ -203,6 +200,9 @@ impl Contract<'_> {
                 failed.extend(nulls(typed).map(|row| named.empty(row, None)));
             }
             return Ok((typed.clone().with_name(name), failed));
+        }
+        if let Ok(ca) = typed.str() {
+            return self.text(r, TextColumn::Str(ca));
         }
         let prepared = prepare(rule, &raw.cells[r])?;
         match (&prepared, rule) {
@@ -221,6 +221,22 @@ impl Contract<'_> {
             }
             _ => self.cell_by_cell(r, &prepared),
         }
+    }
+
+    /// Role `r`'s column of text checked as a whole where its rule allows (see `text`), else
+    /// cell by cell.
+    fn text(&self, r: usize, texts: TextColumn) -> PolarsResult<(Series, Vec<Failure>)> {
+        let (rule, required, named) = (self.rules[r], self.required[r], self.named(r));
+        let (checked, failed) = match rule {
+            Rule::Number { .. } if !self.source.decimal_comma => {
+                text::numbers(texts, rule, required, named)
+            }
+            Rule::Text | Rule::Key => text::trimmed(texts, required, named),
+            Rule::Date | Rule::OneOf(_) => text::coded(texts, rule, required, named),
+            _ => return self.cell_by_cell(r, &prepare(rule, &self.raw.cells[r])?),
+        };
+        let name = PlSmallStr::from(self.raw.roles[r].as_str());
+        Ok((checked.with_name(name), failed))
     }
 
     /// Any other rule, or text to trim: role `r` cell by cell, as the row contract reads it,
@@ -417,13 +433,6 @@ fn nulls(s: &Series) -> impl Iterator<Item = usize> {
             .collect(),
     };
     rows.into_iter()
-}
-
-/// Text the row contract would keep as it is: no empty cell and nothing to trim.
-fn plain(ca: &StringChunked) -> bool {
-    ca.iter()
-        .flatten()
-        .all(|s| !s.is_empty() && s.trim().len() == s.len())
 }
 
 /// Rows checked together: enough to keep both cores busy, few enough chunks to append.

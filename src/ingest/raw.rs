@@ -73,6 +73,13 @@ impl RawColumn {
         }
     }
 
+    /// The column with its cells in text buffers, as a text file's other kinds are read (tests
+    /// check that the contract reads both storages alike).
+    #[cfg(test)]
+    pub fn as_texts(&self) -> RawColumn {
+        RawColumn::Text(self.clone().into_texts())
+    }
+
     /// Row `i` as text (tests and messages; the contract reads typed cells as they are).
     pub fn text(&self, i: usize) -> Option<String> {
         match self {

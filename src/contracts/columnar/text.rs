@@ -1,17 +1,22 @@
-//! A text file's column (CSV) checked as a whole: numbers parsed straight from the file's
-//! text into a float64 column, text trimmed into a string column, dates and codes kept as
-//! written when they are in their plain form, runs of rows side by side.
+//! A column of text (a CSV's, or a typed file's text) checked as a whole: numbers parsed
+//! straight from the text into a float64 column, text trimmed into a string column, dates and
+//! codes kept as written when they are in their plain form, runs of rows side by side.
 //! A cell the plain parse cannot read goes through the row contract's own check, so both
 //! contracts keep the same values and give the same reasons.
 
 use polars::prelude::*;
 
+use super::super::cells::TextColumn;
 use super::super::rules::{check_number, check_with, plain_date, Rule, Value};
 use super::{by_runs, Failure, Named};
-use crate::ingest::Texts;
 
 /// A number rule's column: float64, nulls where a cell is empty or broke the rule.
-pub fn numbers(texts: &Texts, rule: Rule, required: bool, named: Named) -> (Series, Vec<Failure>) {
+pub fn numbers(
+    texts: TextColumn,
+    rule: Rule,
+    required: bool,
+    named: Named,
+) -> (Series, Vec<Failure>) {
     let Rule::Number { min, above, max } = rule else {
         unreachable!("numbers are read for a number's rule")
     };
@@ -49,7 +54,12 @@ pub fn numbers(texts: &Texts, rule: Rule, required: bool, named: Named) -> (Seri
 /// A date's or a code's column: a cell in the form the contract keeps (`2021-03-01`, a code
 /// as the vocabulary spells it) is kept as it is; any other goes through the row contract's
 /// check, which rewrites it or says why not.
-pub fn coded(texts: &Texts, rule: Rule, required: bool, named: Named) -> (Series, Vec<Failure>) {
+pub fn coded(
+    texts: TextColumn,
+    rule: Rule,
+    required: bool,
+    named: Named,
+) -> (Series, Vec<Failure>) {
     let plain = |s: &str| -> bool {
         match rule {
             Rule::Date => plain_date(s),
@@ -84,7 +94,7 @@ pub fn coded(texts: &Texts, rule: Rule, required: bool, named: Named) -> (Series
 }
 
 /// A text or key rule's column: each cell trimmed, null where nothing is left.
-pub fn trimmed(texts: &Texts, required: bool, named: Named) -> (Series, Vec<Failure>) {
+pub fn trimmed(texts: TextColumn, required: bool, named: Named) -> (Series, Vec<Failure>) {
     by_runs(texts.len(), |rows| {
         let mut b = StringChunkedBuilder::new(PlSmallStr::EMPTY, rows.len());
         let mut failed = Vec::new();
