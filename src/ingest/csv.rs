@@ -49,7 +49,7 @@ fn strip_bom(bytes: &[u8]) -> &[u8] {
 }
 
 pub fn load(source: &Source) -> Result<Vec<u8>, IngestError> {
-    std::fs::read(&source.resolved).map_err(|error| {
+    read_file(&source.resolved).map_err(|error| {
         if error.kind() == std::io::ErrorKind::NotFound {
             IngestError::Missing {
                 source_name: source.name.clone(),
@@ -63,6 +63,45 @@ pub fn load(source: &Source) -> Result<Vec<u8>, IngestError> {
             }
         }
     })
+}
+
+/// Files above this size are read in pieces side by side.
+const PARALLEL_READ: u64 = 64 << 20;
+
+/// A file's bytes. A large file is read in pieces on all cores: copying from the page cache
+/// into fresh memory is bound by page faults, which one core takes one at a time (a 1 GB file
+/// took 0.75 s).
+fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    read_file_from(path, PARALLEL_READ)
+}
+
+/// [`read_file`], reading in pieces from `parallel` bytes on.
+fn read_file_from(path: &Path, parallel: u64) -> std::io::Result<Vec<u8>> {
+    let file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    if len < parallel {
+        return std::fs::read(path);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileExt;
+        let Ok(size) = usize::try_from(len) else {
+            return std::fs::read(path);
+        };
+        let mut bytes = vec![0u8; size];
+        let piece = size.div_ceil(2 * rayon::current_num_threads()).max(1);
+        let read = bytes
+            .par_chunks_mut(piece)
+            .enumerate()
+            .try_for_each(|(k, chunk)| file.read_exact_at(chunk, (k * piece) as u64));
+        // A file that changed size while it was read is read again in one go, as it now is.
+        match read.and_then(|()| file.metadata()).map(|m| m.len() == len) {
+            Ok(true) => Ok(bytes),
+            _ => std::fs::read(path),
+        }
+    }
+    #[cfg(not(unix))]
+    std::fs::read(path)
 }
 
 fn separator(source: &Source, bytes: &[u8]) -> u8 {
@@ -306,6 +345,19 @@ mod tests {
         assert_eq!(sniff_separator(b"\"a,b\"\tc\td\n"), b'\t');
         assert_eq!(sniff_separator(b"a|b\n"), b'|');
         assert_eq!(sniff_separator(b"single\n"), b',');
+    }
+
+    #[test]
+    fn a_file_read_in_pieces_is_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        for len in [0, 1, 7, 4099] {
+            let path = dir.path().join(format!("f{len}"));
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+            std::fs::write(&path, &bytes).unwrap();
+            assert_eq!(read_file_from(&path, 0).unwrap(), bytes, "{len} bytes");
+        }
+        let missing = read_file_from(&dir.path().join("none"), 0).unwrap_err();
+        assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
     }
 
     #[test]
