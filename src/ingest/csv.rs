@@ -477,14 +477,7 @@ mod tests {
         let (_dir, pipeline) = projects();
         let source = &pipeline.sources[0];
         let bytes = b"id,area,amount,start,title\r\nP1,D1,1,2021-01-01,a\r\nP2,D1,x,2021-01-01,b\r\n\r\n\r\nP3,D1,y,2021-01-01,\"c\r\nd\"\r\nP4,D1,2,2021-01-01,e";
-        let header = header(source, bytes).unwrap();
-        let reader = Pieces {
-            source,
-            header: &header,
-            separator: b',',
-            bytes,
-        };
-        let whole = reader.parse(0..bytes.len(), true, 0).unwrap().table;
+        let whole = whole(source, bytes);
         assert_eq!(whole.lines, [2, 3, 6, 8]);
         assert_eq!(rows(&whole)[2].1[4].as_deref(), Some("c\r\nd"));
         for n in 2..6 {

@@ -11,7 +11,9 @@ use super::Texts;
 pub enum RawColumn {
     Text(Texts),
     /// Numbers, text, booleans, dates or timestamps, as the file has them (see
-    /// `typed::normalise`); the contract checks them without a detour through text.
+    /// `typed::normalise`); the contract checks them without a detour through text. A text
+    /// file's text roles of the kinds whose contract runs over columns are read straight into
+    /// Arrow text too (see `records::arrow_text`).
     Typed(Series),
 }
 

@@ -257,8 +257,8 @@ impl Store {
         }
     }
 
-    /// The text held so far (Arrow keeps a short cell inside its view, so only longer cells
-    /// count; the buffers of an Arrow array grow in blocks and need no estimate).
+    /// The text held so far in text buffers, to size them; an Arrow array's buffers grow in
+    /// blocks and need no estimate.
     fn bytes(&self) -> usize {
         match self {
             Store::Texts(t) => t.bytes(),
