@@ -678,29 +678,31 @@ fn arrow_ipc_in_every_type_publishers_write() {
     }
 }
 
+/// `cityimpact run` of a pipeline in `dir` with one projects source at `path` (relative to
+/// `dir`, or absolute), into `dir/o`: it must fail with exit code 1; gives what it printed.
+fn failed_run_of_projects(dir: &std::path::Path, path: &str) -> String {
+    std::fs::write(
+        dir.join("p.toml"),
+        format!("[pipeline]\nname = \"b\"\n[sources.p]\nkind = \"projects\"\npath = \"{path}\"\n"),
+    )
+    .unwrap();
+    let o = cityimpact(&[
+        "run",
+        dir.join("p.toml").to_str().unwrap(),
+        "--out",
+        dir.join("o").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    stderr(&o)
+}
+
 #[test]
 fn a_column_the_arrow_reader_cannot_decode_is_named_not_a_crash() {
     // polars 0.55's IPC reader panics on the empty buffers of a compressed string_view
     // column: the run reports the column and what to do, and prints no panic.
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("p.toml"),
-        format!(
-            "[pipeline]\nname = \"b\"\n[sources.p]\nkind = \"projects\"\npath = \"{}\"\n",
-            root()
-                .join("tests/fixtures/formats/view-lz4.arrow")
-                .display()
-        ),
-    )
-    .unwrap();
-    let o = cityimpact(&[
-        "run",
-        dir.path().join("p.toml").to_str().unwrap(),
-        "--out",
-        dir.path().join("o").to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(1));
-    let err = stderr(&o);
+    let file = root().join("tests/fixtures/formats/view-lz4.arrow");
+    let err = failed_run_of_projects(dir.path(), &file.to_string_lossy());
     assert!(
         err.contains("view-lz4.arrow") && err.contains("Arrow IPC column `recipient`"),
         "{err}"
@@ -855,21 +857,7 @@ fn a_typed_file_that_cannot_be_read_names_the_file_not_a_line() {
     ] {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(name), bytes).unwrap();
-        std::fs::write(
-            dir.path().join("p.toml"),
-            format!(
-                "[pipeline]\nname = \"b\"\n[sources.p]\nkind = \"projects\"\npath = \"{name}\"\n"
-            ),
-        )
-        .unwrap();
-        let o = cityimpact(&[
-            "run",
-            dir.path().join("p.toml").to_str().unwrap(),
-            "--out",
-            dir.path().join("o").to_str().unwrap(),
-        ]);
-        assert_eq!(o.status.code(), Some(1));
-        let err = stderr(&o);
+        let err = failed_run_of_projects(dir.path(), name);
         assert!(err.contains(name) && err.contains(what), "{err}");
         assert!(
             !err.contains("quoting") && !err.contains("panicked"),

@@ -175,17 +175,16 @@ impl<'a> Cell<'a> {
 
 /// Reads one role's cells row after row.
 pub enum Cursor<'a> {
-    Text(Cells<'a>),
+    Text(TextCells<'a>),
     Number(&'a PrimitiveArray<f64>, usize),
-    Str(StrCells<'a>),
 }
 
 impl<'a> Cursor<'a> {
     pub fn new(prepared: &'a Prepared<'a>, from: usize) -> Cursor<'a> {
         match prepared {
-            Prepared::Text(t) => Cursor::Text(t.iter_from(from)),
+            Prepared::Text(t) => Cursor::Text(TextColumn::Texts(t).iter_from(from)),
             Prepared::Number(ca) => Cursor::Number(ca.downcast_as_array(), from),
-            Prepared::Str(ca) => Cursor::Str(StrCells::new(ca, from)),
+            Prepared::Str(ca) => Cursor::Text(TextColumn::Str(ca).iter_from(from)),
         }
     }
 
@@ -197,7 +196,6 @@ impl<'a> Cursor<'a> {
                 *i += 1;
                 Cell::Number(v)
             }
-            Cursor::Str(c) => Cell::Text(c.next().flatten()),
         }
     }
 }

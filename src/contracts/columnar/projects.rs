@@ -6,21 +6,12 @@
 use polars::prelude::*;
 use rayon::prelude::*;
 
+use super::super::cells::{TextCells, TextColumn};
 use super::super::context::Contract;
 use super::super::rules::Rates;
 use super::super::Reject;
 use super::{runs, Rejected, RUN};
 use crate::config::SourceKind;
-
-/// A role's cells in a run of rows, or none where the file lacks the role.
-type Cells<'a> = Box<dyn Iterator<Item = Option<&'a str>> + 'a>;
-
-fn cells(column: Option<&StringChunked>) -> Cells<'_> {
-    match column {
-        Some(ca) => Box::new(ca.iter()),
-        None => Box::new(std::iter::repeat(None)),
-    }
-}
 
 impl Contract<'_> {
     /// Sets each row's period from its start date, rejects rows whose dates are out of order
@@ -43,16 +34,14 @@ impl Contract<'_> {
             .zip(period.par_chunks_mut(RUN))
             .zip(factors.par_chunks_mut(RUN))
             .map(|((rows, period), factors)| {
-                let slice = |ca: Option<&StringChunked>| {
-                    ca.map(|ca| ca.slice(rows.start as i64, rows.len()))
-                };
-                let (start, end, code) = (slice(start), slice(end), slice(code));
                 let run = Run {
                     ok: &ok[rows.clone()],
                     first: rows.start,
                     converts,
                 };
-                run.check(self, [&start, &end, &code], period, factors)
+                let cells = [start, end, code]
+                    .map(|ca| ca.map(|ca| TextColumn::Str(ca).iter_from(rows.start)));
+                run.check(self, cells, period, factors)
             })
             .collect();
         bad.extend(found.into_iter().flatten());
@@ -89,11 +78,12 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// The run's rejects, in row order; fills in its periods and currency factors.
+    /// The run's rejects, in row order, from its start, end and currency cells (none where the
+    /// file lacks the role); fills in its periods and currency factors.
     fn check(
         &self,
         contract: &Contract,
-        [start, end, code]: [&Option<StringChunked>; 3],
+        mut cells: [Option<TextCells>; 3],
         period: &mut [Option<i32>],
         factors: &mut [f64],
     ) -> Vec<(usize, Reject)> {
@@ -108,9 +98,11 @@ impl Run<'_> {
         );
         let mut rates = Rates::new(currency);
         let mut found = Vec::new();
-        let mut cells = [start, end, code].map(|c| cells(c.as_ref()));
         for k in 0..self.ok.len() {
-            let [s, e, c] = cells.each_mut().map(|c| c.next().flatten());
+            // A role the file lacks has no cells.
+            let [s, e, c] = cells
+                .each_mut()
+                .map(|c| c.as_mut().and_then(|c| c.next().flatten()));
             if !self.ok[k] {
                 continue;
             }
