@@ -50,6 +50,9 @@ impl Keys {
 }
 
 impl Plan {
+    /// Groups are laid out by a counting sort: one pass counts each grid cell's members, the
+    /// cells are ordered by their groups, and a second pass writes every member once, straight
+    /// into its place, in income order.
     pub fn new(
         population: &Population,
         data: &Microdata,
@@ -58,15 +61,38 @@ impl Plan {
     ) -> Plan {
         let mut keyed: Vec<Keys> = Vec::new();
         for b in breakdowns.iter().map(|b| Keys::of(b)) {
-            if !keyed.contains(&b) {
+            if !keyed.contains(&b) && !b.other {
                 keyed.push(b);
             }
         }
-        let mut found: Vec<(Group, Vec<u32>)> = keyed
+        let grids: Vec<Grid> = keyed
             .iter()
-            .filter(|k| !k.other)
-            .flat_map(|k| breakdown(population, data, *k, ages))
+            .map(|&keys| Grid::new(population, data, keys, ages))
             .collect();
+        // Cells of all breakdowns, numbered one grid after the other.
+        let bases: Vec<usize> = grids
+            .iter()
+            .scan(0, |sum, g| {
+                let base = *sum;
+                *sum += g.len();
+                Some(base)
+            })
+            .collect();
+        let mut counts = vec![0usize; bases.last().map_or(0, |b| b + grids[grids.len() - 1].len())];
+        let mut cells = Vec::with_capacity(ages.len().max(1));
+        for (grid, base) in grids.iter().zip(&bases) {
+            for k in 0..population.len() {
+                grid.cells(k, &mut cells);
+                for c in &cells {
+                    counts[base + c] += 1;
+                }
+            }
+        }
+        let mut found: Vec<(Group, usize)> = Vec::new();
+        for (grid, base) in grids.iter().zip(&bases) {
+            let full = (0..grid.len()).filter(|c| counts[base + c] > 0);
+            found.extend(full.map(|c| (grid.label(c), base + c)));
+        }
         found.sort_by(|a, b| a.0.cmp(&b.0));
         let mut plan = Plan {
             groups: vec![Group {
@@ -74,19 +100,30 @@ impl Plan {
                 breakdown: None,
             }],
             offsets: vec![0],
-            members: Vec::with_capacity(found.iter().map(|f| f.1.len()).sum()),
+            members: Vec::new(),
             incomes: Vec::new(),
         };
-        for (g, m) in found {
+        // Where each cell's next member goes.
+        let mut next = vec![0usize; counts.len()];
+        for (g, cell) in found {
+            next[cell] = *plan.offsets.last().unwrap_or(&0);
             plan.groups.push(g);
-            plan.members.extend(m);
-            plan.offsets.push(plan.members.len());
+            plan.offsets.push(next[cell] + counts[cell]);
         }
-        plan.incomes = plan
-            .members
-            .iter()
-            .map(|&m| population.income[m as usize])
-            .collect();
+        let total = *plan.offsets.last().unwrap_or(&0);
+        plan.members = vec![0; total];
+        plan.incomes = vec![0.0; total];
+        for (grid, base) in grids.iter().zip(&bases) {
+            for k in 0..population.len() {
+                grid.cells(k, &mut cells);
+                for c in &cells {
+                    let at = &mut next[base + c];
+                    plan.members[*at] = k as u32;
+                    plan.incomes[*at] = population.income[k];
+                    *at += 1;
+                }
+            }
+        }
         plan
     }
 
@@ -101,59 +138,73 @@ impl Plan {
     }
 }
 
-/// The groups of one breakdown with their members. A person falls in one cell of the area ×
-/// sex × age-group grid, or several when the pipeline's age groups overlap; cells are counted
-/// first so that each group's members are written once, in income order.
-fn breakdown(
-    p: &Population,
-    data: &Microdata,
+/// One breakdown's area × sex × age-group grid. A person falls in one cell, or several when
+/// the pipeline's age groups overlap, or none when it lacks a value the breakdown uses.
+/// Cell 0 of a dimension means that the breakdown does not use it.
+struct Grid<'a> {
+    p: &'a Population<'a>,
+    data: &'a Microdata<'a>,
     keys: Keys,
-    ages: &[AgeGroup],
-) -> Vec<(Group, Vec<u32>)> {
-    let (na, ns, ng) = (data.areas.len() + 1, data.sexes.len() + 1, ages.len() + 1);
-    // Cell 0 of a dimension: the breakdown does not use it.
-    let code = |on: bool, c: Option<&Vec<u32>>, k: usize| -> Option<usize> {
-        match (on, c) {
-            (false, _) => Some(0),
-            (true, Some(c)) if c[k] != NO_CODE => Some(c[k] as usize + 1),
-            _ => None,
-        }
-    };
-    let mut cells: Vec<Vec<u32>> = vec![Vec::new(); na * ns * ng];
-    let mut bands: Vec<usize> = Vec::with_capacity(ages.len());
-    for k in 0..p.len() {
-        let (Some(a), Some(s)) = (
-            code(keys.area, p.area.as_ref(), k),
-            code(keys.sex, p.sex.as_ref(), k),
-        ) else {
-            continue;
-        };
-        bands.clear();
-        if keys.age {
-            let Some(age) = p.age.as_ref().map(|v| v[k]).filter(|a| !a.is_nan()) else {
-                continue;
-            };
-            bands.extend(
-                (0..ages.len())
-                    .filter(|g| ages[*g].contains(age))
-                    .map(|g| g + 1),
-            );
-        } else {
-            bands.push(0);
-        }
-        for &g in &bands {
-            cells[(a * ns + s) * ng + g].push(k as u32);
+    ages: &'a [AgeGroup],
+    /// Cells along sex and along age groups.
+    ns: usize,
+    ng: usize,
+}
+
+impl<'a> Grid<'a> {
+    fn new(p: &'a Population, data: &'a Microdata, keys: Keys, ages: &'a [AgeGroup]) -> Self {
+        Grid {
+            p,
+            data,
+            keys,
+            ages,
+            ns: data.sexes.len() + 1,
+            ng: ages.len() + 1,
         }
     }
-    cells
-        .into_iter()
-        .enumerate()
-        .filter(|(_, m)| !m.is_empty())
-        .map(|(cell, m)| {
-            let (a, s, g) = (cell / (ns * ng), cell / ng % ns, cell % ng);
-            (label(data, ages, a, s, g), m)
-        })
-        .collect()
+
+    fn len(&self) -> usize {
+        (self.data.areas.len() + 1) * self.ns * self.ng
+    }
+
+    /// The cells of the person at sorted position `k`, into `out`.
+    fn cells(&self, k: usize, out: &mut Vec<usize>) {
+        out.clear();
+        let code = |on: bool, c: Option<&Vec<u32>>| -> Option<usize> {
+            match (on, c) {
+                (false, _) => Some(0),
+                (true, Some(c)) if c[k] != NO_CODE => Some(c[k] as usize + 1),
+                _ => None,
+            }
+        };
+        let (Some(a), Some(s)) = (
+            code(self.keys.area, self.p.area.as_ref()),
+            code(self.keys.sex, self.p.sex.as_ref()),
+        ) else {
+            return;
+        };
+        let cell = (a * self.ns + s) * self.ng;
+        if !self.keys.age {
+            out.push(cell);
+            return;
+        }
+        let Some(age) = self.p.age.as_ref().map(|v| v[k]).filter(|a| !a.is_nan()) else {
+            return;
+        };
+        let bands = (0..self.ages.len()).filter(|g| self.ages[*g].contains(age));
+        out.extend(bands.map(|g| cell + g + 1));
+    }
+
+    fn label(&self, cell: usize) -> Group {
+        let (ns, ng) = (self.ns, self.ng);
+        label(
+            self.data,
+            self.ages,
+            cell / (ns * ng),
+            cell / ng % ns,
+            cell % ng,
+        )
+    }
 }
 
 /// The group of a grid cell (0 in a dimension: not used).

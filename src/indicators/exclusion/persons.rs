@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use polars::prelude::*;
-use polars_arrow::array::Array;
+use polars_arrow::array::{Array, Utf8ViewArray};
 use rayon::prelude::*;
 
 /// A missing number in the columns below. The contracts let only finite numbers through, so
@@ -19,7 +19,7 @@ pub const NO_CODE: u32 = u32::MAX;
 /// Texts of a column as small integers, in the order first met; the names borrow the frame.
 #[derive(Debug, Default)]
 pub struct Codes<'a> {
-    ids: HashMap<&'a str, u32>,
+    ids: PlHashMap<&'a str, u32>,
     pub names: Vec<&'a str>,
 }
 
@@ -120,27 +120,68 @@ fn texts<'a>(df: &'a DataFrame, name: &str) -> PolarsResult<Option<&'a StringChu
     }
 }
 
-/// Codes for every row of a text column.
+/// Codes for every row of a text column. Pieces of the column are coded side by side, each
+/// with codes of its own, which are then renumbered piece after piece: the codes come out in
+/// the order first met in the whole column, as one pass would give them.
 fn encode<'a>(column: Option<&'a StringChunked>, codes: &mut Codes<'a>) -> Option<Vec<u32>> {
     let column = column?;
+    let mut out = vec![NO_CODE; column.len()];
+    let mut pieces: Vec<(&'a Utf8ViewArray, std::ops::Range<usize>, &mut [u32])> = Vec::new();
+    let mut rest = out.as_mut_slice();
+    for array in column.downcast_iter() {
+        for at in (0..array.len()).step_by(ENCODE_PIECE) {
+            let range = at..(at + ENCODE_PIECE).min(array.len());
+            let (piece, after) = std::mem::take(&mut rest).split_at_mut(range.len());
+            rest = after;
+            pieces.push((array, range, piece));
+        }
+    }
+    let local: Vec<Codes<'a>> = pieces
+        .par_iter_mut()
+        .map(|(array, range, out)| encode_piece(array, range.clone(), out))
+        .collect();
+    let global: Vec<Vec<u32>> = local
+        .iter()
+        .map(|l| l.names.iter().map(|n| codes.code(n)).collect())
+        .collect();
+    pieces
+        .into_par_iter()
+        .zip(global)
+        .for_each(|((_, _, out), global)| {
+            for c in out.iter_mut().filter(|c| **c != NO_CODE) {
+                *c = global[*c as usize];
+            }
+        });
+    Some(out)
+}
+
+/// Rows coded side by side in pieces of this many.
+const ENCODE_PIECE: usize = 1 << 20;
+
+/// Codes of its own for `array[range]`, into `out`.
+fn encode_piece<'a>(
+    array: &'a Utf8ViewArray,
+    range: std::ops::Range<usize>,
+    out: &mut [u32],
+) -> Codes<'a> {
+    let mut codes = Codes::default();
     let mut last: Option<(&str, u32)> = None;
-    Some(
-        column
-            .iter()
-            .map(|v| match v {
-                None => NO_CODE,
-                // Files are usually grouped by area: most rows repeat the row before.
-                Some(s) => match last {
-                    Some((l, c)) if l == s => c,
-                    _ => {
-                        let c = codes.code(s);
-                        last = Some((s, c));
-                        c
-                    }
-                },
-            })
-            .collect(),
-    )
+    for (i, slot) in range.zip(out.iter_mut()) {
+        if !array.is_valid(i) {
+            continue;
+        }
+        let s = array.value(i);
+        // Files are usually grouped by area: most rows repeat the row before.
+        *slot = match last {
+            Some((l, c)) if l == s => c,
+            _ => {
+                let c = codes.code(s);
+                last = Some((s, c));
+                c
+            }
+        };
+    }
+    codes
 }
 
 /// The OECD-modified scale from a household's members aged 14 or over and under 14.
@@ -178,37 +219,8 @@ pub fn read<'a>(df: &'a DataFrame, needs: Needs) -> PolarsResult<Microdata<'a>> 
     };
     let country = texts(df, "country")?;
     let period = df.column("period")?.i32()?;
-    let period: Vec<Option<i32>> = match (period.null_count(), period.first()) {
-        // One period for the whole source, as a `period = 2020` source has.
-        (0, Some(p)) if period.min() == period.max() => vec![Some(p); period.len()],
-        _ => period.iter().collect(),
-    };
-
-    // Each row's population, keys in the order first met.
-    let mut keys: Vec<(Option<&str>, Option<i32>)> = Vec::new();
-    let mut rows: Vec<Vec<u32>> = Vec::new();
-    let mut last = usize::MAX;
-    let countries: Box<dyn Iterator<Item = Option<&str>>> = match country {
-        Some(c) => Box::new(c.iter()),
-        None => Box::new(std::iter::repeat(None)),
-    };
-    for (i, (c, p)) in countries.zip(&period).enumerate() {
-        if weight[i].is_nan() || income[i].is_nan() {
-            continue;
-        }
-        let key = (c, *p);
-        if last == usize::MAX || keys[last] != key {
-            last = match keys.iter().position(|k| *k == key) {
-                Some(k) => k,
-                None => {
-                    keys.push(key);
-                    rows.push(Vec::new());
-                    keys.len() - 1
-                }
-            };
-        }
-        rows[last].push(i as u32);
-    }
+    let kept = |i: usize| !(weight[i].is_nan() || income[i].is_nan());
+    let (keys, rows) = split(country, period, income.len(), kept);
     let mut order: Vec<usize> = (0..keys.len()).collect();
     order.sort_by(|a, b| keys[*a].cmp(&keys[*b]));
     // Households are read only for the bootstrap's clusters or to equivalise.
@@ -245,6 +257,57 @@ pub fn read<'a>(df: &'a DataFrame, needs: Needs) -> PolarsResult<Microdata<'a>> 
         areas,
         sexes,
     })
+}
+
+/// Each population's key (country, period) in the order first met, and its rows: those that
+/// `kept` keeps, ascending.
+type Split<'a> = (Vec<(Option<&'a str>, Option<i32>)>, Vec<Vec<u32>>);
+
+fn split<'a>(
+    country: Option<&'a StringChunked>,
+    period: &Int32Chunked,
+    len: usize,
+    kept: impl Fn(usize) -> bool,
+) -> Split<'a> {
+    let (mut keys, mut rows): Split = (Vec::new(), Vec::new());
+    let one_period = match (period.null_count(), period.first()) {
+        // One period for the whole source, as a `period = 2020` source has.
+        (0, Some(p)) if period.min() == period.max() => Some(Some(p)),
+        _ if period.null_count() == period.len() => Some(None),
+        _ => None,
+    };
+    if let (None, Some(p)) = (country, one_period) {
+        // One population: no key to look up per row.
+        let all: Vec<u32> = (0..len as u32).filter(|&i| kept(i as usize)).collect();
+        if !all.is_empty() {
+            keys.push((None, p));
+            rows.push(all);
+        }
+        return (keys, rows);
+    }
+    let countries: Box<dyn Iterator<Item = Option<&str>>> = match country {
+        Some(c) => Box::new(c.iter()),
+        None => Box::new(std::iter::repeat(None)),
+    };
+    let mut last = usize::MAX;
+    for (i, (c, p)) in countries.zip(period.iter()).enumerate() {
+        if !kept(i) {
+            continue;
+        }
+        let key = (c, p);
+        if last == usize::MAX || keys[last] != key {
+            last = match keys.iter().position(|k| *k == key) {
+                Some(k) => k,
+                None => {
+                    keys.push(key);
+                    rows.push(Vec::new());
+                    keys.len() - 1
+                }
+            };
+        }
+        rows[last].push(i as u32);
+    }
+    (keys, rows)
 }
 
 /// The source's columns by row, before they are split.
@@ -302,7 +365,7 @@ impl<'a> Columns<'_, 'a> {
             ),
             _ => (None, 0),
         };
-        let mut income: Vec<f64> = rows.iter().map(|&r| self.income[r as usize]).collect();
+        let mut income: Vec<f64> = rows.par_iter().map(|&r| self.income[r as usize]).collect();
         if equivalise {
             if let (Some(c), Some(age)) = (&cluster, self.age) {
                 equivalise_by(&mut income, c, clusters, rows, age, self.household);
@@ -311,8 +374,8 @@ impl<'a> Columns<'_, 'a> {
         // One sort by income, ties in file order, carrying the weight and the area: the other
         // columns are gathered after it, and only where they are needed.
         let mut by: Vec<Sorted> = income
-            .iter()
-            .zip(0u32..)
+            .par_iter()
+            .zip(0..rows.len() as u32)
             .map(|(x, k)| {
                 let r = rows[k as usize] as usize;
                 Sorted {
@@ -332,8 +395,8 @@ impl<'a> Columns<'_, 'a> {
         Population {
             country,
             period,
-            weight: by.iter().map(|s| s.weight).collect(),
-            area: self.area.map(|_| by.iter().map(|s| s.area).collect()),
+            weight: by.par_iter().map(|s| s.weight).collect(),
+            area: self.area.map(|_| by.par_iter().map(|s| s.area).collect()),
             sex: self
                 .sex
                 .filter(|_| needs.sex)
@@ -345,7 +408,7 @@ impl<'a> Columns<'_, 'a> {
                 .filter(|_| needs.clusters)
                 .map(|c| by.par_iter().map(|s| c[s.k as usize]).collect()),
             clusters,
-            income: by.into_iter().map(|s| s.income).collect(),
+            income: by.par_iter().map(|s| s.income).collect(),
         }
     }
 }
@@ -388,5 +451,46 @@ fn equivalise_by(
         if has_household(k) && adults + children > 0 {
             *x /= scale(adults, children);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_follow_the_order_first_met_across_pieces() {
+        // Two chunks, the first longer than a piece: "a" is first met at the end of the first
+        // chunk's second piece, "c" in the second chunk; the second piece meets "a" before "b".
+        let n = ENCODE_PIECE + 3;
+        let mut first: Vec<Option<&str>> = vec![Some("b"); n];
+        first[ENCODE_PIECE] = Some("a");
+        let mut column = StringChunked::new("area".into(), &first);
+        column
+            .append(&StringChunked::new(
+                "area".into(),
+                &[None, Some("c"), Some("a")],
+            ))
+            .unwrap();
+        assert_eq!(column.chunks().len(), 2);
+        let mut codes = Codes::default();
+        let coded = encode(Some(&column), &mut codes).unwrap();
+        assert_eq!(codes.names, ["b", "a", "c"]);
+        assert_eq!(coded.len(), n + 3);
+        assert_eq!(coded[..3], [0, 0, 0]);
+        assert_eq!(coded[ENCODE_PIECE..], [1, 0, 0, NO_CODE, 2, 1]);
+    }
+
+    #[test]
+    fn one_country_and_period_is_one_population_of_the_rows_kept() {
+        let period = Int32Chunked::new("period".into(), &[2020, 2020, 2020, 2020]);
+        let (keys, rows) = split(None, &period, 4, |i| i != 2);
+        assert_eq!(keys, [(None, Some(2020))]);
+        assert_eq!(rows, [vec![0, 1, 3]]);
+        // Two periods: one population each, in the order first met.
+        let period = Int32Chunked::new("period".into(), &[2021, 2020, 2021]);
+        let (keys, rows) = split(None, &period, 3, |_| true);
+        assert_eq!(keys, [(None, Some(2021)), (None, Some(2020))]);
+        assert_eq!(rows, [vec![0, 2], vec![1]]);
     }
 }
