@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use super::cells::{prepare, Cell, Cursor, Prepared, TextColumn};
 use super::context::{Contract, Outside};
 use super::rows::Builder;
-use super::rules::{check_number, plain_date, Rates, Rule};
+use super::rules::{check_number, plain_date, Rates, Rule, MAGNITUDE};
 use super::{Reject, Table};
 use crate::config::SourceKind;
 use crate::ingest::RawColumn;
@@ -131,17 +131,20 @@ impl Contract<'_> {
                 self.reject(row, Some(&raw.columns[role]), value.as_deref(), why)
             });
         }
-        let mut period = self.periods(&columns);
-        let filtered = match self.source.kind {
+        let (period, filtered) = match self.source.kind {
             SourceKind::Projects => {
+                let mut period: Vec<Option<i32>> = self.periods(&columns).iter().collect();
                 self.project_checks(&mut columns, &mut period, &mut bad)?;
-                self.outside(&period, &mut bad)
+                let period = Int32Chunked::from_iter_options("period".into(), period.into_iter());
+                let filtered = self.outside(&period, &mut bad);
+                (period, filtered)
             }
             _ => {
+                let period = self.periods(&columns);
                 self.needs_by_column(&columns, &mut bad);
                 let filtered = self.outside(&period, &mut bad);
                 self.convert_currency(&mut columns, &period, &mut bad)?;
-                filtered
+                (period, filtered)
             }
         };
 
@@ -153,7 +156,7 @@ impl Contract<'_> {
             .filter(|(role, _)| role.as_str() != "period")
             .map(|(_, s)| Column::from(s))
             .collect();
-        frame_columns.push(Column::new("period".into(), period));
+        frame_columns.push(period.into_column());
         let mut frame = DataFrame::new(n, frame_columns)?;
         if !rejects.is_empty() {
             frame = kept(frame, &keep)?;
@@ -183,10 +186,10 @@ impl Contract<'_> {
         };
         // Kept as the file has it: a key written as integers, text with nothing to trim, and
         // dates and codes all in their plain form (in the file's chunks, not copied into one).
-        let all = |plain: &dyn Fn(&str) -> bool| {
+        let all = |plain: &(dyn Fn(&str) -> bool + Sync)| {
             typed
                 .str()
-                .is_ok_and(|ca| ca.iter().flatten().all(|s| !s.is_empty() && plain(s)))
+                .is_ok_and(|ca| all_texts(ca, &|s| !s.is_empty() && plain(s)))
         };
         let kept = match rule {
             Rule::Key if typed.dtype().is_integer() => true,
@@ -203,6 +206,13 @@ impl Contract<'_> {
         }
         if let Ok(ca) = typed.str() {
             return self.text(r, TextColumn::Str(ca));
+        }
+        if let (Rule::Number { min, above, max }, true) = (rule, plain_numbers(typed.dtype())) {
+            let ca = typed.cast(&DataType::Float64)?;
+            let failed = checked_numbers(ca.f64()?, (min, above, max), required, named);
+            // In one piece, as the families read numbers: the file's chunks are then dropped
+            // with the file's other columns, where a family would copy them into one.
+            return Ok((ca.rechunk().with_name(name), failed));
         }
         let prepared = prepare(rule, &raw.cells[r])?;
         match (&prepared, rule) {
@@ -278,10 +288,20 @@ impl Contract<'_> {
     }
 
     /// Each row's period: its own column's, else the source's.
-    fn periods(&self, columns: &[Series]) -> Vec<Option<i32>> {
-        match self.at.period.and_then(|p| columns[p].i32().ok()) {
-            Some(ca) => ca.iter().map(|p| p.or(self.source.period)).collect(),
-            None => vec![self.source.period; self.raw.len()],
+    fn periods(&self, columns: &[Series]) -> Int32Chunked {
+        let (name, n) = ("period".into(), self.raw.len());
+        match (
+            self.at.period.and_then(|p| columns[p].i32().ok()),
+            self.source.period,
+        ) {
+            (Some(ca), Some(p)) if ca.null_count() > 0 => ca
+                .iter()
+                .map(|v| v.or(Some(p)))
+                .collect::<Int32Chunked>()
+                .with_name(name),
+            (Some(ca), _) => ca.clone().with_name(name),
+            (None, Some(p)) => Int32Chunked::full(name, p, n),
+            (None, None) => Int32Chunked::full_null(name, n),
         }
     }
 
@@ -302,17 +322,23 @@ impl Contract<'_> {
 
     /// Rows whose period the pipeline's periods leave out, among those that passed every
     /// other rule; returns how many.
-    fn outside(&self, period: &[Option<i32>], bad: &mut Rejected) -> usize {
+    fn outside(&self, period: &Int32Chunked, bad: &mut Rejected) -> usize {
+        // One period for every row, as a source's own `period` gives: one look.
+        let one = (period.null_count() == 0 && period.min() == period.max()).then(|| period.min());
+        if let Some(Some(p)) = one {
+            if self.pipeline.in_periods(p) {
+                return 0;
+            }
+        }
         let ok = &bad.ok;
         let found: Vec<Vec<(usize, Reject)>> = runs(period.len())
             .into_par_iter()
             .map(|rows| {
                 let mut seen = Outside::new();
-                rows.filter(|&row| ok[row])
-                    .filter_map(|row| {
-                        let p = period[row]?;
-                        Some((row, self.reject_outside(row, p, &mut seen)?))
-                    })
+                let part = period.slice(rows.start as i64, rows.len());
+                rows.zip(part.iter())
+                    .filter(|(row, _)| ok[*row])
+                    .filter_map(|(row, p)| Some((row, self.reject_outside(row, p?, &mut seen)?)))
                     .collect()
             })
             .collect();
@@ -327,7 +353,7 @@ impl Contract<'_> {
     fn convert_currency(
         &self,
         columns: &mut [Series],
-        period: &[Option<i32>],
+        period: &Int32Chunked,
         bad: &mut Rejected,
     ) -> PolarsResult<()> {
         let currency = &self.pipeline.currency;
@@ -353,7 +379,7 @@ impl Contract<'_> {
         let mut rates = Rates::new(currency);
         let mut factors = Vec::with_capacity(period.len());
         for (row, year) in period.iter().enumerate() {
-            match rates.factor(code, *year) {
+            match rates.factor(code, year) {
                 Ok(f) => factors.push(Some(*f)),
                 Err(why) => {
                     factors.push(None);
@@ -371,6 +397,71 @@ impl Contract<'_> {
         }
         Ok(())
     }
+}
+
+/// Numbers read as they are: every integer and float64 (a float32 is read through its
+/// shortest decimal, by `prepare`).
+fn plain_numbers(dtype: &DataType) -> bool {
+    dtype.is_primitive_numeric() && dtype != &DataType::Float32
+}
+
+/// The failing cells of a number column, in row order. Its chunks are checked side by side,
+/// each first in one branch-free pass that the compiler vectorises; only a piece in which
+/// some value fails (or that has empty cells) is read again value by value.
+fn checked_numbers(
+    ca: &Float64Chunked,
+    bounds: (Option<f64>, bool, Option<f64>),
+    required: bool,
+    named: Named,
+) -> Vec<Failure> {
+    let mut pieces = Vec::new();
+    let mut offset = 0;
+    for a in ca.downcast_iter() {
+        pieces.extend(runs(a.len()).into_iter().map(|rows| (offset, a, rows)));
+        offset += a.len();
+    }
+    let found: Vec<Vec<Failure>> = pieces
+        .into_par_iter()
+        .map(|(offset, a, rows)| {
+            let values = &a.values()[rows.clone()];
+            if a.null_count() == 0 && all_pass(bounds, values) {
+                return Vec::new();
+            }
+            let mut failed = Vec::new();
+            for (row, x) in rows.zip(values) {
+                if !a.is_valid(row) {
+                    if required {
+                        failed.push(named.empty(offset + row, None));
+                    }
+                } else if let Err(why) = check_number(bounds, *x, x) {
+                    failed.push(named.broke(offset + row, Some(x.to_string()), why));
+                }
+            }
+            failed
+        })
+        .collect();
+    found.into_iter().flatten().collect()
+}
+
+/// Whether every value passes `check_number`'s bounds (NaN and infinities fail).
+fn all_pass((min, above, max): (Option<f64>, bool, Option<f64>), xs: &[f64]) -> bool {
+    let (lo, hi) = (min.unwrap_or(-MAGNITUDE), max.unwrap_or(MAGNITUDE));
+    let within = |x: f64| (x.abs() <= MAGNITUDE) & (x <= hi);
+    match above {
+        true => xs.iter().fold(true, |ok, &x| ok & within(x) & (x > lo)),
+        false => xs.iter().fold(true, |ok, &x| ok & within(x) & (x >= lo)),
+    }
+}
+
+/// Whether every text of a column passes `plain`, its chunks read side by side.
+fn all_texts(ca: &StringChunked, plain: &(dyn Fn(&str) -> bool + Sync)) -> bool {
+    let pieces: Vec<_> = ca
+        .downcast_iter()
+        .flat_map(|a| runs(a.len()).into_iter().map(move |rows| (a, rows)))
+        .collect();
+    pieces
+        .into_par_iter()
+        .all(|(a, rows)| rows.filter(|&i| a.is_valid(i)).all(|i| plain(a.value(i))))
 }
 
 /// Most cuts of a table into the runs of its kept rows: more, and the copy `filter` makes is
@@ -470,4 +561,72 @@ fn join(parts: Vec<(Series, Vec<Failure>)>) -> (Series, Vec<Failure>) {
         }
     }
     (column.unwrap_or_default(), failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The failures `check_number` gives value by value.
+    fn one_by_one(ca: &Float64Chunked, bounds: (Option<f64>, bool, Option<f64>)) -> Vec<usize> {
+        let values = ca.iter().enumerate();
+        values
+            .filter(|(_, x)| x.is_none_or(|x| check_number(bounds, x, &x).is_err()))
+            .map(|(row, _)| row)
+            .collect()
+    }
+
+    #[test]
+    fn numbers_checked_in_pieces_fail_where_each_value_fails() {
+        let named = Named {
+            r: 0,
+            column: "w",
+            role: "weight",
+            empty_why: "no weight",
+        };
+        // Three chunks, the second longer than a run: the failures sit at both ends of
+        // pieces, and one chunk has an empty cell.
+        let mut values: Vec<Option<f64>> = (0..RUN + 10).map(|i| Some(i as f64 + 0.5)).collect();
+        values[0] = Some(0.0);
+        values[RUN - 1] = Some(f64::NAN);
+        values[RUN] = Some(-1e15);
+        values[RUN + 9] = Some(f64::INFINITY);
+        let mut ca = Float64Chunked::new("w".into(), &[Some(1.0), Some(2e15)]);
+        ca.append(&Float64Chunked::new("w".into(), &values))
+            .unwrap();
+        ca.append(&Float64Chunked::new(
+            "w".into(),
+            &[Some(3.0), None, Some(1e15)],
+        ))
+        .unwrap();
+        assert_eq!(ca.chunks().len(), 3);
+        for bounds in [
+            (Some(0.0), true, None),
+            (Some(0.0), false, None),
+            (None, false, None),
+            (None, true, Some(100.0)),
+        ] {
+            let failed = checked_numbers(&ca, bounds, true, named);
+            let rows: Vec<usize> = failed.iter().map(|f| f.0).collect();
+            assert_eq!(rows, one_by_one(&ca, bounds), "{bounds:?}");
+        }
+        // By hand, for weights that must be above 0: 2e15 (row 1), 0 (row 2), NaN, -1e15 and
+        // inf in the long chunk, and the empty cell; 1e15 itself is allowed.
+        let failed = checked_numbers(&ca, (Some(0.0), true, None), true, named);
+        let rows: Vec<usize> = failed.iter().map(|f| f.0).collect();
+        assert_eq!(rows, [1, 2, RUN + 1, RUN + 2, RUN + 11, RUN + 13]);
+        assert_eq!(failed[5].3, "no weight");
+        assert_eq!(failed[1].2.as_deref(), Some("0"));
+    }
+
+    #[test]
+    fn plain_texts_are_checked_in_every_chunk() {
+        let mut ca = StringChunked::new("a".into(), &[Some("x"), None]);
+        let long: Vec<&str> = vec!["y"; RUN + 1];
+        ca.append(&StringChunked::new("a".into(), &long)).unwrap();
+        let trimmed = |s: &str| s.trim() == s;
+        assert!(all_texts(&ca, &trimmed));
+        ca.append(&StringChunked::new("a".into(), &["z "])).unwrap();
+        assert!(!all_texts(&ca, &trimmed));
+    }
 }

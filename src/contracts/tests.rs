@@ -359,3 +359,49 @@ fn plain_dates_are_the_dates_chrono_reads() {
     assert!(!plain_date("2021-3-01"));
     assert!(!plain_date("2021-03-01T00:00"));
 }
+
+/// A source's one period, outside the pipeline's: every row is left out for it, once looked up.
+#[test]
+fn a_source_period_outside_the_pipelines_leaves_every_row_out() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.csv"), "income,weight\n10,1\n20,1\n,1\n").unwrap();
+    let toml = dir.path().join("t.toml");
+    for (period, kept, filtered) in [(2019, 0, 2), (2020, 2, 0)] {
+        std::fs::write(
+            &toml,
+            format!(
+                "[pipeline]\nname = \"t\"\nperiods = {{ from = 2020, to = 2021 }}\n\
+                 [sources.p]\nkind = \"microdata\"\npath = \"p.csv\"\nperiod = {period}\n"
+            ),
+        )
+        .unwrap();
+        let pipeline = crate::config::load(&toml).unwrap();
+        let source = &pipeline.sources[0];
+        let raw = crate::ingest::read(source).unwrap();
+        let t = apply(&pipeline, source, &raw).unwrap();
+        // The row without an income is rejected for that first, whatever its period.
+        assert_eq!(
+            (t.frame.height(), t.rows_filtered),
+            (kept, filtered),
+            "{period}"
+        );
+        assert_eq!(t.rejects.len(), 3 - kept, "{period}");
+        let last = t.rejects.last().unwrap();
+        assert_eq!(last.line, 4);
+        assert!(last.reason.contains("is empty"), "{}", last.reason);
+        let outside = &t.rejects[0].reason;
+        assert_eq!(
+            outside.contains("outside the pipeline's periods"),
+            kept == 0
+        );
+        let periods: Vec<Option<i32>> = t
+            .frame
+            .column("period")
+            .unwrap()
+            .i32()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(periods, vec![Some(period); kept]);
+    }
+}
