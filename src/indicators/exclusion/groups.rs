@@ -3,6 +3,8 @@
 //! members in the income-sorted population, ascending, with its incomes copied alongside so
 //! that every group's distribution is one contiguous slice.
 
+use rayon::prelude::*;
+
 use super::persons::{Microdata, Population, NO_CODE};
 use crate::config::AgeGroup;
 
@@ -50,9 +52,9 @@ impl Keys {
 }
 
 impl Plan {
-    /// Groups are laid out by a counting sort: one pass counts each grid cell's members, the
-    /// cells are ordered by their groups, and a second pass writes every member once, straight
-    /// into its place, in income order.
+    /// Groups are laid out by a counting sort: pieces of the population count their members
+    /// in each grid cell side by side, the cells are ordered by their groups, and each piece
+    /// then writes its members straight into its own part of every cell, in income order.
     pub fn new(
         population: &Population,
         data: &Microdata,
@@ -65,34 +67,22 @@ impl Plan {
                 keyed.push(b);
             }
         }
-        let grids: Vec<Grid> = keyed
-            .iter()
-            .map(|&keys| Grid::new(population, data, keys, ages))
+        let grids = Grids::new(
+            keyed
+                .iter()
+                .map(|&keys| Grid::new(population, data, keys, ages))
+                .collect(),
+        );
+        let pieces: Vec<std::ops::Range<usize>> = (0..population.len())
+            .step_by(PIECE)
+            .map(|k| k..(k + PIECE).min(population.len()))
             .collect();
-        // Cells of all breakdowns, numbered one grid after the other.
-        let bases: Vec<usize> = grids
-            .iter()
-            .scan(0, |sum, g| {
-                let base = *sum;
-                *sum += g.len();
-                Some(base)
-            })
+        let counts: Vec<Vec<usize>> = pieces.par_iter().map(|r| grids.count(r.clone())).collect();
+        let total = |cell: usize| counts.iter().map(|c| c[cell]).sum::<usize>();
+        let mut found: Vec<(Group, usize)> = (0..grids.len())
+            .filter(|&cell| total(cell) > 0)
+            .map(|cell| (grids.label(cell), cell))
             .collect();
-        let mut counts = vec![0usize; bases.last().map_or(0, |b| b + grids[grids.len() - 1].len())];
-        let mut cells = Vec::with_capacity(ages.len().max(1));
-        for (grid, base) in grids.iter().zip(&bases) {
-            for k in 0..population.len() {
-                grid.cells(k, &mut cells);
-                for c in &cells {
-                    counts[base + c] += 1;
-                }
-            }
-        }
-        let mut found: Vec<(Group, usize)> = Vec::new();
-        for (grid, base) in grids.iter().zip(&bases) {
-            let full = (0..grid.len()).filter(|c| counts[base + c] > 0);
-            found.extend(full.map(|c| (grid.label(c), base + c)));
-        }
         found.sort_by(|a, b| a.0.cmp(&b.0));
         let mut plan = Plan {
             groups: vec![Group {
@@ -103,27 +93,35 @@ impl Plan {
             members: Vec::new(),
             incomes: Vec::new(),
         };
-        // Where each cell's next member goes.
-        let mut next = vec![0usize; counts.len()];
-        for (g, cell) in found {
-            next[cell] = *plan.offsets.last().unwrap_or(&0);
-            plan.groups.push(g);
-            plan.offsets.push(next[cell] + counts[cell]);
+        for (g, cell) in &found {
+            plan.groups.push(g.clone());
+            plan.offsets
+                .push(plan.offsets[plan.offsets.len() - 1] + total(*cell));
         }
-        let total = *plan.offsets.last().unwrap_or(&0);
-        plan.members = vec![0; total];
-        plan.incomes = vec![0.0; total];
-        for (grid, base) in grids.iter().zip(&bases) {
-            for k in 0..population.len() {
-                grid.cells(k, &mut cells);
-                for c in &cells {
-                    let at = &mut next[base + c];
-                    plan.members[*at] = k as u32;
-                    plan.incomes[*at] = population.income[k];
-                    *at += 1;
-                }
+        let size = plan.offsets[plan.offsets.len() - 1];
+        plan.members = vec![0; size];
+        plan.incomes = vec![0.0; size];
+        // Each piece's part of each cell, cut in the order the cells and pieces lie in.
+        let mut parts: Vec<Vec<(&mut [u32], &mut [f64])>> =
+            pieces.iter().map(|_| Vec::new()).collect();
+        let mut slots: Vec<Vec<usize>> = pieces.iter().map(|_| vec![0; grids.len()]).collect();
+        let (mut members, mut incomes) = (plan.members.as_mut_slice(), plan.incomes.as_mut_slice());
+        for (_, cell) in &found {
+            for (p, c) in counts.iter().enumerate() {
+                let (m, rest_m) = std::mem::take(&mut members).split_at_mut(c[*cell]);
+                let (x, rest_x) = std::mem::take(&mut incomes).split_at_mut(c[*cell]);
+                (members, incomes) = (rest_m, rest_x);
+                slots[p][*cell] = parts[p].len();
+                parts[p].push((m, x));
             }
         }
+        pieces
+            .into_par_iter()
+            .zip(parts)
+            .zip(slots)
+            .for_each(|((range, mut parts), slots)| {
+                grids.place(range, &mut parts, &slots, &population.income)
+            });
         plan
     }
 
@@ -204,6 +202,73 @@ impl<'a> Grid<'a> {
             cell / ng % ns,
             cell % ng,
         )
+    }
+}
+
+/// Persons counted and placed together in pieces of this many.
+const PIECE: usize = 1 << 18;
+
+/// The grids of all breakdowns, their cells numbered one grid after the other.
+struct Grids<'a> {
+    grids: Vec<Grid<'a>>,
+    /// The number of each grid's first cell.
+    bases: Vec<usize>,
+}
+
+impl<'a> Grids<'a> {
+    fn new(grids: Vec<Grid<'a>>) -> Self {
+        let mut bases = Vec::with_capacity(grids.len() + 1);
+        bases.push(0);
+        for g in &grids {
+            bases.push(bases[bases.len() - 1] + g.len());
+        }
+        Grids { grids, bases }
+    }
+
+    fn len(&self) -> usize {
+        self.bases[self.bases.len() - 1]
+    }
+
+    fn label(&self, cell: usize) -> Group {
+        let g = self.bases.partition_point(|&b| b <= cell) - 1;
+        self.grids[g].label(cell - self.bases[g])
+    }
+
+    /// The members each cell has among the persons at `range`.
+    fn count(&self, range: std::ops::Range<usize>) -> Vec<usize> {
+        let mut counts = vec![0; self.len()];
+        let mut cells = Vec::new();
+        for (grid, base) in self.grids.iter().zip(&self.bases) {
+            for k in range.clone() {
+                grid.cells(k, &mut cells);
+                cells.iter().for_each(|c| counts[base + c] += 1);
+            }
+        }
+        counts
+    }
+
+    /// Writes the persons at `range` into their cells' parts (`parts[slots[cell]]`).
+    fn place(
+        &self,
+        range: std::ops::Range<usize>,
+        parts: &mut [(&mut [u32], &mut [f64])],
+        slots: &[usize],
+        income: &[f64],
+    ) {
+        let mut next = vec![0; parts.len()];
+        let mut cells = Vec::new();
+        for (grid, base) in self.grids.iter().zip(&self.bases) {
+            for k in range.clone() {
+                grid.cells(k, &mut cells);
+                for c in &cells {
+                    let slot = slots[base + c];
+                    let (members, incomes) = &mut parts[slot];
+                    members[next[slot]] = k as u32;
+                    incomes[next[slot]] = income[k];
+                    next[slot] += 1;
+                }
+            }
+        }
     }
 }
 

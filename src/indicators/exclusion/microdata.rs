@@ -188,14 +188,21 @@ fn publish(
         Some(c) => (c.to_string(), "country"),
         None => ("ALL".to_string(), "all"),
     };
-    for (g, group) in plan.groups.iter().enumerate() {
-        let (n, weights) = if g == 0 {
-            (population.len(), population.weight.iter().sum::<f64>())
-        } else {
-            let m = plan.members(g);
-            let w = m.iter().map(|&k| population.weight[k as usize]).sum();
-            (m.len(), w)
-        };
+    // Each group's records and their weights, groups side by side.
+    let sizes: Vec<(usize, f64)> = (0..plan.groups.len())
+        .into_par_iter()
+        .map(|g| match g {
+            0 => (population.len(), population.weight.iter().sum()),
+            _ => {
+                let m = plan.members(g);
+                (
+                    m.len(),
+                    m.iter().map(|&k| population.weight[k as usize]).sum(),
+                )
+            }
+        })
+        .collect();
+    for ((g, group), &(n, weights)) in plan.groups.iter().enumerate().zip(&sizes) {
         let area = group.area.clone().unwrap_or_else(|| whole.clone());
         let level = match &group.area {
             Some(a) => inputs.level(a, "region"),

@@ -218,6 +218,71 @@ mod tests {
     }
 
     #[test]
+    fn groups_of_a_large_population_are_its_members_in_income_order() {
+        // More persons than one piece of the layout: three areas, two sexes, an age band
+        // that overlaps another, a person now and then without an area or an age.
+        let n = 2 * (1 << 18) + 7;
+        let ages = vec![
+            AgeGroup {
+                min: 0,
+                max: Some(40),
+            },
+            AgeGroup { min: 30, max: None },
+        ];
+        let income: Vec<f64> = (0..n).map(|i| ((i * 7919) % 100_003) as f64).collect();
+        let areas = ["", "North", "South", "East"];
+        let area: Vec<Option<&str>> = (0..n)
+            .map(|i| Some(areas[i % 4]).filter(|a| !a.is_empty()))
+            .collect();
+        let sex: Vec<&str> = (0..n).map(|i| ["f", "m"][i / 3 % 2]).collect();
+        let age: Vec<Option<f64>> = (0..n)
+            .map(|i| (i % 11 != 0).then_some((i % 90) as f64))
+            .collect();
+        let df = frame(vec![
+            floats("income", &income),
+            floats("weight", &vec![1.0; n]),
+            Column::new("area".into(), area),
+            texts("sex", &sex),
+            Column::new("age".into(), age),
+        ]);
+        let data = persons::read(&df, NO_CLUSTERS).unwrap();
+        let p = &data.populations[0];
+        let keys = |k: &[&str]| k.iter().map(|k| k.to_string()).collect::<Vec<_>>();
+        let breakdowns = vec![keys(&["area"]), keys(&["sex", "age_group"])];
+        let plan = Plan::new(p, &data, &breakdowns, &ages);
+        // 3 areas, 2 sexes x 2 age bands.
+        assert_eq!(plan.groups.len(), 1 + 3 + 4);
+        let code = |c: &Option<Vec<u32>>, k: usize, codes: &persons::Codes| {
+            let c = c.as_ref().unwrap()[k];
+            (c != persons::NO_CODE).then(|| codes.name(c).to_string())
+        };
+        for g in 1..plan.groups.len() {
+            let group = &plan.groups[g];
+            let wanted: Vec<u32> = (0..p.len())
+                .filter(|&k| match &group.breakdown {
+                    None => code(&p.area, k, &data.areas) == group.area,
+                    Some(b) => {
+                        let age = p.age.as_ref().unwrap()[k];
+                        let band = ages
+                            .iter()
+                            .find(|a| b.contains(&format!("age={}", a.label())));
+                        let sex = code(&p.sex, k, &data.sexes).unwrap();
+                        b.contains(&format!("sex={sex}"))
+                            && !age.is_nan()
+                            && band.is_some_and(|a| a.contains(age))
+                    }
+                })
+                .map(|k| k as u32)
+                .collect();
+            assert!(!wanted.is_empty());
+            assert_eq!(plan.members(g), wanted, "{group:?}");
+            let incomes: Vec<f64> = wanted.iter().map(|&k| p.income[k as usize]).collect();
+            assert_eq!(plan.incomes(g), incomes, "{group:?}");
+            assert!(incomes.windows(2).all(|w| w[0] <= w[1]));
+        }
+    }
+
+    #[test]
     fn oecd_modified_scale_by_hand() {
         // Two adults and two children under 14: 1 + 0.5 + 0.3 + 0.3 = 2.1 (Eurostat's own
         // example in the glossary "Equivalised disposable income").

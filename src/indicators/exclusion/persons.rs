@@ -267,7 +267,7 @@ fn split<'a>(
     country: Option<&'a StringChunked>,
     period: &Int32Chunked,
     len: usize,
-    kept: impl Fn(usize) -> bool,
+    kept: impl Fn(usize) -> bool + Sync,
 ) -> Split<'a> {
     let (mut keys, mut rows): Split = (Vec::new(), Vec::new());
     let one_period = match (period.null_count(), period.first()) {
@@ -278,7 +278,10 @@ fn split<'a>(
     };
     if let (None, Some(p)) = (country, one_period) {
         // One population: no key to look up per row.
-        let all: Vec<u32> = (0..len as u32).filter(|&i| kept(i as usize)).collect();
+        let all: Vec<u32> = match (0..len).into_par_iter().all(&kept) {
+            true => (0..len as u32).into_par_iter().collect(),
+            false => (0..len as u32).filter(|&i| kept(i as usize)).collect(),
+        };
         if !all.is_empty() {
             keys.push((None, p));
             rows.push(all);
@@ -365,27 +368,35 @@ impl<'a> Columns<'_, 'a> {
             ),
             _ => (None, 0),
         };
-        let mut income: Vec<f64> = rows.par_iter().map(|&r| self.income[r as usize]).collect();
-        if equivalise {
-            if let (Some(c), Some(age)) = (&cluster, self.age) {
+        // Equivalised incomes are the household's income over its scale; given ones are read
+        // as they are, straight into the sort's records.
+        let equivalised = match (equivalise, &cluster, self.age) {
+            (true, Some(c), Some(age)) => {
+                let mut income: Vec<f64> = rows.iter().map(|&r| self.income[r as usize]).collect();
                 equivalise_by(&mut income, c, clusters, rows, age, self.household);
+                Some(income)
             }
-        }
+            _ => None,
+        };
+        let income_of = |k: usize| match &equivalised {
+            Some(income) => income[k],
+            None => self.income[rows[k] as usize],
+        };
         // One sort by income, ties in file order, carrying the weight and the area: the other
         // columns are gathered after it, and only where they are needed.
-        let mut by: Vec<Sorted> = income
-            .par_iter()
-            .zip(0..rows.len() as u32)
-            .map(|(x, k)| {
+        let mut by: Vec<Sorted> = (0..rows.len() as u32)
+            .into_par_iter()
+            .map(|k| {
                 let r = rows[k as usize] as usize;
                 Sorted {
-                    income: *x,
+                    income: income_of(k as usize),
                     weight: self.weight[r],
                     k,
                     area: self.area.map_or(NO_CODE, |a| a[r]),
                 }
             })
             .collect();
+        drop(equivalised);
         by.par_sort_unstable_by(|a, b| a.income.total_cmp(&b.income).then(a.k.cmp(&b.k)));
         let row = |s: &Sorted| rows[s.k as usize] as usize;
         let gather = |c: Option<&[f64]>, needed: bool| {
