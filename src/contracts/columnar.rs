@@ -11,6 +11,7 @@ use std::borrow::Cow;
 
 use polars::prelude::*;
 use polars_arrow::array::Array;
+use polars_arrow::bitmap::Bitmap;
 use rayon::prelude::*;
 
 use super::cells::{prepare, Cell, Cursor, Prepared, TextColumn};
@@ -133,9 +134,9 @@ impl Contract<'_> {
         }
         let (period, filtered) = match self.source.kind {
             SourceKind::Projects => {
-                let mut period: Vec<Option<i32>> = self.periods(&columns).iter().collect();
+                let mut period = self.period_rows(&columns);
                 self.project_checks(&mut columns, &mut period, &mut bad)?;
-                let period = Int32Chunked::from_iter_options("period".into(), period.into_iter());
+                let period = period_column(&period);
                 let filtered = self.outside(&period, &mut bad);
                 (period, filtered)
             }
@@ -287,7 +288,16 @@ impl Contract<'_> {
         }
     }
 
-    /// Each row's period: its own column's, else the source's.
+    /// Each row's period, for rules that set it row by row: its own column's, else the
+    /// source's.
+    fn period_rows(&self, columns: &[Series]) -> Vec<Option<i32>> {
+        match self.at.period.and_then(|p| columns[p].i32().ok()) {
+            Some(ca) => ca.iter().map(|p| p.or(self.source.period)).collect(),
+            None => vec![self.source.period; self.raw.len()],
+        }
+    }
+
+    /// Each row's period as a column: its own column's, else the source's.
     fn periods(&self, columns: &[Series]) -> Int32Chunked {
         let (name, n) = ("period".into(), self.raw.len());
         match (
@@ -462,6 +472,17 @@ fn all_texts(ca: &StringChunked, plain: &(dyn Fn(&str) -> bool + Sync)) -> bool 
     pieces
         .into_par_iter()
         .all(|(a, rows)| rows.filter(|&i| a.is_valid(i)).all(|i| plain(a.value(i))))
+}
+
+/// Periods set row by row as a column: values and validity built apart, which the compiler
+/// vectorises, where a builder would take an option at a time.
+fn period_column(period: &[Option<i32>]) -> Int32Chunked {
+    let values: Vec<i32> = period.iter().map(|p| p.unwrap_or(0)).collect();
+    let validity = period
+        .iter()
+        .any(Option::is_none)
+        .then(|| Bitmap::from_iter(period.iter().map(Option::is_some)));
+    Int32Chunked::from_vec_validity("period".into(), values, validity)
 }
 
 /// Most cuts of a table into the runs of its kept rows: more, and the copy `filter` makes is
