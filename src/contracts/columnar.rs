@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use super::cells::{prepare, Cell, Cursor, Prepared, TextColumn};
 use super::context::{Contract, Outside};
 use super::rows::Builder;
-use super::rules::{check_number, plain_date, Rates, Rule, MAGNITUDE};
+use super::rules::{check_number, Rates, Rule, MAGNITUDE};
 use super::{Reject, Table};
 use crate::config::SourceKind;
 use crate::ingest::RawColumn;
@@ -187,16 +187,11 @@ impl Contract<'_> {
         };
         // Kept as the file has it: a key written as integers, text with nothing to trim, and
         // dates and codes all in their plain form (in the file's chunks, not copied into one).
-        let all = |plain: &(dyn Fn(&str) -> bool + Sync)| {
-            typed
-                .str()
-                .is_ok_and(|ca| all_texts(ca, &|s| !s.is_empty() && plain(s)))
-        };
         let kept = match rule {
             Rule::Key if typed.dtype().is_integer() => true,
-            Rule::Text | Rule::Key => all(&|s| s.trim().len() == s.len()),
-            Rule::Date => all(&plain_date),
-            Rule::OneOf(allowed) => all(&|s| allowed.contains(&s)),
+            Rule::Text | Rule::Key | Rule::Date | Rule::OneOf(_) => typed
+                .str()
+                .is_ok_and(|ca| all_texts(ca, &|s| !s.is_empty() && text::as_written(rule, s))),
             _ => false,
         };
         if kept {
@@ -208,26 +203,12 @@ impl Contract<'_> {
         if let Ok(ca) = typed.str() {
             return self.text(r, TextColumn::Str(ca));
         }
-        if let (Rule::Number { min, above, max }, true) = (rule, plain_numbers(typed.dtype())) {
-            let ca = typed.cast(&DataType::Float64)?;
-            let failed = checked_numbers(ca.f64()?, (min, above, max), required, named);
-            // In one piece, as the families read numbers: the file's chunks are then dropped
-            // with the file's other columns, where a family would copy them into one.
-            return Ok((ca.rechunk().with_name(name), failed));
-        }
+        // Numbers in one piece, as the families read them: the file's chunks are then dropped
+        // with the file's other columns, where a family would copy them into one.
         let prepared = prepare(rule, &raw.cells[r])?;
         match (&prepared, rule) {
             (Prepared::Number(ca), Rule::Number { min, above, max }) => {
-                let a = ca.downcast_as_array();
-                for (row, x) in a.values().iter().enumerate() {
-                    if !a.is_valid(row) {
-                        if required {
-                            failed.push(named.empty(row, None));
-                        }
-                    } else if let Err(why) = check_number((min, above, max), *x, x) {
-                        failed.push(named.broke(row, Some(x.to_string()), why));
-                    }
-                }
+                let failed = checked_numbers(ca, (min, above, max), required, named);
                 Ok((ca.clone().into_series().with_name(name), failed))
             }
             _ => self.cell_by_cell(r, &prepared),
@@ -409,12 +390,6 @@ impl Contract<'_> {
     }
 }
 
-/// Numbers read as they are: every integer and float64 (a float32 is read through its
-/// shortest decimal, by `prepare`).
-fn plain_numbers(dtype: &DataType) -> bool {
-    dtype.is_primitive_numeric() && dtype != &DataType::Float32
-}
-
 /// The failing cells of a number column, in row order. Its chunks are checked side by side,
 /// each first in one branch-free pass that the compiler vectorises; only a piece in which
 /// some value fails (or that has empty cells) is read again value by value.
@@ -424,13 +399,7 @@ fn checked_numbers(
     required: bool,
     named: Named,
 ) -> Vec<Failure> {
-    let mut pieces = Vec::new();
-    let mut offset = 0;
-    for a in ca.downcast_iter() {
-        pieces.extend(runs(a.len()).into_iter().map(|rows| (offset, a, rows)));
-        offset += a.len();
-    }
-    let found: Vec<Vec<Failure>> = pieces
+    let found: Vec<Vec<Failure>> = chunk_runs(ca.downcast_iter())
         .into_par_iter()
         .map(|(offset, a, rows)| {
             let values = &a.values()[rows.clone()];
@@ -465,13 +434,23 @@ fn all_pass((min, above, max): (Option<f64>, bool, Option<f64>), xs: &[f64]) -> 
 
 /// Whether every text of a column passes `plain`, its chunks read side by side.
 fn all_texts(ca: &StringChunked, plain: &(dyn Fn(&str) -> bool + Sync)) -> bool {
-    let pieces: Vec<_> = ca
-        .downcast_iter()
-        .flat_map(|a| runs(a.len()).into_iter().map(move |rows| (a, rows)))
-        .collect();
-    pieces
+    chunk_runs(ca.downcast_iter())
         .into_par_iter()
-        .all(|(a, rows)| rows.filter(|&i| a.is_valid(i)).all(|i| plain(a.value(i))))
+        .all(|(_, a, rows)| rows.filter(|&i| a.is_valid(i)).all(|i| plain(a.value(i))))
+}
+
+/// The runs of rows of a column's chunks, to read side by side: each run's chunk, the rows
+/// before that chunk, and the run's rows within it.
+fn chunk_runs<'a, A: Array>(
+    chunks: impl Iterator<Item = &'a A>,
+) -> Vec<(usize, &'a A, std::ops::Range<usize>)> {
+    let mut pieces = Vec::new();
+    let mut offset = 0;
+    for a in chunks {
+        pieces.extend(runs(a.len()).into_iter().map(|rows| (offset, a, rows)));
+        offset += a.len();
+    }
+    pieces
 }
 
 /// Periods set row by row as a column: values and validity built apart, which the compiler

@@ -70,6 +70,17 @@ fn plain_number(s: &str) -> Result<f64, fast_float2::Error> {
     fast_float2::parse(s)
 }
 
+/// Whether the contract keeps a non-empty cell of `rule` exactly as written: text and keys
+/// with nothing to trim, dates in the form `2021-03-01`, codes as the vocabulary spells them.
+pub(super) fn as_written(rule: Rule, s: &str) -> bool {
+    match rule {
+        Rule::Text | Rule::Key => s.trim().len() == s.len(),
+        Rule::Date => plain_date(s),
+        Rule::OneOf(allowed) => allowed.contains(&s),
+        _ => false,
+    }
+}
+
 /// A date's or a code's column: a cell in the form the contract keeps (`2021-03-01`, a code
 /// as the vocabulary spells it) is kept as it is; any other goes through the row contract's
 /// check, which rewrites it or says why not.
@@ -79,19 +90,12 @@ pub fn coded(
     required: bool,
     named: Named,
 ) -> (Series, Vec<Failure>) {
-    let plain = |s: &str| -> bool {
-        match rule {
-            Rule::Date => plain_date(s),
-            Rule::OneOf(allowed) => allowed.contains(&s),
-            _ => false,
-        }
-    };
     by_runs(texts.len(), |rows| {
         let mut b = StringChunkedBuilder::new(PlSmallStr::EMPTY, rows.len());
         let mut failed = Vec::new();
         for (row, cell) in rows.clone().zip(texts.iter_from(rows.start)) {
             let checked = match cell {
-                Some(s) if plain(s) => Ok(Some(Value::Text(s.into()))),
+                Some(s) if as_written(rule, s) => Ok(Some(Value::Text(s.into()))),
                 _ => check_with(rule, cell.unwrap_or(""), false),
             };
             match checked {

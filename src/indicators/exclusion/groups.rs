@@ -78,43 +78,22 @@ impl Plan {
             .map(|k| k..(k + PIECE).min(population.len()))
             .collect();
         let counts: Vec<Vec<usize>> = pieces.par_iter().map(|r| grids.count(r.clone())).collect();
-        let total = |cell: usize| counts.iter().map(|c| c[cell]).sum::<usize>();
+        let total: Vec<usize> = (0..grids.len())
+            .map(|cell| counts.iter().map(|c| c[cell]).sum())
+            .collect();
         let mut found: Vec<(Group, usize)> = (0..grids.len())
-            .filter(|&cell| total(cell) > 0)
+            .filter(|&cell| total[cell] > 0)
             .map(|cell| (grids.label(cell), cell))
             .collect();
         found.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut plan = Plan {
-            groups: vec![Group {
-                area: None,
-                breakdown: None,
-            }],
-            offsets: vec![0],
-            members: Vec::new(),
-            incomes: Vec::new(),
-        };
-        for (g, cell) in &found {
-            plan.groups.push(g.clone());
-            plan.offsets
-                .push(plan.offsets[plan.offsets.len() - 1] + total(*cell));
+        let (groups, cells): (Vec<Group>, Vec<usize>) = found.into_iter().unzip();
+        let mut offsets = vec![0];
+        for cell in &cells {
+            offsets.push(offsets[offsets.len() - 1] + total[*cell]);
         }
-        let size = plan.offsets[plan.offsets.len() - 1];
-        plan.members = vec![0; size];
-        plan.incomes = vec![0.0; size];
-        // Each piece's part of each cell, cut in the order the cells and pieces lie in.
-        let mut parts: Vec<Vec<(&mut [u32], &mut [f64])>> =
-            pieces.iter().map(|_| Vec::new()).collect();
-        let mut slots: Vec<Vec<usize>> = pieces.iter().map(|_| vec![0; grids.len()]).collect();
-        let (mut members, mut incomes) = (plan.members.as_mut_slice(), plan.incomes.as_mut_slice());
-        for (_, cell) in &found {
-            for (p, c) in counts.iter().enumerate() {
-                let (m, rest_m) = std::mem::take(&mut members).split_at_mut(c[*cell]);
-                let (x, rest_x) = std::mem::take(&mut incomes).split_at_mut(c[*cell]);
-                (members, incomes) = (rest_m, rest_x);
-                slots[p][*cell] = parts[p].len();
-                parts[p].push((m, x));
-            }
-        }
+        let size = offsets[offsets.len() - 1];
+        let (mut members, mut incomes) = (vec![0; size], vec![0.0; size]);
+        let (parts, slots) = cut(&cells, &counts, grids.len(), &mut members, &mut incomes);
         pieces
             .into_par_iter()
             .zip(parts)
@@ -122,7 +101,16 @@ impl Plan {
             .for_each(|((range, mut parts), slots)| {
                 grids.place(range, &mut parts, &slots, &population.income)
             });
-        plan
+        let whole = Group {
+            area: None,
+            breakdown: None,
+        };
+        Plan {
+            groups: std::iter::once(whole).chain(groups).collect(),
+            offsets,
+            members,
+            incomes,
+        }
     }
 
     /// The members of group `g ≥ 1`.
@@ -134,6 +122,31 @@ impl Plan {
     pub fn incomes(&self, g: usize) -> &[f64] {
         &self.incomes[self.offsets[g - 1]..self.offsets[g]]
     }
+}
+
+/// Each piece's part of each cell (members and incomes), cut in the order the cells and the
+/// pieces lie in, and where each piece finds a cell's part among its own (`slots[piece][cell]`).
+type Parts<'m> = Vec<Vec<(&'m mut [u32], &'m mut [f64])>>;
+
+fn cut<'m>(
+    cells: &[usize],
+    counts: &[Vec<usize>],
+    n_cells: usize,
+    mut members: &'m mut [u32],
+    mut incomes: &'m mut [f64],
+) -> (Parts<'m>, Vec<Vec<usize>>) {
+    let mut parts: Parts = counts.iter().map(|_| Vec::new()).collect();
+    let mut slots: Vec<Vec<usize>> = counts.iter().map(|_| vec![0; n_cells]).collect();
+    for &cell in cells {
+        for (p, c) in counts.iter().enumerate() {
+            let (m, rest_m) = std::mem::take(&mut members).split_at_mut(c[cell]);
+            let (x, rest_x) = std::mem::take(&mut incomes).split_at_mut(c[cell]);
+            (members, incomes) = (rest_m, rest_x);
+            slots[p][cell] = parts[p].len();
+            parts[p].push((m, x));
+        }
+    }
+    (parts, slots)
 }
 
 /// One breakdown's area × sex × age-group grid. A person falls in one cell, or several when
@@ -234,16 +247,22 @@ impl<'a> Grids<'a> {
         self.grids[g].label(cell - self.bases[g])
     }
 
-    /// The members each cell has among the persons at `range`.
-    fn count(&self, range: std::ops::Range<usize>) -> Vec<usize> {
-        let mut counts = vec![0; self.len()];
+    /// Calls `f(k, cell)` for each cell of every person at `range`, in order of grid, then
+    /// person.
+    fn each(&self, range: std::ops::Range<usize>, mut f: impl FnMut(usize, usize)) {
         let mut cells = Vec::new();
         for (grid, base) in self.grids.iter().zip(&self.bases) {
             for k in range.clone() {
                 grid.cells(k, &mut cells);
-                cells.iter().for_each(|c| counts[base + c] += 1);
+                cells.iter().for_each(|c| f(k, base + c));
             }
         }
+    }
+
+    /// The members each cell has among the persons at `range`.
+    fn count(&self, range: std::ops::Range<usize>) -> Vec<usize> {
+        let mut counts = vec![0; self.len()];
+        self.each(range, |_, cell| counts[cell] += 1);
         counts
     }
 
@@ -256,19 +275,13 @@ impl<'a> Grids<'a> {
         income: &[f64],
     ) {
         let mut next = vec![0; parts.len()];
-        let mut cells = Vec::new();
-        for (grid, base) in self.grids.iter().zip(&self.bases) {
-            for k in range.clone() {
-                grid.cells(k, &mut cells);
-                for c in &cells {
-                    let slot = slots[base + c];
-                    let (members, incomes) = &mut parts[slot];
-                    members[next[slot]] = k as u32;
-                    incomes[next[slot]] = income[k];
-                    next[slot] += 1;
-                }
-            }
-        }
+        self.each(range, |k, cell| {
+            let slot = slots[cell];
+            let (members, incomes) = &mut parts[slot];
+            members[next[slot]] = k as u32;
+            incomes[next[slot]] = income[k];
+            next[slot] += 1;
+        });
     }
 }
 
