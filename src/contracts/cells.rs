@@ -1,7 +1,7 @@
 //! Reading a role's cells, whatever file they come from: text cells as a text file gives them
-//! (in text buffers, or in Arrow text for the kinds whose contract runs over columns), or a
-//! typed file's column prepared once (numbers as float64, the rest as Arrow text) and read row
-//! after row. A typed cell becomes text only for a reject's message.
+//! (in text buffers, or in Arrow text and numbers typed as read for the kinds whose contract
+//! runs over columns), or a typed file's column prepared once (numbers as float64, the rest as
+//! Arrow text) and read row after row. A typed cell becomes text only for a reject's message.
 
 use std::borrow::Cow;
 
@@ -9,7 +9,7 @@ use polars::prelude::*;
 use polars_arrow::array::{Array, PrimitiveArray, Utf8ViewArray};
 
 use super::rules::{check_number, check_with, Rule, Value};
-use crate::ingest::{Cells, RawColumn, Texts};
+use crate::ingest::{Cells, Numbers, RawColumn, Texts};
 
 /// A role's column as the contract reads it, prepared once per source: text cells as read from
 /// a text file, or a typed file's column as numbers (for a number's rule) or text (for any
@@ -17,6 +17,7 @@ use crate::ingest::{Cells, RawColumn, Texts};
 /// its chunks.
 pub enum Prepared<'a> {
     Text(&'a Texts),
+    Parsed(&'a Numbers),
     Number(Float64Chunked),
     Str(StringChunked),
 }
@@ -24,6 +25,7 @@ pub enum Prepared<'a> {
 pub fn prepare(rule: Rule, column: &RawColumn) -> PolarsResult<Prepared<'_>> {
     let s = match column {
         RawColumn::Text(t) => return Ok(Prepared::Text(t)),
+        RawColumn::Numbers(n) => return Ok(Prepared::Parsed(n)),
         RawColumn::Typed(s) => s,
     };
     let numeric = s.dtype().is_primitive_numeric();
@@ -177,12 +179,22 @@ impl<'a> Cell<'a> {
 pub enum Cursor<'a> {
     Text(TextCells<'a>),
     Number(&'a PrimitiveArray<f64>, usize),
+    /// A text file's numbers typed as read: the row, and the cells kept as text from it on.
+    Parsed(&'a Numbers, usize, OddCells<'a>),
 }
+
+/// The rows of a [`Numbers`] whose cells are kept as text, with their cells.
+type OddCells<'a> = std::iter::Peekable<std::iter::Zip<std::slice::Iter<'a, usize>, Cells<'a>>>;
 
 impl<'a> Cursor<'a> {
     pub fn new(prepared: &'a Prepared<'a>, from: usize) -> Cursor<'a> {
         match prepared {
             Prepared::Text(t) => Cursor::Text(TextColumn::Texts(t).iter_from(from)),
+            Prepared::Parsed(n) => {
+                let k = n.odd_rows().partition_point(|&r| r < from);
+                let odd = n.odd_rows()[k..].iter().zip(n.odd_from(k)).peekable();
+                Cursor::Parsed(n, from, odd)
+            }
             Prepared::Number(ca) => Cursor::Number(ca.downcast_as_array(), from),
             Prepared::Str(ca) => Cursor::Text(TextColumn::Str(ca).iter_from(from)),
         }
@@ -195,6 +207,14 @@ impl<'a> Cursor<'a> {
                 let v = (*i < a.len() && a.is_valid(*i)).then(|| a.value(*i));
                 *i += 1;
                 Cell::Number(v)
+            }
+            Cursor::Parsed(n, i, odd) => {
+                let row = *i;
+                *i += 1;
+                match odd.next_if(|(&r, _)| r == row) {
+                    Some((_, cell)) => Cell::Text(cell),
+                    None => Cell::Number(n.value(row)),
+                }
             }
         }
     }

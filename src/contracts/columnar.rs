@@ -1,11 +1,11 @@
 //! The contract of microdata and projects over a file's columns, checked column by column
 //! rather than row by row: a typed file's (Parquet) number column is scanned once and kept as
-//! it is, text without stray spaces is kept as it is, a text file's (CSV) numbers are parsed
-//! straight into a float64 column (`text`), the rules across cells run over the checked
-//! columns (`projects`: dates in order, currency and period), and only the failing rows become
-//! rejects. The result is the same table and the same rejects as the row-by-row contract gives
-//! for the same cells (tests read one file both ways), and a household id written as an
-//! integer stays an integer: it is only ever compared.
+//! it is, text without stray spaces is kept as it is, a text file's (CSV) numbers arrive typed
+//! as they were read and only the cells the reader could not type are checked (`text`), the
+//! rules across cells run over the checked columns (`projects`: dates in order, currency and
+//! period), and only the failing rows become rejects. The result is the same table and the
+//! same rejects as the row-by-row contract gives for the same cells (tests read one file both
+//! ways), and a household id written as an integer stays an integer: it is only ever compared.
 
 use std::borrow::Cow;
 
@@ -184,6 +184,11 @@ impl Contract<'_> {
         let typed = match &raw.cells[r] {
             RawColumn::Typed(typed) => typed,
             RawColumn::Text(texts) => return self.text(r, TextColumn::Texts(texts)),
+            RawColumn::Numbers(numbers) if matches!(rule, Rule::Number { .. }) => {
+                let (checked, failed) = text::parsed(numbers, rule, required, named);
+                return Ok((checked.with_name(name), failed));
+            }
+            RawColumn::Numbers(_) => return self.cell_by_cell(r, &prepare(rule, &raw.cells[r])?),
         };
         // Kept as the file has it: a key written as integers, text with nothing to trim, and
         // dates and codes all in their plain form (in the file's chunks, not copied into one).
@@ -566,6 +571,7 @@ fn join(parts: Vec<(Series, Vec<Failure>)>) -> (Series, Vec<Failure>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::{Numbers, Texts};
 
     /// The failures `check_number` gives value by value.
     fn one_by_one(ca: &Float64Chunked, bounds: (Option<f64>, bool, Option<f64>)) -> Vec<usize> {
@@ -617,6 +623,47 @@ mod tests {
         assert_eq!(rows, [1, 2, RUN + 1, RUN + 2, RUN + 11, RUN + 13]);
         assert_eq!(failed[5].3, "no weight");
         assert_eq!(failed[1].2.as_deref(), Some("0"));
+    }
+
+    /// A CSV's number cells typed as they are read, in pieces that cross runs, give the same
+    /// column and the same failures as the same cells read from text buffers.
+    #[test]
+    fn numbers_typed_as_read_check_like_their_text() {
+        let named = Named {
+            r: 0,
+            column: "w",
+            role: "weight",
+            empty_why: "no weight",
+        };
+        let rule = super::super::rules::PlainNumbers::of(SourceKind::Microdata, "weight", false);
+        let odd = [" 7", "", "x", "0", "-2.50", "1,5", "inf", "2e15"];
+        let cell = |i: usize| match i % 50_001 {
+            0 => None,
+            k if k <= odd.len() => Some(odd[k - 1].to_string()),
+            _ => Some(format!("{}.25", i % 977 + 1)),
+        };
+        let (mut numbers, mut texts) = (Numbers::new(rule.unwrap()), Texts::default());
+        for (first, len) in [(0, 5), (5, RUN + 3), (RUN + 8, RUN)] {
+            let mut piece = Numbers::new(rule.unwrap());
+            for i in first..first + len {
+                piece.push(cell(i).as_deref());
+                texts.push(cell(i).as_deref());
+            }
+            numbers.append(piece);
+        }
+        let weight = super::super::rules::rule(SourceKind::Microdata, "weight");
+        for required in [true, false] {
+            let (a, fa) = text::parsed(&numbers, weight, required, named);
+            let (b, fb) = text::numbers(TextColumn::Texts(&texts), weight, required, named);
+            assert!(a.equals_missing(&b), "required: {required}");
+            assert_eq!(fa, fb, "required: {required}");
+        }
+        // By hand: row 50 002 is " 7", kept as 7; row 50 006 is "-2.50", rejected as written.
+        let (a, failed) = text::parsed(&numbers, weight, true, named);
+        assert_eq!(a.f64().unwrap().get(50_002), Some(7.0));
+        let row = failed.iter().find(|f| f.0 == 50_006).unwrap();
+        assert_eq!(row.2.as_deref(), Some("-2.50"));
+        assert_eq!(row.3, "`w` (weight): -2.5 must be greater than 0");
     }
 
     #[test]

@@ -305,6 +305,41 @@ pub(super) fn check_number(
     Ok(Value::Number(x))
 }
 
+/// Whether `x` passes [`check_number`], without the message it would give.
+fn passes((min, above, max): (Option<f64>, bool, Option<f64>), x: f64) -> bool {
+    let (lo, hi) = (min.unwrap_or(-MAGNITUDE), max.unwrap_or(MAGNITUDE));
+    let low = if above { x > lo } else { x >= lo };
+    x.abs() <= MAGNITUDE && x <= hi && low
+}
+
+/// What a text file's reader may type as it reads a number role's cells: a cell written as a
+/// plain number (as `str::parse::<f64>` reads it: no spaces, no thousands separators) that
+/// passes the role's bounds is a cell the contract keeps as that number, with nothing to say
+/// about it. Every other cell is for the contract to check, and to quote as written.
+#[derive(Debug, Clone, Copy)]
+pub struct PlainNumbers {
+    bounds: (Option<f64>, bool, Option<f64>),
+}
+
+impl PlainNumbers {
+    /// For a number role of a source that writes decimal points; `None` for any other role,
+    /// or where decimal commas make `1.234` a thousand.
+    pub fn of(kind: SourceKind, role: &str, decimal_comma: bool) -> Option<PlainNumbers> {
+        match rule(kind, role) {
+            Rule::Number { min, above, max } if !decimal_comma => Some(PlainNumbers {
+                bounds: (min, above, max),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The number the contract keeps for `cell`, where it keeps it as written.
+    pub fn read(&self, cell: &str) -> Option<f64> {
+        let x: f64 = fast_float2::parse(cell).ok()?;
+        passes(self.bounds, x).then_some(x)
+    }
+}
+
 /// A valid date within 1900-2100 written `YYYY-MM-DD`: the form the contract keeps as it is.
 pub(super) fn plain_date(s: &str) -> bool {
     if !is_plain_date(s) {

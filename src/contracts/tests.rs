@@ -147,10 +147,11 @@ fn rows_checked_in_parts_keep_file_order() {
 /// The same columns, values (nulls included) and rejects, checked both ways.
 /// The column contract of the same cells held in text buffers (how a microdata or projects
 /// source with a `filter`, or a glob of CSV and Parquet files, is read) rather than the Arrow
-/// text a CSV's text roles are read into (its numbers are in text buffers either way).
+/// text a CSV's text roles are read into, and the numbers it types as it reads them.
 fn from_text_buffers(pipeline: &crate::config::Pipeline, raw: &RawTable) -> Table {
     let arrow = |c: &RawColumn| matches!(c, RawColumn::Typed(_));
     assert!(raw.cells.iter().any(arrow) && !raw.cells.iter().all(arrow));
+    assert!(raw.cells.iter().any(|c| matches!(c, RawColumn::Numbers(_))));
     let texts = RawTable {
         cells: raw.cells.iter().map(RawColumn::as_texts).collect(),
         ..raw.clone()

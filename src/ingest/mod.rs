@@ -7,7 +7,8 @@
 //! - `load`: a source's files read once and hashed;
 //! - one reader per format: `csv`, `eurostat`, `json`, `ocds`, `sheet`, `typed` (Parquet and
 //!   Arrow IPC), with `records` and `slices` shared by the text readers;
-//! - `raw`: the table a reader gives; `texts`: the text buffers in it;
+//! - `raw`: the table a reader gives; `texts`: the text buffers in it; `numbers`: a text
+//!   file's number cells, typed as they are read;
 //! - `error`: why a file cannot be read.
 
 mod csv;
@@ -15,6 +16,7 @@ mod error;
 mod eurostat;
 mod json;
 mod load;
+mod numbers;
 mod ocds;
 mod raw;
 mod records;
@@ -25,6 +27,7 @@ mod typed;
 
 pub use error::{FilterMismatch, IngestError, MissingColumn, Slices};
 pub use load::{load, Loaded, LoadedFile};
+pub use numbers::Numbers;
 pub use raw::{Pointers, RawColumn, RawTable};
 pub use texts::{Cells, Texts};
 

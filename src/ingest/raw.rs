@@ -3,7 +3,7 @@
 
 use polars::prelude::{BooleanChunked, DataType, NewChunkedArray, Series};
 
-use super::Texts;
+use super::{Numbers, Texts};
 
 /// One role's cells for every row: text as a text file gives it, or a column in the type a
 /// typed file stores it in.
@@ -15,6 +15,8 @@ pub enum RawColumn {
     /// file's text roles of the kinds whose contract runs over columns are read straight into
     /// Arrow text too (see `records::arrow_text`).
     Typed(Series),
+    /// A text file's number role of those kinds, typed as it was read (see `numbers`).
+    Numbers(Numbers),
 }
 
 impl RawColumn {
@@ -22,6 +24,7 @@ impl RawColumn {
         match self {
             RawColumn::Text(t) => t.len(),
             RawColumn::Typed(s) => s.len(),
+            RawColumn::Numbers(n) => n.len(),
         }
     }
 
@@ -34,6 +37,7 @@ impl RawColumn {
     fn into_texts(self) -> Texts {
         match self {
             RawColumn::Text(t) => t,
+            RawColumn::Numbers(n) => n.into_texts(),
             RawColumn::Typed(s) => {
                 let mut t = Texts::default();
                 // Every type a reader keeps casts to text (see `typed::normalise`).
@@ -53,6 +57,7 @@ impl RawColumn {
     fn append(&mut self, other: RawColumn) {
         match (&mut *self, other) {
             (RawColumn::Text(a), RawColumn::Text(b)) => a.append(b),
+            (RawColumn::Numbers(a), RawColumn::Numbers(b)) => a.append(b),
             (RawColumn::Typed(a), RawColumn::Typed(b)) if a.dtype() == b.dtype() => {
                 // Same type, so the append cannot fail.
                 let _ = a.append(&b);
@@ -69,6 +74,7 @@ impl RawColumn {
     fn push_missing(&mut self, n: usize) {
         match self {
             RawColumn::Text(t) => t.push_missing(n),
+            RawColumn::Numbers(numbers) => numbers.push_missing(n),
             RawColumn::Typed(s) => {
                 let _ = s.append(&Series::full_null(s.name().clone(), n, s.dtype()));
             }
@@ -86,6 +92,7 @@ impl RawColumn {
     pub fn text(&self, i: usize) -> Option<String> {
         match self {
             RawColumn::Text(t) => t.get(i).map(String::from),
+            RawColumn::Numbers(n) => n.text(i),
             RawColumn::Typed(s) => {
                 let one = s.slice(i as i64, 1).cast(&DataType::String).ok()?;
                 one.str().ok()?.get(0).map(String::from)
@@ -109,6 +116,11 @@ fn missing_like(column: &RawColumn, n: usize) -> RawColumn {
             RawColumn::Text(t)
         }
         RawColumn::Typed(s) => RawColumn::Typed(Series::full_null(s.name().clone(), n, s.dtype())),
+        RawColumn::Numbers(numbers) => {
+            let mut empty = numbers.retain(&[]);
+            empty.push_missing(n);
+            RawColumn::Numbers(empty)
+        }
     }
 }
 
@@ -234,6 +246,7 @@ impl RawTable {
                     let mask = BooleanChunked::from_slice("keep".into(), keep);
                     RawColumn::Typed(s.filter(&mask).unwrap_or(s))
                 }
+                RawColumn::Numbers(n) => RawColumn::Numbers(n.retain(keep)),
             });
         }
         self.lines = self

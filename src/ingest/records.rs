@@ -6,8 +6,9 @@
 use polars::prelude::{IntoSeries, StringChunked};
 use polars_arrow::array::MutableBinaryViewArray;
 
-use super::{slices, IngestError, RawColumn, RawTable, Texts};
+use super::{slices, IngestError, Numbers, RawColumn, RawTable, Texts};
 use crate::config::{nearest, Format, Source, SourceKind};
+use crate::contracts::PlainNumbers;
 
 /// Which file column feeds each role; wide city_stats columns are returned separately.
 pub struct Plan {
@@ -134,7 +135,7 @@ impl Assembler {
         let arrow = arrow_text(source) && plan.wide.is_empty();
         let cells = roles
             .iter()
-            .map(|role| Store::new(arrow && kept_as_text(source.kind, role)))
+            .map(|role| Store::new(source, role, arrow))
             .collect();
         // The hash is filled in by `ingest::parse` from the one it already has.
         let table = RawTable {
@@ -213,18 +214,16 @@ impl Assembler {
     }
 }
 
-/// Whether a source's cells are read into Arrow text arrays rather than text buffers: for the
-/// kinds whose contract runs over columns (microdata, projects), which keeps a text column as
-/// it is read wherever nothing in it needs trimming, instead of copying every cell again.
+/// Whether a source's cells are read into columns (Arrow text, and numbers typed as they are
+/// read) rather than text buffers: for the kinds whose contract runs over columns (microdata,
+/// projects), which keeps a text column as it is read wherever nothing in it needs trimming,
+/// instead of copying every cell again, and parses a number once.
 /// A multi-dimensional table's filter reads its cells one by one, from text buffers.
 fn arrow_text(source: &Source) -> bool {
     matches!(source.kind, SourceKind::Microdata | SourceKind::Projects) && source.filter.is_empty()
 }
 
-/// Whether the contract keeps a role as text, so that its Arrow text can be kept as read. A
-/// number's cells are parsed once and dropped: text buffers cost them less than Arrow's views
-/// (16 bytes a cell), and reading them into Arrow made the 10 M persons' CSV take 16 % more
-/// memory for no time gained.
+/// Whether the contract keeps a role as text, so that its Arrow text can be kept as read.
 fn kept_as_text(kind: SourceKind, role: &str) -> bool {
     crate::contracts::role_dtype(kind, role) == polars::prelude::DataType::String
 }
@@ -233,13 +232,20 @@ fn kept_as_text(kind: SourceKind, role: &str) -> bool {
 enum Store {
     Texts(Texts),
     Arrow(MutableBinaryViewArray<str>),
+    Numbers(Numbers),
 }
 
 impl Store {
-    fn new(arrow: bool) -> Store {
-        match arrow {
-            true => Store::Arrow(MutableBinaryViewArray::new()),
-            false => Store::Texts(Texts::default()),
+    /// Where the contract runs over columns (`arrow`), a number role is typed as it is read
+    /// and a text role goes into Arrow text; anything else into text buffers.
+    fn new(source: &Source, role: &str, arrow: bool) -> Store {
+        let numbers = PlainNumbers::of(source.kind, role, source.decimal_comma);
+        match numbers {
+            Some(rule) if arrow => Store::Numbers(Numbers::new(rule)),
+            _ if arrow && kept_as_text(source.kind, role) => {
+                Store::Arrow(MutableBinaryViewArray::new())
+            }
+            _ => Store::Texts(Texts::default()),
         }
     }
 
@@ -247,6 +253,7 @@ impl Store {
         match self {
             Store::Texts(t) => t.push(cell),
             Store::Arrow(a) => a.push(cell),
+            Store::Numbers(n) => n.push(cell),
         }
     }
 
@@ -254,6 +261,7 @@ impl Store {
         match self {
             Store::Texts(t) => t.reserve(cells, bytes),
             Store::Arrow(a) => a.reserve(cells),
+            Store::Numbers(n) => n.reserve(cells),
         }
     }
 
@@ -262,13 +270,14 @@ impl Store {
     fn bytes(&self) -> usize {
         match self {
             Store::Texts(t) => t.bytes(),
-            Store::Arrow(_) => 0,
+            Store::Arrow(_) | Store::Numbers(_) => 0,
         }
     }
 
     fn finish(self, role: &str) -> RawColumn {
         match self {
             Store::Texts(t) => RawColumn::Text(t),
+            Store::Numbers(n) => RawColumn::Numbers(n),
             Store::Arrow(a) => {
                 let ca = StringChunked::with_chunk(role.into(), a.freeze());
                 RawColumn::Typed(ca.into_series())

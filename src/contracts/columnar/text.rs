@@ -5,12 +5,13 @@
 //! contracts keep the same values and give the same reasons.
 
 use polars::prelude::*;
-use polars_arrow::bitmap::Bitmap;
+use polars_arrow::bitmap::{Bitmap, MutableBitmap};
 use rayon::prelude::*;
 
 use super::super::cells::TextColumn;
 use super::super::rules::{check_number, check_with, plain_date, Rule, Value};
 use super::{by_runs, Failure, Named, RUN};
+use crate::ingest::Numbers;
 
 /// A number rule's column: float64 in one piece (as the families read it), nulls where a cell
 /// is empty or broke the rule. Runs of rows are parsed side by side, each into its own part
@@ -62,6 +63,58 @@ pub fn numbers(
         .collect();
     let validity = valid.contains(&false).then(|| Bitmap::from_iter(valid));
     let ca = Float64Chunked::from_vec_validity(PlSmallStr::EMPTY, values, validity);
+    (ca.into_series(), found.into_iter().flatten().collect())
+}
+
+/// A text file's number column typed as it was read (see `ingest::Numbers`): its numbers are
+/// kept as they are (the reader kept only those the rule keeps), and only its other cells are
+/// checked, as [`numbers`] checks them, side by side in runs.
+pub fn parsed(
+    numbers: &Numbers,
+    rule: Rule,
+    required: bool,
+    named: Named,
+) -> (Series, Vec<Failure>) {
+    let (n, odd_rows) = (numbers.len(), numbers.odd_rows());
+    // One piece, as the families read it: each piece read is copied in runs side by side.
+    let mut values = vec![0.0; n];
+    let mut rest = values.as_mut_slice();
+    let mut runs = Vec::new();
+    for (_, piece) in numbers.pieces() {
+        let (to, after) = rest.split_at_mut(piece.len());
+        runs.extend(to.chunks_mut(RUN).zip(piece.chunks(RUN)));
+        rest = after;
+    }
+    runs.into_par_iter()
+        .for_each(|(to, from)| to.copy_from_slice(from));
+    let mut checked: Vec<Option<f64>> = vec![None; odd_rows.len()];
+    let found: Vec<Vec<Failure>> = checked
+        .par_chunks_mut(RUN)
+        .enumerate()
+        .map(|(run, checked)| {
+            let start = run * RUN;
+            let mut failed = Vec::new();
+            let cells = odd_rows[start..].iter().zip(numbers.odd_from(start));
+            for ((&row, cell), x) in cells.zip(checked) {
+                match check_with(rule, cell.unwrap_or(""), false) {
+                    Ok(Some(Value::Number(v))) => *x = Some(v),
+                    Ok(_) if required => failed.push(named.empty(row, cell)),
+                    Ok(_) => {}
+                    Err(why) => failed.push(named.broke(row, cell.map(String::from), why)),
+                }
+            }
+            failed
+        })
+        .collect();
+    let mut validity: Option<MutableBitmap> = None;
+    for (&row, x) in odd_rows.iter().zip(checked) {
+        values[row] = x.unwrap_or(0.0);
+        if x.is_none() {
+            let bits = validity.get_or_insert_with(|| MutableBitmap::from_len_set(n));
+            bits.set(row, false);
+        }
+    }
+    let ca = Float64Chunked::from_vec_validity(PlSmallStr::EMPTY, values, validity.map(Into::into));
     (ca.into_series(), found.into_iter().flatten().collect())
 }
 
