@@ -210,7 +210,7 @@ impl<'a> Contract<'a> {
         Reject {
             source: self.source_name.clone(),
             file: self.files.get(file).unwrap_or(&self.files[0]).clone(),
-            line: self.raw.lines[row] as i64,
+            line: self.raw.lines.at(row) as i64,
             column: match pointer {
                 Some(p) => Some(p.into()),
                 None => column.map(|c| self.share(c)),
@@ -228,7 +228,7 @@ impl<'a> Contract<'a> {
         }
         // Ragged rows are keyed by line and file (see RawTable::concat).
         let file = self.raw.file_of.get(row).copied().unwrap_or(0) as u64;
-        let &fields = self.ragged.get(&(self.raw.lines[row] | file << 40))?;
+        let &fields = self.ragged.get(&(self.raw.lines.at(row) | file << 40))?;
         let why = match fields {
             0 => "this line is not a record (not valid JSON, or not an object); fix or remove it"
                 .to_string(),

@@ -103,7 +103,7 @@ impl Contract<'_> {
         let mut keep: Vec<bool> = Vec::new();
         for part in &parts {
             for (row, key) in &part.keys {
-                let line = raw.lines[*row];
+                let line = raw.lines.at(*row);
                 match seen.get(key.as_str()) {
                     Some(first) => {
                         duplicates.push((
@@ -214,7 +214,7 @@ impl<'a> Contract<'a> {
             row.clear();
             cells.clear();
             cells.extend(cursors.iter_mut().map(Cursor::next));
-            let line = raw.lines[i];
+            let line = raw.lines.at(i);
             let mut bad: Option<Reject> = self.ragged_reject(i);
             if bad.is_none() {
                 for (r, role) in raw.roles.iter().enumerate() {

@@ -376,7 +376,7 @@ mod tests {
         (0..t.len())
             .map(|i| {
                 let cells = t.cells.iter().map(|c| c.text(i));
-                (t.lines[i], cells.collect())
+                (t.lines.at(i), cells.collect())
             })
             .collect()
     }

@@ -4,7 +4,7 @@
 //! error. The result is the long layout of a `city_stats` source: area, period, variable,
 //! value, flag.
 
-use super::{slices, IngestError, RawColumn, RawTable, Texts};
+use super::{slices, IngestError, Lines, RawColumn, RawTable, Texts};
 use crate::config::{Location, Source};
 
 /// Eurostat's observation flags.
@@ -186,7 +186,7 @@ pub fn read(source: &Source, owned: &[u8]) -> Result<RawTable, IngestError> {
     Ok(RawTable {
         roles,
         cells: out.into_iter().map(RawColumn::Text).collect(),
-        lines: line_numbers,
+        lines: Lines::Listed(line_numbers),
         columns: vec![
             dims[area].clone(),
             "TIME_PERIOD".into(),

@@ -28,7 +28,7 @@ mod typed;
 pub use error::{FilterMismatch, IngestError, MissingColumn, Slices};
 pub use load::{load, Loaded, LoadedFile};
 pub use numbers::Numbers;
-pub use raw::{Pointers, RawColumn, RawTable};
+pub use raw::{Lines, Pointers, RawColumn, RawTable};
 pub use texts::{Cells, Texts};
 
 use crate::config::{Format, Source};

@@ -162,7 +162,7 @@ impl Assembler {
         for c in &mut self.cells {
             c.reserve(rows, 0);
         }
-        self.table.lines.reserve(rows);
+        self.table.lines.listed().reserve(rows);
     }
 
     /// A row of `len` fields starting on `line`; `field(i)` is its i-th field.
@@ -187,7 +187,7 @@ impl Assembler {
             for (cells, &i) in cells.iter_mut().zip(&self.plan.indices) {
                 cells.push(at(i));
             }
-            t.lines.push(line);
+            t.lines.listed().push(line);
         } else {
             let n = self.plan.indices.len();
             for (code, i) in &self.plan.wide {
@@ -196,7 +196,7 @@ impl Assembler {
                 }
                 cells[n].push(Some(code));
                 cells[n + 1].push(at(*i));
-                t.lines.push(line);
+                t.lines.listed().push(line);
             }
         }
     }

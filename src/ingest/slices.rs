@@ -84,7 +84,7 @@ pub fn apply(source: &Source, raw: &mut RawTable) -> Result<(), IngestError> {
             .iter()
             .map(|&i| (cell(a, i), cell(v, i), cell(p, i)))
             .collect();
-        let lines: Vec<u64> = rows.iter().map(|&i| raw.lines[i]).collect();
+        let lines: Vec<u64> = rows.iter().map(|&i| raw.lines.at(i)).collect();
         if let Some(((area, variable, period), first, second)) = first_repeat(&keys, &lines) {
             let fixed: Vec<usize> = filter.iter().map(|(d, _)| *d).collect();
             let key = (area.as_ref(), variable.as_ref(), period.as_ref());

@@ -12,7 +12,7 @@ use std::io::Cursor;
 use chrono::TimeZone as _;
 use polars::prelude::*;
 
-use super::{records, IngestError, RawColumn, RawTable};
+use super::{records, IngestError, Lines, RawColumn, RawTable};
 use crate::config::Source;
 
 /// The container a typed file comes in.
@@ -127,7 +127,7 @@ pub fn read(source: &Source, bytes: &[u8], container: Container) -> Result<RawTa
         roles: plan.roles.clone(),
         cells,
         // A row's "line" is its number in the file, from 1.
-        lines: (1..=n as u64).collect(),
+        lines: Lines::Counted(n),
         columns: plan.columns.clone(),
         header_len: header.len(),
         bytes: bytes.len() as u64,
