@@ -29,7 +29,7 @@ pub fn prepare(rule: Rule, column: &RawColumn) -> PolarsResult<Prepared<'_>> {
     let s = match column {
         RawColumn::Text(t) => return Ok(Prepared::Text(t)),
         RawColumn::Numbers(n) => return Ok(Prepared::Parsed(n)),
-        RawColumn::Typed(s) => s,
+        RawColumn::Typed(s) | RawColumn::Written(s) => s,
     };
     let numeric = s.dtype().is_primitive_numeric();
     Ok(match rule {

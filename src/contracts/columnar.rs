@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use super::cells::{prepare, Cell, Cursor, Prepared, TextColumn};
 use super::context::{Contract, Outside};
 use super::rows::Builder;
-use super::rules::{check_number, passes, Rates, Rule};
+use super::rules::{as_written, check_number, passes, Rates, Rule};
 use super::{Reject, Table};
 use crate::config::SourceKind;
 use crate::ingest::RawColumn;
@@ -181,8 +181,10 @@ impl Contract<'_> {
         let name = PlSmallStr::from(role.as_str());
         let named = self.named(r);
         let mut failed: Vec<Failure> = Vec::new();
-        let typed = match &raw.cells[r] {
-            RawColumn::Typed(typed) => typed,
+        // A column its reader vouched for is kept as read (see `ingest::RawColumn::Written`).
+        let (typed, vouched) = match &raw.cells[r] {
+            RawColumn::Typed(typed) => (typed, false),
+            RawColumn::Written(written) => (written, true),
             RawColumn::Text(texts) => return self.text(r, TextColumn::Texts(texts)),
             RawColumn::Numbers(numbers) if matches!(rule, Rule::Number { .. }) => {
                 let (checked, failed) = text::parsed(numbers, rule, required, named);
@@ -192,13 +194,14 @@ impl Contract<'_> {
         };
         // Kept as the file has it: a key written as integers, text with nothing to trim, and
         // dates and codes all in their plain form (in the file's chunks, not copied into one).
-        let kept = match rule {
-            Rule::Key if typed.dtype().is_integer() => true,
-            Rule::Text | Rule::Key | Rule::Date | Rule::OneOf(_) => typed
-                .str()
-                .is_ok_and(|ca| all_texts(ca, &|s| !s.is_empty() && text::as_written(rule, s))),
-            _ => false,
-        };
+        let kept = vouched
+            || match rule {
+                Rule::Key if typed.dtype().is_integer() => true,
+                Rule::Text | Rule::Key | Rule::Date | Rule::OneOf(_) => typed
+                    .str()
+                    .is_ok_and(|ca| all_texts(ca, &|s| !s.is_empty() && as_written(rule, s))),
+                _ => false,
+            };
         if kept {
             if required {
                 failed.extend(nulls(typed).map(|row| named.empty(row, None)));

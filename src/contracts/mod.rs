@@ -29,8 +29,8 @@ mod tests;
 pub use reconcile::reconcile;
 pub use rejects::{rejects_frame, Reject};
 pub use rules::{
-    role_dtype, PlainNumbers, CITY_STAT_COUNTS, CITY_STAT_RATES, FUNDING_SOURCES, MAGNITUDE,
-    SECTORS,
+    role_dtype, AsWritten, PlainNumbers, CITY_STAT_COUNTS, CITY_STAT_RATES, FUNDING_SOURCES,
+    MAGNITUDE, SECTORS,
 };
 
 use context::Contract;

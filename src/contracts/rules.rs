@@ -342,6 +342,39 @@ impl PlainNumbers {
     }
 }
 
+/// Whether the contract keeps a non-empty cell of `rule` exactly as written: text and keys
+/// with nothing to trim, dates in the form `2021-03-01`, codes as the vocabulary spells them.
+pub(super) fn as_written(rule: Rule, s: &str) -> bool {
+    match rule {
+        Rule::Text | Rule::Key => s.trim().len() == s.len(),
+        Rule::Date => plain_date(s),
+        Rule::OneOf(allowed) => allowed.contains(&s),
+        _ => false,
+    }
+}
+
+/// What a text file's reader may note about a text role's cells while it reads them: whether
+/// each is one the contract keeps exactly as written (see [`as_written`]; an empty cell is
+/// not, it becomes missing). Where every cell of a column is, the contract keeps the column as
+/// it was read without reading it again, while the reader looks at each cell as it passes.
+#[derive(Debug, Clone, Copy)]
+pub struct AsWritten {
+    rule: Rule,
+}
+
+impl AsWritten {
+    /// For a role kept as text, a date or a code; `None` for any other.
+    pub fn of(kind: SourceKind, role: &str) -> Option<AsWritten> {
+        let rule = rule(kind, role);
+        matches!(rule, Rule::Text | Rule::Key | Rule::Date | Rule::OneOf(_))
+            .then_some(AsWritten { rule })
+    }
+
+    pub fn holds(&self, cell: &str) -> bool {
+        !cell.is_empty() && as_written(self.rule, cell)
+    }
+}
+
 /// A valid date within 1900-2100 written `YYYY-MM-DD`: the form the contract keeps as it is.
 pub(super) fn plain_date(s: &str) -> bool {
     if !is_plain_date(s) {

@@ -149,7 +149,7 @@ fn rows_checked_in_parts_keep_file_order() {
 /// source with a `filter`, or a glob of CSV and Parquet files, is read) rather than the Arrow
 /// text a CSV's text roles are read into, and the numbers it types as it reads them.
 fn from_text_buffers(pipeline: &crate::config::Pipeline, raw: &RawTable) -> Table {
-    let arrow = |c: &RawColumn| matches!(c, RawColumn::Typed(_));
+    let arrow = |c: &RawColumn| matches!(c, RawColumn::Typed(_) | RawColumn::Written(_));
     assert!(raw.cells.iter().any(arrow) && !raw.cells.iter().all(arrow));
     assert!(raw.cells.iter().any(|c| matches!(c, RawColumn::Numbers(_))));
     let texts = RawTable {

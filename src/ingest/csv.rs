@@ -339,6 +339,7 @@ impl Pieces<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::RawColumn;
 
     #[test]
     fn sniffs_the_separator_outside_quotes() {
@@ -439,6 +440,39 @@ mod tests {
             let t = in_pieces(source, bytes, n).expect("no quotes, so no piece cuts a field");
             assert_eq!(rows(&t), expected, "{n} pieces");
             assert_eq!(t.ragged.len(), 6, "{n} pieces");
+        }
+    }
+
+    /// The reader vouches for a text column (`RawColumn::Written`) only where every cell, in
+    /// every piece, is one the contract keeps as written; one padded area in the last piece or
+    /// one misspelt code takes the vouch away from that column alone.
+    #[test]
+    fn columns_are_vouched_for_only_where_every_cell_is_as_written() {
+        let (_dir, pipeline) = projects();
+        let source = &pipeline.sources[0];
+        let mut csv = String::from("id,area,amount,start,funding_source\n");
+        for i in 0..300 {
+            let area = if i == 299 { " D1" } else { "D2" };
+            let funding = if i == 7 { "EU fund" } else { "public" };
+            csv.push_str(&format!(
+                "P{i},{area},{i},2021-01-0{},{funding}\n",
+                i % 9 + 1
+            ));
+        }
+        let kind = |t: &RawTable, role: &str| match &t.cells[t.role(role).unwrap()] {
+            RawColumn::Written(_) => "written",
+            RawColumn::Typed(_) => "typed",
+            RawColumn::Numbers(_) => "numbers",
+            RawColumn::Text(_) => "text",
+        };
+        for n in [1, 2, 7] {
+            let t = in_pieces(source, csv.as_bytes(), n).unwrap();
+            let kinds = ["id", "area", "amount", "start", "funding_source"].map(|r| kind(&t, r));
+            assert_eq!(
+                kinds,
+                ["written", "typed", "numbers", "written", "typed"],
+                "{n} pieces"
+            );
         }
     }
 

@@ -17,13 +17,17 @@ pub enum RawColumn {
     Typed(Series),
     /// A text file's number role of those kinds, typed as it was read (see `numbers`).
     Numbers(Numbers),
+    /// A text file's text role of those kinds in Arrow text, every cell of which its reader
+    /// found in the form the contract keeps as it is (`contracts::AsWritten`): the contract
+    /// keeps the column without reading it again.
+    Written(Series),
 }
 
 impl RawColumn {
     pub fn len(&self) -> usize {
         match self {
             RawColumn::Text(t) => t.len(),
-            RawColumn::Typed(s) => s.len(),
+            RawColumn::Typed(s) | RawColumn::Written(s) => s.len(),
             RawColumn::Numbers(n) => n.len(),
         }
     }
@@ -38,7 +42,7 @@ impl RawColumn {
         match self {
             RawColumn::Text(t) => t,
             RawColumn::Numbers(n) => n.into_texts(),
-            RawColumn::Typed(s) => {
+            RawColumn::Typed(s) | RawColumn::Written(s) => {
                 let mut t = Texts::default();
                 // Every type a reader keeps casts to text (see `typed::normalise`).
                 match s.cast(&DataType::String) {
@@ -58,6 +62,21 @@ impl RawColumn {
         match (&mut *self, other) {
             (RawColumn::Text(a), RawColumn::Text(b)) => a.append(b),
             (RawColumn::Numbers(a), RawColumn::Numbers(b)) => a.append(b),
+            (RawColumn::Written(a), RawColumn::Written(b)) if a.dtype() == b.dtype() => {
+                let _ = a.append(&b);
+            }
+            // A file whose cells the reader could not vouch for: the column is checked.
+            (RawColumn::Written(a), RawColumn::Typed(b) | RawColumn::Written(b)) => {
+                let mut a = std::mem::take(a);
+                if a.dtype() == b.dtype() && a.append(&b).is_ok() {
+                    *self = RawColumn::Typed(a);
+                } else {
+                    let mut t = RawColumn::Typed(a).into_texts();
+                    t.append(RawColumn::Typed(b).into_texts());
+                    *self = RawColumn::Text(t);
+                }
+            }
+            (RawColumn::Typed(_), RawColumn::Written(b)) => self.append(RawColumn::Typed(b)),
             (RawColumn::Typed(a), RawColumn::Typed(b)) if a.dtype() == b.dtype() => {
                 // Same type, so the append cannot fail.
                 let _ = a.append(&b);
@@ -75,7 +94,7 @@ impl RawColumn {
         match self {
             RawColumn::Text(t) => t.push_missing(n),
             RawColumn::Numbers(numbers) => numbers.push_missing(n),
-            RawColumn::Typed(s) => {
+            RawColumn::Typed(s) | RawColumn::Written(s) => {
                 let _ = s.append(&Series::full_null(s.name().clone(), n, s.dtype()));
             }
         }
@@ -93,7 +112,7 @@ impl RawColumn {
         match self {
             RawColumn::Text(t) => t.get(i).map(String::from),
             RawColumn::Numbers(n) => n.text(i),
-            RawColumn::Typed(s) => {
+            RawColumn::Typed(s) | RawColumn::Written(s) => {
                 let one = s.slice(i as i64, 1).cast(&DataType::String).ok()?;
                 one.str().ok()?.get(0).map(String::from)
             }
@@ -115,7 +134,9 @@ fn missing_like(column: &RawColumn, n: usize) -> RawColumn {
             t.push_missing(n);
             RawColumn::Text(t)
         }
-        RawColumn::Typed(s) => RawColumn::Typed(Series::full_null(s.name().clone(), n, s.dtype())),
+        RawColumn::Typed(s) | RawColumn::Written(s) => {
+            RawColumn::Typed(Series::full_null(s.name().clone(), n, s.dtype()))
+        }
         RawColumn::Numbers(numbers) => {
             let mut empty = numbers.retain(&[]);
             empty.push_missing(n);
@@ -305,6 +326,10 @@ impl RawTable {
                     RawColumn::Typed(s.filter(&mask).unwrap_or(s))
                 }
                 RawColumn::Numbers(n) => RawColumn::Numbers(n.retain(keep)),
+                RawColumn::Written(s) => {
+                    let mask = BooleanChunked::from_slice("keep".into(), keep);
+                    RawColumn::Written(s.filter(&mask).unwrap_or(s))
+                }
             });
         }
         if !keep.iter().all(|k| *k) {

@@ -8,7 +8,7 @@ use polars_arrow::array::MutableBinaryViewArray;
 
 use super::{slices, IngestError, Numbers, RawColumn, RawTable, Texts};
 use crate::config::{nearest, Format, Source, SourceKind};
-use crate::contracts::PlainNumbers;
+use crate::contracts::{AsWritten, PlainNumbers};
 
 /// Which file column feeds each role; wide city_stats columns are returned separately.
 pub struct Plan {
@@ -231,8 +231,27 @@ fn kept_as_text(kind: SourceKind, role: &str) -> bool {
 /// One role's cells as they are read.
 enum Store {
     Texts(Texts),
-    Arrow(MutableBinaryViewArray<str>),
+    Arrow(Arrow),
     Numbers(Numbers),
+}
+
+/// A text role's cells in Arrow text, and whether each so far is one the contract keeps as
+/// written: looked at while the cell is at hand, where the contract would read the whole
+/// column again (0.27 s of the 1 GB projects file's contract).
+struct Arrow {
+    array: MutableBinaryViewArray<str>,
+    written: Option<AsWritten>,
+    all_written: bool,
+}
+
+impl Arrow {
+    fn push(&mut self, cell: Option<&str>) {
+        if self.all_written {
+            let holds = |s: &str| self.written.is_some_and(|w| w.holds(s));
+            self.all_written = cell.is_none_or(holds);
+        }
+        self.array.push(cell);
+    }
 }
 
 impl Store {
@@ -242,9 +261,11 @@ impl Store {
         let numbers = PlainNumbers::of(source.kind, role, source.decimal_comma);
         match numbers {
             Some(rule) if arrow => Store::Numbers(Numbers::new(rule)),
-            _ if arrow && kept_as_text(source.kind, role) => {
-                Store::Arrow(MutableBinaryViewArray::new())
-            }
+            _ if arrow && kept_as_text(source.kind, role) => Store::Arrow(Arrow {
+                array: MutableBinaryViewArray::new(),
+                written: AsWritten::of(source.kind, role),
+                all_written: true,
+            }),
             _ => Store::Texts(Texts::default()),
         }
     }
@@ -260,7 +281,7 @@ impl Store {
     fn reserve(&mut self, cells: usize, bytes: usize) {
         match self {
             Store::Texts(t) => t.reserve(cells, bytes),
-            Store::Arrow(a) => a.reserve(cells),
+            Store::Arrow(a) => a.array.reserve(cells),
             Store::Numbers(n) => n.reserve(cells),
         }
     }
@@ -279,8 +300,11 @@ impl Store {
             Store::Texts(t) => RawColumn::Text(t),
             Store::Numbers(n) => RawColumn::Numbers(n),
             Store::Arrow(a) => {
-                let ca = StringChunked::with_chunk(role.into(), a.freeze());
-                RawColumn::Typed(ca.into_series())
+                let ca = StringChunked::with_chunk(role.into(), a.array.freeze()).into_series();
+                match a.all_written {
+                    true => RawColumn::Written(ca),
+                    false => RawColumn::Typed(ca),
+                }
             }
         }
     }

@@ -9,7 +9,7 @@ use polars_arrow::bitmap::{Bitmap, MutableBitmap};
 use rayon::prelude::*;
 
 use super::super::cells::TextColumn;
-use super::super::rules::{check_number, check_with, plain_date, Rule, Value};
+use super::super::rules::{as_written, check_number, check_with, Rule, Value};
 use super::{by_runs, Failure, Named, RUN};
 use crate::ingest::Numbers;
 
@@ -121,17 +121,6 @@ pub fn parsed(
 /// A cell read as `str::parse::<f64>` reads it.
 fn plain_number(s: &str) -> Result<f64, fast_float2::Error> {
     fast_float2::parse(s)
-}
-
-/// Whether the contract keeps a non-empty cell of `rule` exactly as written: text and keys
-/// with nothing to trim, dates in the form `2021-03-01`, codes as the vocabulary spells them.
-pub(super) fn as_written(rule: Rule, s: &str) -> bool {
-    match rule {
-        Rule::Text | Rule::Key => s.trim().len() == s.len(),
-        Rule::Date => plain_date(s),
-        Rule::OneOf(allowed) => allowed.contains(&s),
-        _ => false,
-    }
 }
 
 /// A date's or a code's column: a cell in the form the contract keeps (`2021-03-01`, a code
