@@ -48,10 +48,8 @@ impl Contract<'_> {
         if !converts {
             return Ok(());
         }
-        if let (Some(a), false) = (at.amount, factors.iter().all(|f| *f == 1.0)) {
-            let factors = Float64Chunked::from_vec(PlSmallStr::EMPTY, factors);
-            let scaled = columns[a].f64()? * &factors;
-            columns[a] = scaled.with_name(columns[a].name().clone()).into_series();
+        if let (Some(a), true) = (at.amount, factors.par_iter().any(|f| *f != 1.0)) {
+            columns[a] = scaled(columns[a].f64()?, &factors).into_series();
         }
         Ok(())
     }
@@ -67,6 +65,22 @@ impl Contract<'_> {
         }
         Ok(())
     }
+}
+
+/// Each amount times its row's factor, side by side, missing where the amount is (the values
+/// under a missing amount are multiplied too, as polars' own product does).
+fn scaled(amount: &Float64Chunked, factors: &[f64]) -> Float64Chunked {
+    let amount = amount.rechunk();
+    let Some(a) = amount.downcast_iter().next() else {
+        return amount.into_owned();
+    };
+    let values: Vec<f64> = a
+        .values()
+        .par_iter()
+        .zip(factors)
+        .map(|(x, f)| x * f)
+        .collect();
+    Float64Chunked::from_vec_validity(amount.name().clone(), values, a.validity().cloned())
 }
 
 /// A run of rows checked on one core.
