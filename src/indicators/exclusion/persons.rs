@@ -163,8 +163,9 @@ const ENCODE_PIECE: usize = 1 << 20;
 /// A cell is first looked up by its Arrow view (16 bytes: a short text itself, or where a long
 /// one sits), which equal texts share where the file stores each distinct value once (a
 /// Parquet dictionary): one integer hash a row instead of hashing and comparing text (the
-/// 10 M persons' areas: 72 -> 53 ms). Where views keep missing (long texts a CSV stores one by
-/// one), they are given up on, and texts are looked up as before.
+/// 10 M persons' areas: 72 -> 53 ms). Where views keep missing (long texts a CSV stores one
+/// by one), new ones stop being remembered after [`VIEW_MISSES`]; texts are looked up as
+/// before.
 fn encode_piece<'a>(
     array: &'a Utf8ViewArray,
     range: std::ops::Range<usize>,
