@@ -13,7 +13,7 @@ pub enum RawColumn {
     /// Numbers, text, booleans, dates or timestamps, as the file has them (see
     /// `typed::normalise`); the contract checks them without a detour through text. A text
     /// file's text roles of the kinds whose contract runs over columns are read straight into
-    /// Arrow text too (see `records::arrow_text`).
+    /// Arrow text too (see `records::typed_as_read`).
     Typed(Series),
     /// A text file's number role of those kinds, typed as it was read (see `numbers`).
     Numbers(Numbers),

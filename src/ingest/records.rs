@@ -132,7 +132,7 @@ impl Assembler {
             roles.extend(["variable".to_string(), "value".to_string()]);
             columns.extend(["(column name)".to_string(), "(variable column)".to_string()]);
         }
-        let arrow = arrow_text(source) && plan.wide.is_empty();
+        let arrow = typed_as_read(source) && plan.wide.is_empty();
         let cells = roles
             .iter()
             .map(|role| Store::new(source, role, arrow))
@@ -219,7 +219,7 @@ impl Assembler {
 /// projects), which keeps a text column as it is read wherever nothing in it needs trimming,
 /// instead of copying every cell again, and parses a number once.
 /// A multi-dimensional table's filter reads its cells one by one, from text buffers.
-fn arrow_text(source: &Source) -> bool {
+fn typed_as_read(source: &Source) -> bool {
     matches!(source.kind, SourceKind::Microdata | SourceKind::Projects) && source.filter.is_empty()
 }
 
