@@ -44,13 +44,20 @@ pub fn microdata(
         .map(|id| wanted.iter().any(|w| w == id))
         .collect();
     for (index, population) in data.populations.iter().enumerate() {
-        let plan = Plan::new(
-            population,
-            &data,
-            &selection.breakdowns,
-            &selection.age_groups,
+        // The national running sums are one sequential pass (their order fixes every sum's
+        // last bit): they are made while the groups are laid out on the other cores.
+        let (plan, national) = rayon::join(
+            || {
+                Plan::new(
+                    population,
+                    &data,
+                    &selection.breakdowns,
+                    &selection.age_groups,
+                )
+            },
+            || Distribution::from_sorted(&population.income, &population.weight),
         );
-        let point = values(population, &plan, &population.weight);
+        let point = values_with(population, &plan, &population.weight, national);
         let replicates: Vec<Vec<Option<f64>>> = (0..boot.replicates as u64)
             .into_par_iter()
             .map(|r| {
@@ -84,7 +91,11 @@ fn resample(p: &Population, rng: &mut SplitMix64) -> Vec<f64> {
 
 /// Every group's values under the weights `w` (by sorted position), in slots of `MICRO.len()`.
 pub fn values(p: &Population, plan: &Plan, w: &[f64]) -> Vec<Slot> {
-    let national = Distribution::from_sorted(&p.income, w);
+    values_with(p, plan, w, Distribution::from_sorted(&p.income, w))
+}
+
+/// [`values`] with the national distribution under `w` already made.
+fn values_with(p: &Population, plan: &Plan, w: &[f64], national: Distribution) -> Vec<Slot> {
     let Some(median) = national.median() else {
         return vec![None; plan.groups.len() * MICRO.len()];
     };
