@@ -145,27 +145,36 @@ fn missing_like(column: &RawColumn, n: usize) -> RawColumn {
     }
 }
 
-/// The line each row starts on, from 1: listed row by row for a text file (a quoted field may
-/// span lines, blank lines are skipped), or counted for a typed file, whose "line" is the row's
-/// number in the file, so that 10 M rows do not take 80 MB to say 1, 2, 3.
+/// The line each row starts on, from 1. Rows on consecutive lines are counted, not listed: a
+/// typed file's "line" is the row's number in the file, and most text files have one row a
+/// line, so that 10 M rows do not take 80 MB to say 2, 3, 4. A row off the count (after a
+/// blank line, or a quoted line break) lists them from there on.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Lines {
     Listed(Vec<u64>),
-    /// Row `i` is on line `i + 1`.
-    Counted(usize),
+    /// Row `i` is on line `first + i`.
+    Counted {
+        first: u64,
+        n: usize,
+    },
 }
 
 impl Default for Lines {
     fn default() -> Lines {
-        Lines::Listed(Vec::new())
+        Lines::Counted { first: 1, n: 0 }
     }
 }
 
 impl Lines {
+    /// A typed file's `n` rows, numbered from 1.
+    pub fn numbered(n: usize) -> Lines {
+        Lines::Counted { first: 1, n }
+    }
+
     pub fn len(&self) -> usize {
         match self {
             Lines::Listed(v) => v.len(),
-            Lines::Counted(n) => *n,
+            Lines::Counted { n, .. } => *n,
         }
     }
 
@@ -177,18 +186,41 @@ impl Lines {
     pub fn at(&self, i: usize) -> u64 {
         match self {
             Lines::Listed(v) => v[i],
-            Lines::Counted(_) => i as u64 + 1,
+            Lines::Counted { first, .. } => first + i as u64,
+        }
+    }
+
+    /// A row after these, on `line`.
+    pub fn push(&mut self, line: u64) {
+        match self {
+            Lines::Counted { first, n } if *n == 0 => (*first, *n) = (line, 1),
+            Lines::Counted { first, n } if *first + *n as u64 == line => *n += 1,
+            _ => self.listed().push(line),
+        }
+    }
+
+    /// Rows after these (a later piece of the same file, or another file).
+    pub fn append(&mut self, other: Lines) {
+        match (&mut *self, &other) {
+            (Lines::Counted { n: 0, .. }, _) => *self = other,
+            (_, Lines::Counted { n: 0, .. }) => {}
+            (Lines::Counted { first, n }, Lines::Counted { first: f, n: m })
+                if *first + *n as u64 == *f =>
+            {
+                *n += m
+            }
+            _ => self.listed().extend(other.iter()),
         }
     }
 
     /// The lines listed, for rows to be added or dropped one by one.
-    pub fn listed(&mut self) -> &mut Vec<u64> {
-        if let Lines::Counted(n) = *self {
-            *self = Lines::Listed((1..=n as u64).collect());
+    fn listed(&mut self) -> &mut Vec<u64> {
+        if let Lines::Counted { .. } = self {
+            *self = Lines::Listed(self.iter().collect());
         }
         match self {
             Lines::Listed(v) => v,
-            Lines::Counted(_) => unreachable!("listed above"),
+            Lines::Counted { .. } => unreachable!("listed above"),
         }
     }
 
@@ -289,7 +321,7 @@ impl RawTable {
         for (c, o) in self.cells.iter_mut().zip(other.cells) {
             c.append(o);
         }
-        self.lines.listed().extend(other.lines.iter());
+        self.lines.append(other.lines);
         self.ragged.extend(other.ragged);
     }
 
@@ -400,7 +432,7 @@ impl RawTable {
                 }
             }
             rows += n;
-            out.lines.listed().extend(t.lines.iter());
+            out.lines.append(t.lines);
             // Lines repeat across files; ragged rows are keyed by (file, line) through the
             // row's file, so keep them per file by offsetting into a file-tagged key.
             out.ragged.extend(
@@ -428,7 +460,7 @@ mod tests {
             roles: vec!["amount".into()],
             columns: vec!["amount".into()],
             cells: vec![RawColumn::Typed(Series::new("amount".into(), vec![1.0; n]))],
-            lines: Lines::Counted(n),
+            lines: Lines::numbered(n),
             ..RawTable::default()
         }
     }
@@ -445,8 +477,25 @@ mod tests {
         assert_eq!(both.lines, [1, 2, 1, 2, 3]);
         let mut kept = typed(4);
         kept.retain(&[true; 4], &[]);
-        assert_eq!(kept.lines, Lines::Counted(4));
+        assert_eq!(kept.lines, Lines::numbered(4));
         kept.retain(&[true, false, true, true], &[]);
         assert_eq!(kept.lines, Lines::Listed(vec![1, 3, 4]));
+    }
+
+    /// A text file's rows are counted while each is on the line after the one before, across
+    /// the pieces it is read in, and listed from the first that is not.
+    #[test]
+    fn rows_on_consecutive_lines_are_counted() {
+        let (mut a, mut b) = (Lines::default(), Lines::default());
+        [2, 3, 4].into_iter().for_each(|l| a.push(l));
+        [5, 6].into_iter().for_each(|l| b.push(l));
+        a.append(b);
+        assert_eq!(a, Lines::Counted { first: 2, n: 5 });
+        a.push(9);
+        assert_eq!(a, Lines::Listed(vec![2, 3, 4, 5, 6, 9]));
+        let mut c = Lines::default();
+        c.push(2);
+        c.append(Lines::Counted { first: 4, n: 2 });
+        assert_eq!(c, [2, 4, 5]);
     }
 }

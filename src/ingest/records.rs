@@ -162,7 +162,6 @@ impl Assembler {
         for c in &mut self.cells {
             c.reserve(rows, 0);
         }
-        self.table.lines.listed().reserve(rows);
     }
 
     /// A row of `len` fields starting on `line`; `field(i)` is its i-th field.
@@ -187,7 +186,7 @@ impl Assembler {
             for (cells, &i) in cells.iter_mut().zip(&self.plan.indices) {
                 cells.push(at(i));
             }
-            t.lines.listed().push(line);
+            t.lines.push(line);
         } else {
             let n = self.plan.indices.len();
             for (code, i) in &self.plan.wide {
@@ -196,7 +195,7 @@ impl Assembler {
                 }
                 cells[n].push(Some(code));
                 cells[n + 1].push(at(*i));
-                t.lines.listed().push(line);
+                t.lines.push(line);
             }
         }
     }

@@ -127,7 +127,7 @@ pub fn read(source: &Source, bytes: &[u8], container: Container) -> Result<RawTa
         roles: plan.roles.clone(),
         cells,
         // A row's "line" is its number in the file, from 1.
-        lines: Lines::Counted(n),
+        lines: Lines::numbered(n),
         columns: plan.columns.clone(),
         header_len: header.len(),
         bytes: bytes.len() as u64,
