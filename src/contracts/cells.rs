@@ -82,6 +82,26 @@ fn float64_in_one_piece(s: &Series) -> PolarsResult<Float64Chunked> {
 /// Rows converted side by side in runs of this many.
 const RUN: usize = 1 << 18;
 
+/// Pieces of `len` values in all as one float64 vector, each value converted by `convert`,
+/// in runs side by side (a typed file's chunks, a text file's numbers read in pieces).
+pub(super) fn joined<'a, T: Copy + Sync + 'a>(
+    len: usize,
+    pieces: impl Iterator<Item = &'a [T]>,
+    convert: impl Fn(T) -> f64 + Sync,
+) -> Vec<f64> {
+    let mut values = vec![0.0; len];
+    let mut rest = values.as_mut_slice();
+    let mut runs = Vec::new();
+    for piece in pieces {
+        let (to, after) = std::mem::take(&mut rest).split_at_mut(piece.len());
+        rest = after;
+        runs.extend(to.chunks_mut(RUN).zip(piece.chunks(RUN)));
+    }
+    runs.into_par_iter()
+        .for_each(|(to, from)| to.iter_mut().zip(from).for_each(|(t, f)| *t = convert(*f)));
+    values
+}
+
 /// [`float64_in_one_piece`] for one numeric type; a value converts as `as` (and polars' cast)
 /// converts it.
 fn one_piece<T>(ca: &ChunkedArray<T>) -> Float64Chunked
@@ -89,16 +109,8 @@ where
     T: PolarsNumericType,
     T::Native: AsPrimitive<f64>,
 {
-    let mut values = vec![0.0; ca.len()];
-    let mut rest = values.as_mut_slice();
-    let mut runs = Vec::new();
-    for a in ca.downcast_iter() {
-        let (to, after) = std::mem::take(&mut rest).split_at_mut(a.len());
-        rest = after;
-        runs.extend(to.chunks_mut(RUN).zip(a.values().chunks(RUN)));
-    }
-    runs.into_par_iter()
-        .for_each(|(to, from)| to.iter_mut().zip(from).for_each(|(t, f)| *t = f.as_()));
+    let pieces = ca.downcast_iter().map(|a| a.values().as_slice());
+    let values = joined(ca.len(), pieces, |x| x.as_());
     let validity = (ca.null_count() > 0).then(|| {
         let mut bits = MutableBitmap::with_capacity(ca.len());
         for a in ca.downcast_iter() {

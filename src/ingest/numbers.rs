@@ -94,13 +94,9 @@ impl Numbers {
         self.pieces.push(Vec::new());
     }
 
-    /// Each row's number in pieces, with the rows before each piece; NaN where the cell is
-    /// kept as text.
-    pub fn pieces(&self) -> impl Iterator<Item = (usize, &[f64])> {
-        self.firsts
-            .iter()
-            .copied()
-            .zip(self.pieces.iter().map(Vec::as_slice))
+    /// Each row's number, in pieces; NaN where the cell is kept as text.
+    pub fn pieces(&self) -> impl Iterator<Item = &[f64]> {
+        self.pieces.iter().map(Vec::as_slice)
     }
 
     /// Row `i`'s number, NaN where its cell is kept as text.
@@ -135,6 +131,13 @@ impl Numbers {
         let mut t = Texts::default();
         (0..self.len()).for_each(|i| t.push(self.text(i).as_deref()));
         t
+    }
+
+    /// `n` rows of the same role without the column (a file of a glob that lacks it).
+    pub(super) fn missing_like(&self, n: usize) -> Numbers {
+        let mut missing = Numbers::new(self.rule);
+        missing.push_missing(n);
+        missing
     }
 
     /// The rows `keep` marks.

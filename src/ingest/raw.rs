@@ -65,16 +65,10 @@ impl RawColumn {
             (RawColumn::Written(a), RawColumn::Written(b)) if a.dtype() == b.dtype() => {
                 let _ = a.append(&b);
             }
-            // A file whose cells the reader could not vouch for: the column is checked.
-            (RawColumn::Written(a), RawColumn::Typed(b) | RawColumn::Written(b)) => {
-                let mut a = std::mem::take(a);
-                if a.dtype() == b.dtype() && a.append(&b).is_ok() {
-                    *self = RawColumn::Typed(a);
-                } else {
-                    let mut t = RawColumn::Typed(a).into_texts();
-                    t.append(RawColumn::Typed(b).into_texts());
-                    *self = RawColumn::Text(t);
-                }
+            // Cells the reader could not vouch for join them: the whole column is checked.
+            (RawColumn::Written(a), b) => {
+                *self = RawColumn::Typed(std::mem::take(a));
+                self.append(b);
             }
             (RawColumn::Typed(_), RawColumn::Written(b)) => self.append(RawColumn::Typed(b)),
             (RawColumn::Typed(a), RawColumn::Typed(b)) if a.dtype() == b.dtype() => {
@@ -137,11 +131,7 @@ fn missing_like(column: &RawColumn, n: usize) -> RawColumn {
         RawColumn::Typed(s) | RawColumn::Written(s) => {
             RawColumn::Typed(Series::full_null(s.name().clone(), n, s.dtype()))
         }
-        RawColumn::Numbers(numbers) => {
-            let mut empty = numbers.retain(&[]);
-            empty.push_missing(n);
-            RawColumn::Numbers(empty)
-        }
+        RawColumn::Numbers(numbers) => RawColumn::Numbers(numbers.missing_like(n)),
     }
 }
 

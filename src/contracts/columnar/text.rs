@@ -8,7 +8,7 @@ use polars::prelude::*;
 use polars_arrow::bitmap::{Bitmap, MutableBitmap};
 use rayon::prelude::*;
 
-use super::super::cells::TextColumn;
+use super::super::cells::{joined, TextColumn};
 use super::super::rules::{as_written, check_number, check_with, Rule, Value};
 use super::{by_runs, Failure, Named, RUN};
 use crate::ingest::Numbers;
@@ -44,18 +44,9 @@ pub fn numbers(
                     }
                     Some((s, _)) => check_with(rule, s, false),
                 };
-                match checked {
-                    Ok(Some(Value::Number(x))) => *value = x,
-                    Ok(_) => {
-                        if required {
-                            failed.push(named.empty(row, cell));
-                        }
-                        *valid = false;
-                    }
-                    Err(why) => {
-                        failed.push(named.broke(row, cell.map(String::from), why));
-                        *valid = false;
-                    }
+                match kept_number(checked, (row, cell), required, named, &mut failed) {
+                    Some(x) => *value = x,
+                    None => *valid = false,
                 }
             }
             failed
@@ -76,17 +67,8 @@ pub fn parsed(
     named: Named,
 ) -> (Series, Vec<Failure>) {
     let (n, odd_rows) = (numbers.len(), numbers.odd_rows());
-    // One piece, as the families read it: each piece read is copied in runs side by side.
-    let mut values = vec![0.0; n];
-    let mut rest = values.as_mut_slice();
-    let mut runs = Vec::new();
-    for (_, piece) in numbers.pieces() {
-        let (to, after) = rest.split_at_mut(piece.len());
-        runs.extend(to.chunks_mut(RUN).zip(piece.chunks(RUN)));
-        rest = after;
-    }
-    runs.into_par_iter()
-        .for_each(|(to, from)| to.copy_from_slice(from));
+    // One piece, as the families read it.
+    let mut values = joined(n, numbers.pieces(), |x| x);
     let mut checked: Vec<Option<f64>> = vec![None; odd_rows.len()];
     let found: Vec<Vec<Failure>> = checked
         .par_chunks_mut(RUN)
@@ -96,12 +78,8 @@ pub fn parsed(
             let mut failed = Vec::new();
             let cells = odd_rows[start..].iter().zip(numbers.odd_from(start));
             for ((&row, cell), x) in cells.zip(checked) {
-                match check_with(rule, cell.unwrap_or(""), false) {
-                    Ok(Some(Value::Number(v))) => *x = Some(v),
-                    Ok(_) if required => failed.push(named.empty(row, cell)),
-                    Ok(_) => {}
-                    Err(why) => failed.push(named.broke(row, cell.map(String::from), why)),
-                }
+                let one = check_with(rule, cell.unwrap_or(""), false);
+                *x = kept_number(one, (row, cell), required, named, &mut failed);
             }
             failed
         })
@@ -116,6 +94,24 @@ pub fn parsed(
     }
     let ca = Float64Chunked::from_vec_validity(PlSmallStr::EMPTY, values, validity.map(Into::into));
     (ca.into_series(), found.into_iter().flatten().collect())
+}
+
+/// The number a checked cell keeps, or why it keeps none, added to `failed` (an empty cell
+/// only where the role is required).
+fn kept_number(
+    checked: Result<Option<Value>, String>,
+    (row, cell): (usize, Option<&str>),
+    required: bool,
+    named: Named,
+    failed: &mut Vec<Failure>,
+) -> Option<f64> {
+    match checked {
+        Ok(Some(Value::Number(x))) => return Some(x),
+        Ok(_) if required => failed.push(named.empty(row, cell)),
+        Ok(_) => {}
+        Err(why) => failed.push(named.broke(row, cell.map(String::from), why)),
+    }
+    None
 }
 
 /// A cell read as `str::parse::<f64>` reads it.
