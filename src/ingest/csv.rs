@@ -5,11 +5,14 @@
 //! A `city_stats` file in wide layout (one column per variable code named in `variables`) is
 //! turned long here, so that contracts see one layout.
 
+use std::fs::File;
+use std::ops::Range;
 use std::path::Path;
 
 use csv::{ByteRecord, ReaderBuilder, StringRecord};
 use rayon::prelude::*;
 
+use super::disk::{self, Disk};
 use super::records::Assembler;
 use super::{IngestError, RawTable};
 use crate::config::{Format, Location, Source};
@@ -49,20 +52,23 @@ fn strip_bom(bytes: &[u8]) -> &[u8] {
 }
 
 pub fn load(source: &Source) -> Result<Vec<u8>, IngestError> {
-    read_file(&source.resolved).map_err(|error| {
-        if error.kind() == std::io::ErrorKind::NotFound {
-            IngestError::Missing {
-                source_name: source.name.clone(),
-                path: source.resolved.clone(),
-            }
-        } else {
-            IngestError::Io {
-                source_name: source.name.clone(),
-                path: source.resolved.clone(),
-                error,
-            }
+    read_file(&source.resolved).map_err(|error| io_error(source, error))
+}
+
+/// A source's file that cannot be read: missing, or why not.
+pub(super) fn io_error(source: &Source, error: std::io::Error) -> IngestError {
+    if error.kind() == std::io::ErrorKind::NotFound {
+        IngestError::Missing {
+            source_name: source.name.clone(),
+            path: source.resolved.clone(),
         }
-    })
+    } else {
+        IngestError::Io {
+            source_name: source.name.clone(),
+            path: source.resolved.clone(),
+            error,
+        }
+    }
 }
 
 /// Files above this size are read in pieces side by side.
@@ -157,69 +163,145 @@ fn parse_error(source: &Source, e: &csv::Error) -> IngestError {
 /// Files above this size are parsed in pieces, side by side.
 const PARALLEL_BYTES: usize = 16 << 20;
 
-pub fn read(source: &Source, owned: &[u8]) -> Result<RawTable, IngestError> {
-    let pieces = match owned.len() >= PARALLEL_BYTES {
+/// A file left on disk is read by each core in blocks of this size.
+const BLOCK: usize = 256 << 10;
+
+fn pieces_for(len: u64) -> usize {
+    match len >= PARALLEL_BYTES as u64 {
         true => 2 * rayon::current_num_threads(),
         false => 1,
-    };
-    read_in(source, owned, pieces)
+    }
 }
 
-/// Reads a file in up to `pieces` pieces side by side.
+pub fn read(source: &Source, owned: &[u8]) -> Result<RawTable, IngestError> {
+    read_in(source, owned, pieces_for(owned.len() as u64))
+}
+
+/// Reads a file in memory in up to `pieces` pieces side by side.
 fn read_in(source: &Source, owned: &[u8], pieces: usize) -> Result<RawTable, IngestError> {
     let bytes = strip_bom(owned);
     let header = header(source, bytes)?;
-    let separator = separator(source, bytes);
     let reader = Pieces {
         source,
         header: &header,
-        separator,
-        bytes,
+        separator: separator(source, bytes),
+        origin: Origin::Memory(owned),
+        block: BLOCK,
     };
-    let pieces = split(bytes, pieces);
-    let mut table = if pieces.len() > 1 {
-        let newlines: Vec<u64> = pieces
-            .par_iter()
-            .map(|r| newlines(&bytes[r.clone()]))
-            .collect();
-        let above = newlines.iter().scan(0, |sum, n| {
-            let before = *sum;
-            *sum += n;
-            Some(before)
-        });
-        let pieces: Vec<_> = pieces.into_iter().zip(above).collect();
-        let parsed: Vec<Result<Piece, IngestError>> = pieces
-            .into_par_iter()
-            .enumerate()
-            .map(|(k, (range, above))| reader.parse(range, k == 0, above))
-            .collect();
-        reader.join(parsed)?
-    } else {
-        None
-    };
-    if table.is_none() {
-        table = Some(reader.parse(0..bytes.len(), true, 0)?.table);
-    }
-    let mut table = table.unwrap_or_else(|| unreachable!("parsed above"));
-    table.bytes = owned.len() as u64;
+    let len = owned.len() as u64;
+    let ranges = split(len - bytes.len() as u64, len, pieces, |from| {
+        Ok(memchr::memchr(b'\n', &owned[from as usize..]).map(|i| from + i as u64))
+    })
+    .map_err(|e| io_error(source, e))?;
+    let mut table = reader.read(ranges)?;
+    table.bytes = len;
     Ok(table)
 }
 
-/// Up to `n` byte ranges that together cover `bytes`, each but the last ending just after a
-/// newline. A newline may lie inside a quoted field; [`Pieces::join`] finds that out.
-fn split(bytes: &[u8], n: usize) -> Vec<std::ops::Range<usize>> {
-    let mut starts = vec![0];
-    for k in 1..n {
-        let target = (bytes.len() * k / n).max(*starts.last().unwrap_or(&0));
-        if let Some(nl) = bytes[target..].iter().position(|&b| b == b'\n') {
-            let at = target + nl + 1;
-            if at < bytes.len() && Some(&at) != starts.last() {
+/// Reads a large file left on disk (see `ingest::disk`), in pieces side by side, each
+/// through a block of memory; `disk` is the file as it was when it was hashed.
+pub fn read_on_disk(source: &Source, disk: &Disk) -> Result<RawTable, IngestError> {
+    read_on_disk_in(source, disk, pieces_for(disk.len), BLOCK)
+}
+
+fn read_on_disk_in(
+    source: &Source,
+    disk: &Disk,
+    pieces: usize,
+    block: usize,
+) -> Result<RawTable, IngestError> {
+    let io = |e| io_error(source, e);
+    let file = File::open(&source.resolved).map_err(io)?;
+    let same = |file: &File| match Disk::of(file) {
+        Ok(now) if now == *disk => Ok(()),
+        Ok(_) => Err(io(disk::changed())),
+        Err(e) => Err(io(e)),
+    };
+    same(&file)?;
+    let head = head_of(&file, disk.len).map_err(io)?;
+    let bytes = strip_bom(&head);
+    let header = header(source, bytes)?;
+    let reader = Pieces {
+        source,
+        header: &header,
+        separator: separator(source, bytes),
+        origin: Origin::Disk(&file),
+        block,
+    };
+    let bom = (head.len() - bytes.len()) as u64;
+    let ranges = split(bom, disk.len, pieces, |from| {
+        next_newline(&file, from, disk.len)
+    })
+    .map_err(io)?;
+    let mut table = reader.read(ranges)?;
+    // Read through the same handle: a file changed in place since it was hashed is caught
+    // here, one replaced by another under its name was not read.
+    same(&file)?;
+    table.bytes = disk.len;
+    Ok(table)
+}
+
+/// The top of a file, up to past the end of its first row: enough for the header and the
+/// separator.
+fn head_of(file: &File, len: u64) -> std::io::Result<Vec<u8>> {
+    let mut size: u64 = 64 << 10;
+    loop {
+        let mut head = vec![0u8; size.min(len) as usize];
+        disk::read_exact_at(file, &mut head, 0)?;
+        if head.len() as u64 == len || first_row_ends_within(strip_bom(&head)) {
+            return Ok(head);
+        }
+        size *= 4;
+    }
+}
+
+fn first_row_ends_within(bytes: &[u8]) -> bool {
+    let mut reader = ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(false)
+        .from_reader(bytes);
+    let mut record = ByteRecord::new();
+    matches!(reader.read_byte_record(&mut record), Ok(true))
+        && (reader.position().byte() as usize) < bytes.len()
+}
+
+/// Where the first newline from `from` on is in a file of `len` bytes.
+fn next_newline(file: &File, from: u64, len: u64) -> std::io::Result<Option<u64>> {
+    let mut window = vec![0u8; 64 << 10];
+    let mut at = from;
+    while at < len {
+        let n = window.len().min((len - at) as usize);
+        disk::read_exact_at(file, &mut window[..n], at)?;
+        if let Some(i) = memchr::memchr(b'\n', &window[..n]) {
+            return Ok(Some(at + i as u64));
+        }
+        at += n as u64;
+    }
+    Ok(None)
+}
+
+/// Up to `n` byte ranges that together cover `start..len`, each but the last ending just
+/// after a newline (`newline(from)` finds the first one from `from` on). A newline may lie
+/// inside a quoted field; [`Pieces::join`] finds that out.
+fn split(
+    start: u64,
+    len: u64,
+    n: usize,
+    mut newline: impl FnMut(u64) -> std::io::Result<Option<u64>>,
+) -> std::io::Result<Vec<Range<u64>>> {
+    let mut starts = vec![start];
+    for k in 1..n as u64 {
+        let last = *starts.last().unwrap_or(&start);
+        let target = (start + (len - start) * k / n as u64).max(last);
+        if let Some(nl) = newline(target)? {
+            let at = nl + 1;
+            if at < len && at != last {
                 starts.push(at);
             }
         }
     }
-    let ends = starts.iter().skip(1).copied().chain([bytes.len()]);
-    starts.iter().zip(ends).map(|(&s, e)| s..e).collect()
+    let ends = starts.iter().skip(1).copied().chain([len]);
+    Ok(starts.iter().zip(ends).map(|(&s, e)| s..e).collect())
 }
 
 /// A file's lines; memchr counts in SIMD blocks (0.20 -> 0.03 s on 571 MB).
@@ -242,94 +324,211 @@ pub(super) fn start_line(bytes: &[u8], position: &csv::Position) -> u64 {
     position.line() + skipped as u64
 }
 
+/// Where a file's bytes are: read into memory, or left on disk.
+#[derive(Clone, Copy)]
+enum Origin<'a> {
+    Memory(&'a [u8]),
+    Disk(&'a File),
+}
+
 /// A file's rows read piece by piece.
 struct Pieces<'a> {
     source: &'a Source,
     header: &'a [String],
     separator: u8,
-    bytes: &'a [u8],
+    origin: Origin<'a>,
+    /// How much of a file on disk a piece reads at a time.
+    block: usize,
 }
 
+/// A piece's rows, with lines counted from the piece's first line (1).
 struct Piece {
     table: RawTable,
     /// The piece ended inside a quoted field, so the next piece did not start on a row.
     cut_a_field: bool,
+    /// The piece's newlines, to number the lines of the pieces after it.
+    newlines: u64,
+}
+
+/// What reading the rows of a block used up.
+struct Block {
+    /// Bytes read: all, or up to a row that ran on past the block.
+    used: usize,
+    /// The last row ended inside a quoted field.
+    cut_a_field: bool,
 }
 
 impl Pieces<'_> {
-    /// The rows of `bytes[range]`; `first` is the piece with the header, and `above` the lines
-    /// before the piece, so that lines are counted from the top of the file.
-    fn parse(
+    /// The rows of `ranges`, read side by side, or the whole of them in one go when a piece
+    /// ended inside a quoted field (a quote the splitting could not see).
+    fn read(&self, ranges: Vec<Range<u64>>) -> Result<RawTable, IngestError> {
+        let whole = ranges.first().map_or(0, |r| r.start)..ranges.last().map_or(0, |r| r.end);
+        if ranges.len() > 1 {
+            let parsed: Vec<Result<Piece, IngestError>> = ranges
+                .into_par_iter()
+                .enumerate()
+                .map(|(k, range)| self.parse(range, k == 0))
+                .collect();
+            if let Some(table) = self.join(parsed)? {
+                return Ok(table);
+            }
+        }
+        Ok(self.parse(whole, true)?.table)
+    }
+
+    /// The rows of `range`; `first` is the piece with the header.
+    fn parse(&self, range: Range<u64>, first: bool) -> Result<Piece, IngestError> {
+        let mut rows = Assembler::new(self.source, self.header)?;
+        match self.origin {
+            Origin::Memory(bytes) => {
+                let piece = &bytes[range.start as usize..range.end as usize];
+                let newlines = newlines(piece);
+                rows.reserve(newlines as usize);
+                let block = self.rows_of(piece, first, false, 0, &mut rows)?;
+                Ok(Piece {
+                    table: rows.finish(piece.len() as u64),
+                    cut_a_field: block.cut_a_field,
+                    newlines,
+                })
+            }
+            Origin::Disk(file) => self.parse_on_disk(file, range, first, rows),
+        }
+    }
+
+    /// The rows of `range` of a file on disk, a block at a time. Each block is cut after its
+    /// last newline; a row that runs on past it (a quoted line break) is read again with the
+    /// next block.
+    fn parse_on_disk(
         &self,
-        range: std::ops::Range<usize>,
+        file: &File,
+        range: Range<u64>,
         first: bool,
-        above: u64,
+        mut rows: Assembler,
     ) -> Result<Piece, IngestError> {
-        let source = self.source;
-        let piece = &self.bytes[range];
+        let mut buffer: Vec<u8> = Vec::with_capacity(self.block);
+        let (mut at, mut above, mut header) = (range.start, 0, first);
+        let mut sized = false;
+        loop {
+            let want = self.block.min((range.end - at) as usize);
+            let old = buffer.len();
+            buffer.resize(old + want, 0);
+            disk::read_exact_at(file, &mut buffer[old..], at)
+                .map_err(|e| io_error(self.source, e))?;
+            at += want as u64;
+            let more = at < range.end;
+            let end = match memchr::memrchr(b'\n', &buffer[old..]) {
+                _ if !more => buffer.len(),
+                Some(i) => old + i + 1,
+                None => continue,
+            };
+            if !sized {
+                sized = true;
+                // The rows to expect, from the first block's, a tenth more.
+                let per_byte = newlines(&buffer[..end]) as f64 / end.max(1) as f64;
+                rows.reserve((per_byte * (range.end - range.start) as f64 * 1.1) as usize + 16);
+            }
+            let block = self.rows_of(&buffer[..end], header, more, above, &mut rows)?;
+            header = header && block.used == 0;
+            above += newlines(&buffer[..block.used]);
+            if !more {
+                return Ok(Piece {
+                    table: rows.finish(range.end - range.start),
+                    cut_a_field: block.cut_a_field,
+                    newlines: above,
+                });
+            }
+            buffer.drain(..block.used);
+        }
+    }
+
+    /// The rows of `block`, which starts on a row, pushed with their lines counted from
+    /// `above` (the lines before the block in its piece); `header` skips the first row. Where
+    /// `more` follows and the last row ended inside a quoted field, that row is left unread.
+    fn rows_of(
+        &self,
+        block: &[u8],
+        header: bool,
+        more: bool,
+        above: u64,
+        rows: &mut Assembler,
+    ) -> Result<Block, IngestError> {
         let mut reader = ReaderBuilder::new()
             .delimiter(self.separator)
             .flexible(true)
-            .has_headers(first)
-            .from_reader(piece);
-        let mut rows = Assembler::new(source, self.header)?;
-        rows.reserve(newlines(piece) as usize);
+            .has_headers(false)
+            .from_reader(block);
         let mut record = StringRecord::new();
-        let mut cut_a_field = false;
+        let (mut header, mut cut_a_field) = (header, false);
         loop {
             match reader.read_record(&mut record) {
                 Ok(true) => {}
                 Ok(false) => break,
-                Err(e) => {
-                    return Err(match e.kind() {
-                        csv::ErrorKind::Utf8 { pos, err } => IngestError::Encoding {
-                            source_name: source.name.clone(),
-                            location: location(
-                                &source.resolved,
-                                above + pos.as_ref().map_or(1, |p| start_line(piece, p)),
-                                err.field() + 1,
-                            ),
-                        },
-                        _ => {
-                            let line = above + e.position().map_or(1, |p| start_line(piece, p));
-                            IngestError::parse(source, line as usize, e.to_string())
-                        }
-                    })
-                }
+                Err(e) => return Err(self.error(block, above, &e)),
             }
             // Outside quotes a newline ends the row, so a field can only end with one when
             // the input ran out inside quotes.
             cut_a_field = record.iter().next_back().is_some_and(|f| f.ends_with('\n'));
-            let line = above + record.position().map_or(0, |p| start_line(piece, p));
+            let position = record.position();
+            if cut_a_field && more {
+                let used = position.map_or(0, |p| p.byte() as usize);
+                return Ok(Block { used, cut_a_field });
+            }
+            if std::mem::take(&mut header) {
+                continue;
+            }
+            let line = above + position.map_or(0, |p| start_line(block, p));
             // A line with nothing on it is not a row.
             if record.len() <= 1 && record.get(0).is_none_or(str::is_empty) {
                 continue;
             }
             rows.push(line, record.len(), |i| record.get(i));
         }
-        Ok(Piece {
-            table: rows.finish(piece.len() as u64),
+        Ok(Block {
+            used: block.len(),
             cut_a_field,
         })
     }
 
-    /// The pieces as one table, or `None` when a piece ended inside a quoted field (a quote
-    /// the splitting could not see) and the file must be read in one go. The first error in
-    /// file order is the file's error, as long as every piece before it started on a row.
+    fn error(&self, block: &[u8], above: u64, e: &csv::Error) -> IngestError {
+        let source = self.source;
+        match e.kind() {
+            csv::ErrorKind::Utf8 { pos, err } => IngestError::Encoding {
+                source_name: source.name.clone(),
+                location: location(
+                    &source.resolved,
+                    above + pos.as_ref().map_or(1, |p| start_line(block, p)),
+                    err.field() + 1,
+                ),
+            },
+            _ => {
+                let line = above + e.position().map_or(1, |p| start_line(block, p));
+                IngestError::parse(source, line as usize, e.to_string())
+            }
+        }
+    }
+
+    /// The pieces as one table, their lines counted from the top of the file, or `None` when
+    /// a piece ended inside a quoted field and the file must be read in one go. The first
+    /// error in file order is the file's error, as long as every piece before it started on
+    /// a row.
     fn join(
         &self,
         parsed: Vec<Result<Piece, IngestError>>,
     ) -> Result<Option<RawTable>, IngestError> {
         let last = parsed.len().saturating_sub(1);
         let mut out: Option<RawTable> = None;
+        let mut above = 0;
         for (k, piece) in parsed.into_iter().enumerate() {
-            let piece = piece?;
+            let piece = piece.map_err(|e| e.lines_below(above))?;
             if piece.cut_a_field && k < last {
                 return Ok(None);
             }
+            let mut table = piece.table;
+            table.shift_lines(above);
+            above += piece.newlines;
             match &mut out {
-                None => out = Some(piece.table),
-                Some(t) => t.append_rows(piece.table),
+                None => out = Some(table),
+                Some(t) => t.append_rows(table),
             }
         }
         Ok(out)
@@ -389,17 +588,26 @@ mod tests {
             source,
             header: &header,
             separator: b',',
-            bytes,
+            origin: Origin::Memory(bytes),
+            block: BLOCK,
         };
-        let parsed = split(bytes, n)
+        let parsed = split_in_memory(bytes, n)
             .into_iter()
             .enumerate()
-            .map(|(k, r)| {
-                let above = newlines(&bytes[..r.start]);
-                reader.parse(r, k == 0, above)
-            })
+            .map(|(k, r)| reader.parse(r, k == 0))
             .collect();
         reader.join(parsed).unwrap()
+    }
+
+    fn split_in_memory(bytes: &[u8], n: usize) -> Vec<Range<u64>> {
+        let len = bytes.len() as u64;
+        split(0, len, n, |from| {
+            Ok(bytes[from as usize..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map(|i| from + i as u64))
+        })
+        .unwrap()
     }
 
     /// Reads `bytes` in one piece, as a small file is read.
@@ -407,16 +615,28 @@ mod tests {
         in_pieces(source, bytes, 1).expect("one piece cuts nothing")
     }
 
+    /// Writes `bytes` to the source's file and reads it from disk in `pieces` pieces and
+    /// blocks of `block` bytes.
+    fn on_disk(source: &Source, bytes: &[u8], pieces: usize, block: usize) -> RawTable {
+        std::fs::write(&source.resolved, bytes).unwrap();
+        let file = File::open(&source.resolved).unwrap();
+        read_on_disk_in(source, &Disk::of(&file).unwrap(), pieces, block).unwrap()
+    }
+
     #[test]
     fn splits_cover_the_file_and_end_after_newlines() {
         let bytes = b"h\n1\n22\n333\n4444\n55555\n";
         for n in 1..10 {
-            let pieces = split(bytes, n);
+            let pieces = split_in_memory(bytes, n);
             assert_eq!(pieces.first().map(|r| r.start), Some(0));
-            assert_eq!(pieces.last().map(|r| r.end), Some(bytes.len()));
+            assert_eq!(pieces.last().map(|r| r.end), Some(bytes.len() as u64));
             for w in pieces.windows(2) {
                 assert_eq!(w[0].end, w[1].start);
-                assert_eq!(bytes[w[0].end - 1], b'\n', "{n} pieces: {pieces:?}");
+                assert_eq!(
+                    bytes[w[0].end as usize - 1],
+                    b'\n',
+                    "{n} pieces: {pieces:?}"
+                );
             }
         }
     }
@@ -544,5 +764,86 @@ mod tests {
             // Row 250 is on line 252 (after the header), its fifth field.
             assert_eq!((location.line, location.column), (252, 5), "{n} pieces");
         }
+    }
+
+    /// A file left on disk, read in pieces and in blocks down to a byte, reads as the file
+    /// in memory: a byte-order mark, a header with a quoted line break, Windows line ends,
+    /// blank lines, short rows and quoted line breaks falling across blocks and pieces.
+    #[test]
+    fn a_file_on_disk_reads_like_the_file_in_memory() {
+        let (_dir, pipeline) = projects();
+        let source = &pipeline.sources[0];
+        let mut csv = String::from("\u{FEFF}id,area,amount,start,title,\"note\r\n(en)\"\r\n");
+        for i in 0..60 {
+            let title = match i % 4 {
+                0 => "\"a \"\"quoted\"\"\r\nline break\"".to_string(),
+                1 => format!("plain {i}"),
+                2 => "\"\n\n\"".to_string(),
+                _ => "\"\"".to_string(),
+            };
+            csv.push_str(&format!("P{i},D{},{i}.5,2021-01-01,{title},n\r\n", i % 3));
+            if i % 17 == 0 {
+                csv.push_str(&format!("\r\nS{i},D1\r\n"));
+            }
+        }
+        let bytes = csv.as_bytes();
+        let expected = whole(source, bytes);
+        assert_eq!(expected.len(), 64);
+        assert_eq!((expected.header_len, expected.lines.at(0)), (6, 3));
+        for pieces in [1, 2, 3, 7] {
+            for block in [1, 2, 5, 13, 64, 4096] {
+                let t = on_disk(source, bytes, pieces, block);
+                let at = format!("{pieces} pieces, blocks of {block}");
+                assert_eq!(rows(&t), rows(&expected), "{at}");
+                assert_eq!(t.ragged, expected.ragged, "{at}");
+                assert_eq!(t.bytes, bytes.len() as u64, "{at}");
+            }
+        }
+    }
+
+    /// Lines of rows and of errors on disk count from the top of the file, past the pieces
+    /// and blocks before them.
+    #[test]
+    fn an_error_on_disk_names_the_line_in_the_file() {
+        let (_dir, pipeline) = projects();
+        let source = &pipeline.sources[0];
+        let mut bytes = b"id,area,amount,start,title\n".to_vec();
+        for i in 0..300 {
+            bytes.extend(format!("P{i},D1,1,2021-01-01,t").as_bytes());
+            if i == 250 {
+                bytes.push(0xE9);
+            }
+            bytes.push(b'\n');
+        }
+        for (pieces, block) in [(1, 7), (2, 100), (7, 4096)] {
+            std::fs::write(&source.resolved, &bytes).unwrap();
+            let file = File::open(&source.resolved).unwrap();
+            let disk = Disk::of(&file).unwrap();
+            let err = read_on_disk_in(source, &disk, pieces, block).unwrap_err();
+            let IngestError::Encoding { location, .. } = &err else {
+                panic!("{err}")
+            };
+            assert_eq!(
+                (location.line, location.column),
+                (252, 5),
+                "{pieces} pieces"
+            );
+        }
+    }
+
+    /// A file that is not the one hashed (rewritten since) is not read.
+    #[test]
+    fn a_file_changed_since_it_was_hashed_is_not_read() {
+        let (_dir, pipeline) = projects();
+        let source = &pipeline.sources[0];
+        let csv = "id,area,amount,start\nP1,D1,1,2021-01-01\n";
+        std::fs::write(&source.resolved, csv).unwrap();
+        let disk = Disk::of(&File::open(&source.resolved).unwrap()).unwrap();
+        std::fs::write(&source.resolved, format!("{csv}P2,D1,2,2021-01-01\n")).unwrap();
+        let err = read_on_disk_in(source, &disk, 2, 64).unwrap_err();
+        assert!(
+            err.to_string().contains("changed while cityimpact read it"),
+            "{err}"
+        );
     }
 }

@@ -111,6 +111,17 @@ impl IngestError {
     }
 
     /// A file that cannot be parsed, at a line of it.
+    /// The error of a piece of a file, its line counted from the top of the file: `above`
+    /// lines lie before the piece.
+    pub fn lines_below(mut self, above: u64) -> IngestError {
+        if let IngestError::Encoding { location, .. } | IngestError::Parse { location, .. } =
+            &mut self
+        {
+            location.line += above as usize;
+        }
+        self
+    }
+
     pub fn parse(source: &Source, line: usize, message: String) -> IngestError {
         IngestError::Parse {
             source_name: source.name.clone(),

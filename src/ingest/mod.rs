@@ -4,7 +4,8 @@
 //! and checking belong to `contracts`; here a file either can be read (and every row comes
 //! out, good or bad) or it cannot, and the error names the file.
 //!
-//! - `load`: a source's files read once and hashed;
+//! - `load`: a source's files read once and hashed; `digest` and `disk`: a large text file
+//!   hashed and parsed from disk through small buffers, never held whole;
 //! - one reader per format: `csv`, `eurostat`, `json`, `ocds`, `sheet`, `typed` (Parquet and
 //!   Arrow IPC), with `records` and `slices` shared by the text readers;
 //! - `raw`: the table a reader gives; `texts`: the text buffers in it; `numbers`: a text
@@ -12,6 +13,8 @@
 //! - `error`: why a file cannot be read.
 
 mod csv;
+mod digest;
+mod disk;
 mod error;
 mod eurostat;
 mod json;
@@ -26,7 +29,7 @@ mod texts;
 mod typed;
 
 pub use error::{FilterMismatch, IngestError, MissingColumn, Slices};
-pub use load::{load, Loaded, LoadedFile};
+pub use load::{load, Content, Loaded, LoadedFile};
 pub use numbers::Numbers;
 pub use raw::{Lines, Pointers, RawColumn, RawTable};
 pub use texts::{Cells, Texts};
@@ -37,7 +40,10 @@ use crate::config::{Format, Source};
 /// (a glob) are read as one table, each row keeping its file.
 pub fn parse(source: &Source, loaded: &Loaded) -> Result<RawTable, IngestError> {
     let several = loaded.files.len() > 1;
-    if source.format == Format::Ocds && several && loaded.files.iter().all(|f| is_json(&f.bytes)) {
+    if source.format == Format::Ocds
+        && several
+        && loaded.files.iter().all(|f| f.bytes().is_some_and(is_json))
+    {
         return ocds_packages(source, loaded);
     }
     let mut tables = Vec::new();
@@ -46,22 +52,10 @@ pub fn parse(source: &Source, loaded: &Loaded) -> Result<RawTable, IngestError> 
             resolved: file.resolved.clone(),
             ..source.clone()
         };
-        let mut raw = match one.format {
-            Format::EurostatTsv => eurostat::read(&one, &file.bytes)?,
-            Format::Json | Format::Ndjson => json::read(&one, &file.bytes)?,
-            Format::Parquet => typed::read(&one, &file.bytes, typed::Container::Parquet)?,
-            Format::Arrow => typed::read(&one, &file.bytes, typed::Container::ArrowIpc)?,
-            // OCDS release packages and 360Giving's standard form are JSON; their flattened
-            // forms are CSV.
-            Format::Ocds | Format::Giving360 if is_json(&file.bytes) => {
-                json::read(&one, &file.bytes)?
-            }
-            // 360Giving publishes spreadsheets too; any format may be given as one.
-            Format::Spreadsheet => sheet::read(&one, &file.bytes)?,
-            _ if sheet::is_spreadsheet(&file.bytes) => sheet::read(&one, &file.bytes)?,
-            Format::Csv | Format::Tsv | Format::SdmxCsv | Format::Giving360 | Format::Ocds => {
-                csv::read(&one, &file.bytes)?
-            }
+        let mut raw = match &file.content {
+            // Only text in columns is left on disk.
+            Content::Disk(disk) => csv::read_on_disk(&one, disk)?,
+            Content::Bytes(bytes) => read_bytes(&one, bytes)?,
         };
         slices::apply(&one, &mut raw)?;
         raw.blake3 = file.blake3.clone();
@@ -70,6 +64,25 @@ pub fn parse(source: &Source, loaded: &Loaded) -> Result<RawTable, IngestError> 
         tables.push(raw);
     }
     Ok(RawTable::concat(tables))
+}
+
+/// A file read into memory, by its format.
+fn read_bytes(one: &Source, bytes: &[u8]) -> Result<RawTable, IngestError> {
+    match one.format {
+        Format::EurostatTsv => eurostat::read(one, bytes),
+        Format::Json | Format::Ndjson => json::read(one, bytes),
+        Format::Parquet => typed::read(one, bytes, typed::Container::Parquet),
+        Format::Arrow => typed::read(one, bytes, typed::Container::ArrowIpc),
+        // OCDS release packages and 360Giving's standard form are JSON; their flattened
+        // forms are CSV.
+        Format::Ocds | Format::Giving360 if is_json(bytes) => json::read(one, bytes),
+        // 360Giving publishes spreadsheets too; any format may be given as one.
+        Format::Spreadsheet => sheet::read(one, bytes),
+        _ if sheet::is_spreadsheet(bytes) => sheet::read(one, bytes),
+        Format::Csv | Format::Tsv | Format::SdmxCsv | Format::Giving360 | Format::Ocds => {
+            csv::read(one, bytes)
+        }
+    }
 }
 
 /// Several OCDS packages as one source: processes compiled across the files (see
@@ -82,7 +95,7 @@ fn ocds_packages(source: &Source, loaded: &Loaded) -> Result<RawTable, IngestErr
     let texts: Vec<&str> = loaded
         .files
         .iter()
-        .map(|f| json::text_of(&one(f), &f.bytes))
+        .map(|f| json::text_of(&one(f), f.bytes().unwrap_or_default()))
         .collect::<Result<_, _>>()?;
     let packages: Vec<ocds::Package> = loaded
         .files
@@ -93,7 +106,7 @@ fn ocds_packages(source: &Source, loaded: &Loaded) -> Result<RawTable, IngestErr
     let rows = ocds::records_across(source, &packages);
     let mut tables = Vec::new();
     for (file, rows) in loaded.files.iter().zip(rows) {
-        let Some(mut raw) = json::ocds_table(&one(file), rows, file.bytes.len() as u64)? else {
+        let Some(mut raw) = json::ocds_table(&one(file), rows, file.size())? else {
             continue;
         };
         slices::apply(&one(file), &mut raw)?;

@@ -203,6 +203,15 @@ impl Lines {
         }
     }
 
+    /// The same rows, `by` lines further down (a piece's rows, once the lines above it are
+    /// counted).
+    pub fn shift(&mut self, by: u64) {
+        match self {
+            Lines::Listed(v) => v.iter_mut().for_each(|l| *l += by),
+            Lines::Counted { first, .. } => *first += by,
+        }
+    }
+
     /// The lines listed, for rows to be added or dropped one by one.
     fn listed(&mut self) -> &mut Vec<u64> {
         if let Lines::Counted { .. } = self {
@@ -307,6 +316,12 @@ impl RawTable {
 
     /// Rows read from a later piece of the same file (same roles; lines already counted from
     /// the top of the file).
+    /// Every row `by` lines further down.
+    pub fn shift_lines(&mut self, by: u64) {
+        self.lines.shift(by);
+        self.ragged.iter_mut().for_each(|(line, _)| *line += by);
+    }
+
     pub fn append_rows(&mut self, other: RawTable) {
         for (c, o) in self.cells.iter_mut().zip(other.cells) {
             c.append(o);

@@ -512,7 +512,7 @@ pub(crate) fn input_files(pipeline: &Pipeline, loaded: &[ingest::Loaded]) -> Vec
             l.files.iter().map(|f| InputFile {
                 source: s.name.clone(),
                 path: f.path.clone(),
-                bytes: f.bytes.len() as u64,
+                bytes: f.size(),
                 blake3: f.blake3.clone(),
             })
         })
