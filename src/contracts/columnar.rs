@@ -56,12 +56,12 @@ impl Named<'_> {
     }
 }
 
-/// Whether a source's contract can run over its columns: microdata and projects, whatever
-/// their file. The other kinds are small tables, or need keys unique across rows.
+/// Whether a source's contract can run over its columns: microdata, projects and procurement,
+/// whatever their file. The other kinds are small tables, with keys across several columns.
 pub fn applies(contract: &Contract) -> bool {
     matches!(
         contract.source.kind,
-        SourceKind::Microdata | SourceKind::Projects
+        SourceKind::Microdata | SourceKind::Projects | SourceKind::Procurement
     )
 }
 
@@ -133,11 +133,14 @@ impl Contract<'_> {
             });
         }
         let (period, filtered) = match self.source.kind {
-            SourceKind::Projects => {
+            SourceKind::Projects | SourceKind::Procurement => {
                 let mut period = self.period_rows(&columns);
                 self.project_checks(&mut columns, &mut period, &mut bad)?;
                 let period = period_column(&period);
                 let filtered = self.outside(&period, &mut bad);
+                if self.source.kind == SourceKind::Procurement {
+                    self.unique_ids(&columns, &mut bad)?;
+                }
                 (period, filtered)
             }
             _ => {

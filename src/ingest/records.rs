@@ -215,11 +215,15 @@ impl Assembler {
 
 /// Whether a source's cells are read into columns (Arrow text, and numbers typed as they are
 /// read) rather than text buffers: for the kinds whose contract runs over columns (microdata,
-/// projects), which keeps a text column as it is read wherever nothing in it needs trimming,
+/// projects, procurement), which keeps a text column as it is read wherever nothing in it needs trimming,
 /// instead of copying every cell again, and parses a number once.
 /// A multi-dimensional table's filter reads its cells one by one, from text buffers.
 fn typed_as_read(source: &Source) -> bool {
-    matches!(source.kind, SourceKind::Microdata | SourceKind::Projects) && source.filter.is_empty()
+    let columnar = matches!(
+        source.kind,
+        SourceKind::Microdata | SourceKind::Projects | SourceKind::Procurement
+    );
+    columnar && source.filter.is_empty()
 }
 
 /// Whether the contract keeps a role as text, so that its Arrow text can be kept as read.

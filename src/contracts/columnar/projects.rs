@@ -1,7 +1,11 @@
-//! The projects' rules across cells, over columns: a project's period is its start's year, its
-//! end is not before its start, and its amount is converted into the reporting currency at the
-//! rate of its currency and year (at base-year prices where the pipeline deflates). Only rows
-//! whose cells passed are looked at, and each rule gives the reject the row contract gives.
+//! The rules across cells of projects and procurement, over columns: a project's period is its
+//! start's year (a contract's, its date's), its end is not before its start, and its amount is
+//! converted into the reporting currency at the rate of its currency and year (at base-year
+//! prices where the pipeline deflates). Only rows whose cells passed are looked at, and each
+//! rule gives the reject the row contract gives. A contract id is read once: a later row with
+//! the same id is a duplicate.
+
+use std::collections::HashMap;
 
 use polars::prelude::*;
 use rayon::prelude::*;
@@ -14,9 +18,17 @@ use super::{runs, Rejected, RUN};
 use crate::config::SourceKind;
 
 impl Contract<'_> {
-    /// Sets each row's period from its start date, rejects rows whose dates are out of order
-    /// or whose amount cannot be converted, and converts the amounts (see
-    /// [`Contract::report_currency`] for their currency column).
+    /// The role whose date gives a row's period: a project's start, a contract's date.
+    fn dated_by(&self) -> &'static str {
+        match self.source.kind {
+            SourceKind::Projects => "start",
+            _ => "date",
+        }
+    }
+
+    /// Sets each row's period from its date (see [`Contract::dated_by`]), rejects rows whose
+    /// dates are out of order or whose amount cannot be converted, and converts the amounts
+    /// (see [`Contract::report_currency`] for their currency column).
     pub(super) fn project_checks(
         &self,
         columns: &mut [Series],
@@ -25,7 +37,12 @@ impl Contract<'_> {
     ) -> PolarsResult<()> {
         let at = &self.at;
         let text = |r: Option<usize>| r.map(|r| columns[r].str()).transpose();
-        let (start, end, code) = (text(at.start)?, text(at.end)?, text(at.currency)?);
+        let date = match self.source.kind {
+            SourceKind::Projects => at.start,
+            _ => at.date,
+        };
+        let (dated, start, end) = (text(date)?, text(at.start)?, text(at.end)?);
+        let code = text(at.currency)?;
         let converts = at.currency.is_some() || self.pipeline.currency.deflates();
         let mut factors = vec![1.0; period.len()];
         let ok = &bad.ok;
@@ -39,7 +56,7 @@ impl Contract<'_> {
                     first: rows.start,
                     converts,
                 };
-                let cells = [start, end, code]
+                let cells = [dated, start, end, code]
                     .map(|ca| ca.map(|ca| TextColumn::Str(ca).iter_from(rows.start)));
                 run.check(self, cells, period, factors)
             })
@@ -57,11 +74,44 @@ impl Contract<'_> {
     /// The currency column of the kept rows names the reporting currency, where amounts were
     /// converted (a column of one value, made for the kept rows only).
     pub(super) fn report_currency(&self, frame: &mut DataFrame) -> PolarsResult<()> {
-        let converts = self.at.currency.is_some() && self.source.kind == SourceKind::Projects;
+        let converts = self.at.currency.is_some();
         if converts {
             let report = self.pipeline.currency.report.as_str();
             let column = StringChunked::full("currency".into(), report, frame.height());
             frame.with_column(column.into_series().into_column())?;
+        }
+        Ok(())
+    }
+}
+
+impl Contract<'_> {
+    /// Rejects each row, of those kept so far, whose contract id an earlier such row has, as
+    /// the row contract does once every row is typed.
+    pub(super) fn unique_ids(&self, columns: &[Series], bad: &mut Rejected) -> PolarsResult<()> {
+        let Some(r) = self.at.id else {
+            return Ok(());
+        };
+        let ids = columns[r].cast(&DataType::String)?;
+        let ids = ids.str()?;
+        let mut seen: HashMap<&str, u64> = HashMap::new();
+        let mut duplicates = Vec::new();
+        for (row, id) in ids.iter().enumerate() {
+            let Some(id) = id.filter(|_| bad.ok[row]) else {
+                continue;
+            };
+            let line = self.raw.lines.at(row);
+            if let Some(first) = seen.get(id).copied().or_else(|| {
+                seen.insert(id, line);
+                None
+            }) {
+                let key = format!("contract id `{id}`");
+                let why =
+                    format!("duplicate {key}: the same row key was already read at line {first}");
+                duplicates.push((row, self.reject(row, None, Some(&key), why)));
+            }
+        }
+        for (row, reject) in duplicates {
+            bad.add(row, || reject);
         }
         Ok(())
     }
@@ -92,12 +142,12 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// The run's rejects, in row order, from its start, end and currency cells (none where the
-    /// file lacks the role); fills in its periods and currency factors.
+    /// The run's rejects, in row order, from its date, start, end and currency cells (none
+    /// where the file lacks the role); fills in its periods and currency factors.
     fn check(
         &self,
         contract: &Contract,
-        mut cells: [Option<TextCells>; 3],
+        mut cells: [Option<TextCells>; 4],
         period: &mut [Option<i32>],
         factors: &mut [f64],
     ) -> Vec<(usize, Reject)> {
@@ -107,22 +157,22 @@ impl Run<'_> {
             source.column_for("end"),
             match contract.at.currency {
                 Some(_) => source.column_for("currency"),
-                None => source.column_for("start"),
+                None => source.column_for(contract.dated_by()),
             },
         );
         let mut rates = Rates::new(currency);
         let mut found = Vec::new();
         for k in 0..self.ok.len() {
             // A role the file lacks has no cells.
-            let [s, e, c] = cells
+            let [d, s, e, c] = cells
                 .each_mut()
                 .map(|c| c.as_mut().and_then(|c| c.next().flatten()));
             if !self.ok[k] {
                 continue;
             }
             let row = self.first + k;
-            if let Some(s) = s {
-                period[k] = s.get(..4).and_then(|y| y.parse().ok());
+            if let Some(d) = d {
+                period[k] = d.get(..4).and_then(|y| y.parse().ok());
             }
             if let (Some(s), Some(e)) = (s, e) {
                 if e < s {
