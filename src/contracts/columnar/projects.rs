@@ -5,7 +5,7 @@
 //! rule gives the reject the row contract gives. A contract id is read once: a later row with
 //! the same id is a duplicate.
 
-use std::collections::HashMap;
+use std::collections::hash_map::{Entry, HashMap};
 
 use polars::prelude::*;
 use rayon::prelude::*;
@@ -99,15 +99,18 @@ impl Contract<'_> {
             let Some(id) = id.filter(|_| bad.ok[row]) else {
                 continue;
             };
-            let line = self.raw.lines.at(row);
-            if let Some(first) = seen.get(id).copied().or_else(|| {
-                seen.insert(id, line);
-                None
-            }) {
-                let key = format!("contract id `{id}`");
-                let why =
-                    format!("duplicate {key}: the same row key was already read at line {first}");
-                duplicates.push((row, self.reject(row, None, Some(&key), why)));
+            match seen.entry(id) {
+                Entry::Vacant(first) => {
+                    first.insert(self.raw.lines.at(row));
+                }
+                Entry::Occupied(first) => {
+                    let key = format!("contract id `{id}`");
+                    let why = format!(
+                        "duplicate {key}: the same row key was already read at line {}",
+                        first.get()
+                    );
+                    duplicates.push((row, self.reject(row, None, Some(&key), why)));
+                }
             }
         }
         for (row, reject) in duplicates {
