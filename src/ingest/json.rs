@@ -2,83 +2,191 @@
 //! packages (compiled by `ocds`), as records under the column names of their flat CSV forms.
 //! Nested values are kept as JSON text.
 
-use serde_json::Value;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::{records, IngestError, Pointers, RawTable};
+use rayon::prelude::*;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use super::records::Assembler;
+use super::{IngestError, Pointers, RawTable};
 use crate::config::{Format, Location, Source};
 
 /// A record and its line (or record number); `None` for one that is not an object.
-type Record = (u64, Option<serde_json::Map<String, Value>>);
+type Record = (u64, Option<Map<String, Value>>);
 
-fn text(v: &Value) -> Option<String> {
+/// A record's keys and cells, as [`cell`] makes them, in the order the record holds them.
+type Fields<'a> = Vec<(Cow<'a, str>, Option<Cow<'a, str>>)>;
+
+/// A record read as its fields, and its line (or record number).
+type Row<'a> = (u64, Option<Fields<'a>>);
+
+/// The fields of a record in its JSON text, read without making it a value: strings are
+/// borrowed where the file writes them without escapes; `None` when the text is not an object.
+fn fields_in(text: &str) -> Option<Fields<'_>> {
+    serde_json::from_str::<borrowed::Record>(text)
+        .ok()
+        .map(|r| r.0)
+}
+
+/// The fields of a record already read into a value (360Giving's grants, OCDS awards).
+fn fields_of(record: &Map<String, Value>) -> Fields<'_> {
+    record
+        .iter()
+        .map(|(k, v)| (Cow::Borrowed(k.as_str()), cell(v)))
+        .collect()
+}
+
+/// The rows of records already read into values.
+fn rows_of(records: &[Record]) -> Vec<Row<'_>> {
+    records
+        .par_iter()
+        .map(|(line, r)| (*line, r.as_ref().map(fields_of)))
+        .collect()
+}
+
+/// A value as a cell: a string as it is, anything else (a number, a nested value) as its JSON
+/// text.
+fn cell(v: &Value) -> Option<Cow<'_, str>> {
     match v {
         Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        other => Some(other.to_string()),
+        Value::String(s) => Some(Cow::Borrowed(s)),
+        other => Some(Cow::Owned(other.to_string())),
     }
 }
 
-/// The records of a JSON file: a top-level array, or the first array inside a top-level object
-/// (`{"data": [...]}`), with that array's key.
-fn array_of(source: &Source, doc: Value) -> Result<(Option<String>, Vec<Value>), IngestError> {
-    match doc {
-        Value::Array(a) => Ok((None, a)),
-        Value::Object(o) => {
-            // At most a line of its keys, never the file.
-            let keys: Vec<String> = o.keys().take(12).cloned().collect();
-            o.into_iter()
-                .find_map(|(k, v)| match v {
-                    Value::Array(a) => Some((Some(k), a)),
-                    _ => None,
-                })
-                .ok_or_else(|| {
-                    IngestError::parse(
-                        source,
-                        1,
-                        format!(
-                            "the JSON holds no array of records: its top-level object has {}",
-                            match keys.is_empty() {
-                                true => "no keys".to_string(),
-                                false => format!("the keys {}", keys.join(", ")),
-                            }
-                        ),
-                    )
-                })
-        }
-        _ => Err(IngestError::parse(
+/// The records of a JSON file, each as its text: a top-level array, or the first array inside
+/// a top-level object (`{"data": [...]}`, keys in sorted order), with that array's key. Reading
+/// the file checks all of its syntax without building its values.
+fn array_of<'t>(
+    source: &Source,
+    utf8: &'t str,
+) -> Result<(Option<String>, Vec<&'t RawValue>), IngestError> {
+    let syntax = |e: serde_json::Error| IngestError::parse(source, e.line(), e.to_string());
+    let doc: &RawValue = serde_json::from_str(utf8).map_err(syntax)?;
+    let text = doc.get();
+    let array = |raw: &'t RawValue| serde_json::from_str::<Vec<&RawValue>>(raw.get());
+    if text.starts_with('[') {
+        return Ok((None, array(doc).map_err(syntax)?));
+    }
+    if !text.starts_with('{') {
+        return Err(IngestError::parse(
             source,
             1,
             "the JSON is not an array of records".into(),
-        )),
+        ));
     }
-}
-
-/// Header (keys in order of first appearance) and rows from records.
-fn table(source: &Source, records: Vec<Record>, bytes: u64) -> Result<RawTable, IngestError> {
-    let mut header: Vec<String> = Vec::new();
-    for (_, r) in &records {
-        for k in r.iter().flat_map(|r| r.keys()) {
-            if !header.contains(k) {
-                header.push(k.clone());
-            }
+    let object: BTreeMap<String, &RawValue> = serde_json::from_str(text).map_err(syntax)?;
+    // At most a line of its keys, never the file.
+    let keys: Vec<String> = object.keys().take(12).cloned().collect();
+    for (k, v) in object {
+        if v.get().starts_with('[') {
+            return Ok((Some(k), array(v).map_err(syntax)?));
         }
     }
+    Err(IngestError::parse(
+        source,
+        1,
+        format!(
+            "the JSON holds no array of records: its top-level object has {}",
+            match keys.is_empty() {
+                true => "no keys".to_string(),
+                false => format!("the keys {}", keys.join(", ")),
+            }
+        ),
+    ))
+}
+
+/// Header (keys in order of first appearance) and rows from records, assembled in runs of
+/// records side by side, each cell pushed from the record as it is.
+fn table(source: &Source, rows: &[Row], bytes: u64) -> Result<RawTable, IngestError> {
+    let header = header_of(rows);
     if header.is_empty() {
         return Err(IngestError::NoHeader {
             source_name: source.name.clone(),
             path: source.resolved.clone(),
         });
     }
-    let rows = records.into_iter().map(|(line, r)| {
-        // A record that is not an object is a row with no fields: the contract rejects it.
-        let fields = match r {
-            Some(r) => header.iter().map(|h| r.get(h).and_then(text)).collect(),
-            None => Vec::new(),
-        };
-        Ok((line, fields))
-    });
-    let h = header.clone();
-    records::assemble(source, &h, rows, bytes)
+    let place: HashMap<&str, usize> = (0..).zip(&header).map(|(i, h)| (h.as_str(), i)).collect();
+    let runs: Vec<RawTable> = rows
+        .par_chunks(run_of(rows.len()))
+        .map(|rows| {
+            let mut table = Assembler::new(source, &header)?;
+            table.reserve(rows.len());
+            let mut cells: Vec<Option<&str>> = Vec::with_capacity(header.len());
+            let mut last: Option<&Fields> = None;
+            let mut places: Vec<usize> = Vec::new();
+            for (line, record) in rows {
+                cells.clear();
+                // A record that is not an object is a row with no fields: the contract rejects
+                // it.
+                if let Some(r) = record {
+                    if !last.is_some_and(|l| same_keys(l, r)) {
+                        places = r.iter().map(|(k, _)| place[k.as_ref()]).collect();
+                        last = Some(r);
+                    }
+                    cells.resize(header.len(), None);
+                    // A key given twice keeps its last value, as a JSON object does.
+                    for ((_, v), &p) in r.iter().zip(&places) {
+                        cells[p] = v.as_deref();
+                    }
+                }
+                table.push(*line, cells.len(), |i| cells[i]);
+            }
+            Ok(table.finish(bytes))
+        })
+        .collect::<Result<_, IngestError>>()?;
+    let mut runs = runs.into_iter();
+    let mut table = match runs.next() {
+        Some(first) => first,
+        None => Assembler::new(source, &header)?.finish(bytes),
+    };
+    runs.for_each(|t| table.append_rows(t));
+    Ok(table)
+}
+
+/// Records per run read on one core: one run per core (the records are alike).
+fn run_of(records: usize) -> usize {
+    records.div_ceil(rayon::current_num_threads()).max(4096)
+}
+
+fn same_keys(a: &Fields, b: &Fields) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.0 == y.0)
+}
+
+/// The keys of the records in order of first appearance, each record's in sorted order (as a
+/// JSON object read into a value gives them): each run's in its own order, side by side, then
+/// the runs' lists in file order. Most records have the keys of the record before them, which
+/// one comparison of the key lists finds.
+fn header_of(rows: &[Row]) -> Vec<String> {
+    let runs: Vec<Vec<&str>> = rows
+        .par_chunks(run_of(rows.len()))
+        .map(|rows| {
+            let mut keys: Vec<&str> = Vec::new();
+            let mut last: Option<&Fields> = None;
+            for r in rows.iter().filter_map(|(_, r)| r.as_ref()) {
+                if last.is_some_and(|l| same_keys(l, r)) {
+                    continue;
+                }
+                let mut sorted: Vec<&str> = r.iter().map(|(k, _)| k.as_ref()).collect();
+                sorted.sort_unstable();
+                for k in sorted {
+                    if !keys.contains(&k) {
+                        keys.push(k);
+                    }
+                }
+                last = Some(r);
+            }
+            keys
+        })
+        .collect();
+    let mut seen: HashSet<&str> = HashSet::new();
+    runs.into_iter()
+        .flatten()
+        .filter(|k| seen.insert(k))
+        .map(String::from)
+        .collect()
 }
 
 /// The file as text, or an error at its first byte that is not UTF-8.
@@ -114,18 +222,14 @@ pub fn text_of<'b>(source: &Source, bytes: &'b [u8]) -> Result<&'b str, IngestEr
 /// OCDS award rows as a table, numbered in order; `None` when there are none.
 pub fn ocds_table(
     source: &Source,
-    rows: Vec<serde_json::Map<String, Value>>,
+    rows: Vec<Map<String, Value>>,
     bytes: u64,
 ) -> Result<Option<RawTable>, IngestError> {
     if rows.is_empty() {
         return Ok(None);
     }
-    let records = rows
-        .into_iter()
-        .enumerate()
-        .map(|(i, r)| (i as u64 + 1, Some(r)))
-        .collect();
-    table(source, records, bytes).map(Some)
+    let records: Vec<Record> = (1..).zip(rows.into_iter().map(Some)).collect();
+    table(source, &rows_of(&records), bytes).map(Some)
 }
 
 /// An OCDS package with nothing to read, named with what it does hold.
@@ -146,23 +250,21 @@ pub fn read(source: &Source, bytes: &[u8]) -> Result<RawTable, IngestError> {
     // is the record. A record's line in `rejects.parquet` is its number (contract.md).
     let mut array: Option<Option<String>> = None;
     let mut titles = false;
-    let records: Vec<Record> = match source.format {
+    // 360Giving's grants are values (their fields found by JSON pointer); their rows borrow
+    // them.
+    let grants: Vec<Record>;
+    let rows: Vec<Row> = match source.format {
         Format::Ndjson => {
-            let mut out = Vec::new();
-            for (i, line) in utf8.lines().enumerate() {
-                if line.trim().is_empty() {
-                    continue;
-                }
-                // A line that is not a JSON object is kept as a row without fields, so that it
-                // is rejected with its line number rather than lost.
-                out.push((
-                    i as u64 + 1,
-                    serde_json::from_str::<Value>(line)
-                        .ok()
-                        .and_then(|v| v.as_object().cloned()),
-                ));
-            }
-            out
+            let lines: Vec<(u64, &str)> = (1..)
+                .zip(utf8.lines())
+                .filter(|(_, line)| !line.trim().is_empty())
+                .collect();
+            // A line that is not a JSON object is kept as a row without fields, so that it is
+            // rejected with its line number rather than lost.
+            lines
+                .into_par_iter()
+                .map(|(i, line)| (i, fields_in(line)))
+                .collect()
         }
         Format::Ocds => {
             let package = super::ocds::package(source, utf8)?;
@@ -175,22 +277,22 @@ pub fn read(source: &Source, bytes: &[u8]) -> Result<RawTable, IngestError> {
                 .map_err(|e| IngestError::parse(source, e.line(), e.to_string()))?;
             array = Some(doc.is_object().then(|| "grants".to_string()));
             titles = true;
-            giving360_records(source, doc)?
+            grants = giving360_records(source, doc)?;
+            rows_of(&grants)
         }
         _ => {
-            let doc: Value = serde_json::from_str(utf8)
-                .map_err(|e| IngestError::parse(source, e.line(), e.to_string()))?;
-            let (key, items) = array_of(source, doc)?;
+            let (key, items) = array_of(source, utf8)?;
             array = Some(key);
+            // The file's syntax was checked whole; each record is read side by side.
+            let items: Vec<(u64, &RawValue)> = (1..).zip(items).collect();
             items
-                .into_iter()
-                .enumerate()
-                .map(|(i, v)| (i as u64 + 1, v.as_object().cloned()))
+                .into_par_iter()
+                .map(|(i, raw)| (i, fields_in(raw.get())))
                 .collect()
         }
     };
-    let n = records.len();
-    let mut raw = table(source, records, bytes.len() as u64)?;
+    let n = rows.len();
+    let mut raw = table(source, &rows, bytes.len() as u64)?;
     let fields = raw
         .columns
         .iter()
@@ -303,5 +405,192 @@ fn flatten(path: &str, v: &Value, out: &mut serde_json::Map<String, Value>) {
             out.entry(path.to_string())
                 .or_insert_with(|| scalar.clone());
         }
+    }
+}
+
+/// Records read straight from their text into [`Fields`], with the cells a value would give
+/// ([`cell`]): a string as it is, `null` as no cell, anything else as its JSON text.
+mod borrowed {
+    use std::borrow::Cow;
+    use std::fmt;
+
+    use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+    use serde::de::{Deserialize, Deserializer, Error, MapAccess, SeqAccess, Visitor};
+    use serde_json::Value;
+
+    use super::Fields;
+
+    pub struct Record<'a>(pub Fields<'a>);
+
+    struct Text<'a>(Cow<'a, str>);
+
+    struct Cell<'a>(Option<Cow<'a, str>>);
+
+    impl<'de> Deserialize<'de> for Record<'de> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Fields;
+            impl<'de> Visitor<'de> for Fields {
+                type Value = Record<'de>;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Record<'de>, A::Error> {
+                    let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                    while let Some(Text(key)) = map.next_key()? {
+                        let Cell(value) = map.next_value()?;
+                        fields.push((key, value));
+                    }
+                    Ok(Record(fields))
+                }
+            }
+            d.deserialize_map(Fields)
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Text<'de> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Key;
+            impl<'de> Visitor<'de> for Key {
+                type Value = Text<'de>;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("a key")
+                }
+                fn visit_borrowed_str<E: Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+                    Ok(Text(Cow::Borrowed(v)))
+                }
+                fn visit_str<E: Error>(self, v: &str) -> Result<Text<'de>, E> {
+                    Ok(Text(Cow::Owned(v.to_owned())))
+                }
+                fn visit_string<E: Error>(self, v: String) -> Result<Text<'de>, E> {
+                    Ok(Text(Cow::Owned(v)))
+                }
+            }
+            d.deserialize_str(Key)
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Cell<'de> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(Any)
+        }
+    }
+
+    /// Any value as a cell. Numbers and nested values are written as `serde_json::Value`
+    /// writes them, so that a cell reads the same whichever way its record was read.
+    struct Any;
+
+    fn owned<'a, E>(text: String) -> Result<Cell<'a>, E> {
+        Ok(Cell(Some(Cow::Owned(text))))
+    }
+
+    impl<'de> Visitor<'de> for Any {
+        type Value = Cell<'de>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a JSON value")
+        }
+        fn visit_borrowed_str<E: Error>(self, v: &'de str) -> Result<Cell<'de>, E> {
+            Ok(Cell(Some(Cow::Borrowed(v))))
+        }
+        fn visit_str<E: Error>(self, v: &str) -> Result<Cell<'de>, E> {
+            owned(v.to_owned())
+        }
+        fn visit_string<E: Error>(self, v: String) -> Result<Cell<'de>, E> {
+            owned(v)
+        }
+        fn visit_bool<E: Error>(self, v: bool) -> Result<Cell<'de>, E> {
+            owned(Value::from(v).to_string())
+        }
+        fn visit_i64<E: Error>(self, v: i64) -> Result<Cell<'de>, E> {
+            owned(Value::from(v).to_string())
+        }
+        fn visit_u64<E: Error>(self, v: u64) -> Result<Cell<'de>, E> {
+            owned(Value::from(v).to_string())
+        }
+        fn visit_f64<E: Error>(self, v: f64) -> Result<Cell<'de>, E> {
+            // JSON has no NaN or infinity; `Value` would make one `null`.
+            match Value::from(v) {
+                Value::Null => Ok(Cell(None)),
+                number => owned(number.to_string()),
+            }
+        }
+        fn visit_unit<E: Error>(self) -> Result<Cell<'de>, E> {
+            Ok(Cell(None))
+        }
+        fn visit_none<E: Error>(self) -> Result<Cell<'de>, E> {
+            Ok(Cell(None))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Cell<'de>, A::Error> {
+            owned(Value::deserialize(MapAccessDeserializer::new(map))?.to_string())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Cell<'de>, A::Error> {
+            owned(Value::deserialize(SeqAccessDeserializer::new(seq))?.to_string())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record read from its text gives the cells its value gives, worked out by hand: numbers
+    /// as `serde_json::Value` writes them, nested values as compact JSON, escapes undone in keys
+    /// and strings, `null` as no cell, a key given twice keeping its last value.
+    #[test]
+    fn a_record_read_from_its_text_gives_the_cells_of_its_value() {
+        let text = r#"{"b": 1e3, "a": "caf\u00e9 \"x\"", "n": null, "big": 12345678901234567890,
+            "t\u0069tle": true, "nested": {"k": [1, 2.50, false]}, "b": 2.50, "neg": -7}"#;
+        let fields = fields_in(text).expect("an object");
+        let mut read: BTreeMap<String, Option<String>> = BTreeMap::new();
+        for (k, v) in &fields {
+            read.insert(k.to_string(), v.as_deref().map(String::from));
+        }
+        let value: Value = serde_json::from_str(text).unwrap();
+        let object = value.as_object().unwrap();
+        let as_value: BTreeMap<String, Option<String>> = object
+            .iter()
+            .map(|(k, v)| (k.clone(), cell(v).map(String::from)))
+            .collect();
+        assert_eq!(read, as_value);
+        let by_hand = [
+            ("a", Some("café \"x\"")),
+            ("b", Some("2.5")),
+            ("big", Some("12345678901234567890")),
+            ("n", None),
+            ("neg", Some("-7")),
+            ("nested", Some(r#"{"k":[1,2.5,false]}"#)),
+            ("title", Some("true")),
+        ];
+        let by_hand: BTreeMap<String, Option<String>> = by_hand
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.map(String::from)))
+            .collect();
+        assert_eq!(read, by_hand);
+        // The first `b` is kept in the fields, and the table keeps the last.
+        assert_eq!(fields.iter().filter(|(k, _)| k == "b").count(), 2);
+        for not_a_record in ["[1, 2]", "\"text\"", "{\"a\": ", "3"] {
+            assert!(fields_in(not_a_record).is_none(), "{not_a_record}");
+        }
+    }
+
+    /// Keys in order of first appearance, each record's sorted, across runs read side by side.
+    #[test]
+    fn the_header_is_the_keys_in_order_of_first_appearance() {
+        let texts = [
+            "{\"z\": 1, \"a\": 2}",
+            "{\"a\": 1, \"z\": 2}",
+            "[]",
+            "{\"m\": 1}",
+        ];
+        let mut rows: Vec<Row> = Vec::new();
+        for i in 0..20_000u64 {
+            let text = match i {
+                0 => texts[0],
+                15_000 => texts[3],
+                _ if i % 7 == 0 => texts[2],
+                _ => texts[1],
+            };
+            rows.push((i + 1, fields_in(text)));
+        }
+        assert_eq!(header_of(&rows), ["a", "z", "m"]);
     }
 }
