@@ -176,6 +176,29 @@ fn assert_same_tables(by_columns: &Table, by_rows: &Table) {
     assert_eq!(rejects_of(by_columns), rejects_of(by_rows));
 }
 
+/// The column contract's table held to the row contract's and to the same cells' from text
+/// buffers, with as many rows filtered out, and every row read either kept or rejected.
+fn assert_both_ways(
+    pipeline: &crate::config::Pipeline,
+    raw: &RawTable,
+    by_columns: &Table,
+    by_rows: &Table,
+) {
+    assert_same_tables(by_columns, by_rows);
+    assert_same_tables(by_columns, &from_text_buffers(pipeline, raw));
+    assert_eq!(by_columns.rows_filtered, by_rows.rows_filtered);
+    assert_eq!(
+        by_columns.frame.height() + by_columns.rejects.len(),
+        by_columns.rows_read
+    );
+}
+
+/// Why the row on `line` was rejected, if it was.
+fn reason_at(table: &Table, line: i64) -> Option<String> {
+    let r = table.rejects.iter().find(|r| r.line == line);
+    r.map(|r| r.reason.to_string())
+}
+
 /// The rows of a table, and its rejects, as (line, column, value, reason).
 fn rejects_of(t: &Table) -> Vec<(i64, Option<String>, Option<String>, String)> {
     t.rejects
@@ -263,18 +286,9 @@ fn csv_projects_by_columns_equals_by_rows() {
         "{}",
         by_columns.frame.height()
     );
-    assert_same_tables(&by_columns, &by_rows);
-    assert_same_tables(&by_columns, &from_text_buffers(&pipeline, &raw));
-    assert_eq!(by_columns.rows_filtered, by_rows.rows_filtered);
-    assert_eq!(
-        by_columns.frame.height() + by_columns.rejects.len(),
-        by_columns.rows_read
-    );
+    assert_both_ways(&pipeline, &raw, &by_columns, &by_rows);
     // Worked out by hand from the generator above (line = row + 2; role order = column order).
-    let by_line = |line: i64| {
-        let r = by_columns.rejects.iter().find(|r| r.line == line);
-        r.map(|r| r.reason.to_string())
-    };
+    let by_line = |line: i64| reason_at(&by_columns, line);
     let not_a_date = |s: &str| {
         format!("`start` (start): `{s}` is not a date (write it as YYYY-MM-DD, ISO 8601)")
     };
@@ -394,18 +408,9 @@ fn csv_procurement_by_columns_equals_by_rows() {
     assert!(columnar::applies(&Contract::new(&pipeline, source, &raw)));
     let by_columns = apply(&pipeline, source, &raw).unwrap();
     let by_rows = Contract::new(&pipeline, source, &raw).by_rows().unwrap();
-    assert_same_tables(&by_columns, &by_rows);
-    assert_same_tables(&by_columns, &from_text_buffers(&pipeline, &raw));
-    assert_eq!(by_columns.rows_filtered, by_rows.rows_filtered);
+    assert_both_ways(&pipeline, &raw, &by_columns, &by_rows);
     assert_eq!(by_columns.rows_read, 610);
-    assert_eq!(
-        by_columns.frame.height() + by_columns.rejects.len(),
-        by_columns.rows_read
-    );
-    let by_line = |line: i64| {
-        let r = by_columns.rejects.iter().find(|r| r.line == line);
-        r.map(|r| r.reason.to_string())
-    };
+    let by_line = |line: i64| reason_at(&by_columns, line);
     let duplicate = |id: &str, line: u64| {
         format!("duplicate contract id `{id}`: the same row key was already read at line {line}")
     };

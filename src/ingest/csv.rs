@@ -744,6 +744,7 @@ mod tests {
         }
     }
 
+    /// An error's line counts from the top of the file, past the pieces and blocks before it.
     #[test]
     fn an_error_in_a_later_piece_names_the_line_in_the_file() {
         let (_dir, pipeline) = projects();
@@ -756,13 +757,21 @@ mod tests {
             }
             bytes.push(b'\n');
         }
-        for n in [1, 2, 7] {
-            let err = read_in(source, &bytes, n).unwrap_err();
-            let IngestError::Encoding { location, .. } = &err else {
-                panic!("{err}")
-            };
-            // Row 250 is on line 252 (after the header), its fifth field.
-            assert_eq!((location.line, location.column), (252, 5), "{n} pieces");
+        // In memory in 1, 2 and 7 pieces; on disk in as many, in blocks of 7, 100 and 4096
+        // bytes (counted past the pieces and blocks before the row).
+        std::fs::write(&source.resolved, &bytes).unwrap();
+        let disk = Disk::of(&File::open(&source.resolved).unwrap()).unwrap();
+        for (n, block) in [(1, 7), (2, 100), (7, 4096)] {
+            for err in [
+                read_in(source, &bytes, n).unwrap_err(),
+                read_on_disk_in(source, &disk, n, block).unwrap_err(),
+            ] {
+                let IngestError::Encoding { location, .. } = &err else {
+                    panic!("{err}")
+                };
+                // Row 250 is on line 252 (after the header), its fifth field.
+                assert_eq!((location.line, location.column), (252, 5), "{n} pieces");
+            }
         }
     }
 
@@ -798,36 +807,6 @@ mod tests {
                 assert_eq!(t.ragged, expected.ragged, "{at}");
                 assert_eq!(t.bytes, bytes.len() as u64, "{at}");
             }
-        }
-    }
-
-    /// Lines of rows and of errors on disk count from the top of the file, past the pieces
-    /// and blocks before them.
-    #[test]
-    fn an_error_on_disk_names_the_line_in_the_file() {
-        let (_dir, pipeline) = projects();
-        let source = &pipeline.sources[0];
-        let mut bytes = b"id,area,amount,start,title\n".to_vec();
-        for i in 0..300 {
-            bytes.extend(format!("P{i},D1,1,2021-01-01,t").as_bytes());
-            if i == 250 {
-                bytes.push(0xE9);
-            }
-            bytes.push(b'\n');
-        }
-        for (pieces, block) in [(1, 7), (2, 100), (7, 4096)] {
-            std::fs::write(&source.resolved, &bytes).unwrap();
-            let file = File::open(&source.resolved).unwrap();
-            let disk = Disk::of(&file).unwrap();
-            let err = read_on_disk_in(source, &disk, pieces, block).unwrap_err();
-            let IngestError::Encoding { location, .. } = &err else {
-                panic!("{err}")
-            };
-            assert_eq!(
-                (location.line, location.column),
-                (252, 5),
-                "{pieces} pieces"
-            );
         }
     }
 
