@@ -288,6 +288,57 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// A typed column being filled with the kept rows.
+pub(super) enum Builder {
+    Number(PrimitiveChunkedBuilder<Float64Type>),
+    Int(PrimitiveChunkedBuilder<Int32Type>),
+    Bool(BooleanChunkedBuilder),
+    Text(StringChunkedBuilder),
+}
+
+impl Builder {
+    pub(super) fn new(name: &str, rule: Rule, capacity: usize) -> Builder {
+        let name = PlSmallStr::from(name);
+        match rule {
+            Rule::Number { .. } => Builder::Number(PrimitiveChunkedBuilder::new(name, capacity)),
+            Rule::Year | Rule::Scope => Builder::Int(PrimitiveChunkedBuilder::new(name, capacity)),
+            Rule::Bool => Builder::Bool(BooleanChunkedBuilder::new(name, capacity)),
+            _ => Builder::Text(StringChunkedBuilder::new(name, capacity)),
+        }
+    }
+
+    /// A cell of the rule's type, or a missing one (`None`, or a value of another type).
+    pub(super) fn push(&mut self, v: Option<&Value>) {
+        match self {
+            Builder::Number(b) => b.append_option(match v {
+                Some(Value::Number(x)) => Some(*x),
+                _ => None,
+            }),
+            Builder::Int(b) => b.append_option(match v {
+                Some(Value::Int(x)) => Some(*x),
+                _ => None,
+            }),
+            Builder::Bool(b) => b.append_option(match v {
+                Some(Value::Bool(x)) => Some(*x),
+                _ => None,
+            }),
+            Builder::Text(b) => b.append_option(match v {
+                Some(Value::Text(x)) => Some(x.as_ref()),
+                _ => None,
+            }),
+        }
+    }
+
+    pub(super) fn finish(self) -> Series {
+        match self {
+            Builder::Number(b) => b.finish().into_series(),
+            Builder::Int(b) => b.finish().into_series(),
+            Builder::Bool(b) => b.finish().into_series(),
+            Builder::Text(b) => b.finish().into_series(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,9 +1,10 @@
-//! The contract of microdata and projects over a file's columns, checked column by column
+//! The contract of every kind of source over a file's columns, checked column by column
 //! rather than row by row: a typed file's (Parquet) number column is scanned once and kept as
 //! it is, text without stray spaces is kept as it is, a text file's (CSV) numbers arrive typed
 //! as they were read and only the cells the reader could not type are checked (`text`), the
 //! rules across cells run over the checked columns (`projects`: dates in order, currency and
-//! period), and only the failing rows become rejects. The result is the same table and the
+//! period; `stats`: city statistics' variables and values; `keys`: keys unique within a
+//! source), and only the failing rows become rejects. The result is the same table and the
 //! same rejects as the row-by-row contract gives for the same cells (tests read one file both
 //! ways), and a household id written as an integer stays an integer: it is only ever compared.
 
@@ -14,15 +15,18 @@ use polars_arrow::array::Array;
 use polars_arrow::bitmap::Bitmap;
 use rayon::prelude::*;
 
-use super::cells::{prepare, Cell, Cursor, Prepared, TextColumn};
+use super::cells::{prepare, Builder, Cell, Cursor, Prepared, TextColumn};
 use super::context::{Contract, Outside};
-use super::rows::Builder;
 use super::rules::{as_written, check_number, passes, Rates, Rule};
 use super::{Reject, Table};
 use crate::config::SourceKind;
 use crate::ingest::RawColumn;
 
+mod keys;
+#[cfg(test)]
+pub(super) use keys::key_of;
 mod projects;
+mod stats;
 mod text;
 
 /// A cell that broke its rule: (row, role index, the cell as text, the reason).
@@ -54,15 +58,6 @@ impl Named<'_> {
             format!("`{}` ({}): {why}", self.column, self.role),
         )
     }
-}
-
-/// Whether a source's contract can run over its columns: microdata, projects and procurement,
-/// whatever their file. The other kinds are small tables, with keys across several columns.
-pub fn applies(contract: &Contract) -> bool {
-    matches!(
-        contract.source.kind,
-        SourceKind::Microdata | SourceKind::Projects | SourceKind::Procurement
-    )
 }
 
 /// The rows rejected so far: at most one reject a row, for the first rule it broke, in the
@@ -129,7 +124,8 @@ impl Contract<'_> {
         failures.dedup_by_key(|f| f.0);
         for (row, role, value, why) in failures {
             bad.add(row, || {
-                self.reject(row, Some(&raw.columns[role]), value.as_deref(), why)
+                let (column, why) = self.wide_empty(row, role, why);
+                self.reject(row, Some(&column), value.as_deref(), why)
             });
         }
         let (period, filtered) = match self.source.kind {
@@ -138,21 +134,40 @@ impl Contract<'_> {
                 self.project_checks(&mut columns, &mut period, &mut bad)?;
                 let period = period_column(&period);
                 let filtered = self.outside(&period, &mut bad);
-                if self.source.kind == SourceKind::Procurement {
-                    self.unique_ids(&columns, &mut bad)?;
-                }
+                self.unique_keys(&columns, &period, &mut bad)?;
                 (period, filtered)
             }
-            _ => {
+            SourceKind::Microdata => {
                 let period = self.periods(&columns);
                 self.needs_by_column(&columns, &mut bad);
                 let filtered = self.outside(&period, &mut bad);
                 self.convert_currency(&mut columns, &period, &mut bad)?;
                 (period, filtered)
             }
+            // The small tables: city statistics' rules, the periods, then the keys.
+            SourceKind::CityStats
+            | SourceKind::Emissions
+            | SourceKind::Areas
+            | SourceKind::Outcomes => {
+                let period = self.periods(&columns);
+                if self.source.kind == SourceKind::CityStats {
+                    self.city_stats_checks(&mut columns, &mut bad)?;
+                }
+                let filtered = self.outside(&period, &mut bad);
+                self.unique_keys(&columns, &period, &mut bad)?;
+                (period, filtered)
+            }
         };
 
         let (keep, rejects) = bad.finish();
+        // An areas source keeps the lines of its rows, for the checks across sources.
+        let lines = match self.source.kind {
+            SourceKind::Areas => (0..n)
+                .filter(|&row| keep[row])
+                .map(|row| raw.lines.at(row))
+                .collect(),
+            _ => Vec::new(),
+        };
         let mut frame_columns: Vec<Column> = raw
             .roles
             .iter()
@@ -173,7 +188,7 @@ impl Contract<'_> {
             rows_read: n,
             rejects,
             rows_filtered: filtered,
-            lines: Vec::new(),
+            lines,
         })
     }
 

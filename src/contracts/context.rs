@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use crate::config::{Format, Pipeline, Source, SourceKind};
 use crate::ingest::RawTable;
 
+#[cfg(test)]
 use super::cells::Prepared;
 use super::rules::{rule, Rule};
 use super::Reject;
@@ -71,7 +72,8 @@ pub(super) struct Contract<'a> {
     pub(super) required: Vec<bool>,
     pub(super) at: At,
     pub(super) ragged: HashMap<u64, usize>,
-    /// Each role's column, ready to be read row by row.
+    /// Each role's column, ready to be read row by row (by the row contract).
+    #[cfg(test)]
     pub(super) prepared: Vec<Prepared<'a>>,
     /// Microdata: the roles a row needs beyond its own rules, see [`microdata_needs`].
     pub(super) needs: Vec<Need>,
@@ -138,15 +140,6 @@ pub(super) fn outside_periods(pipeline: &Pipeline, p: i32) -> Option<String> {
         .then(|| format!("period {p} is outside the pipeline's periods {from}-{to}"))
 }
 
-/// Rows per run of rows checked on one core: a few runs per core to keep all busy to the end,
-/// no fewer rows than make building a run's columns worth it, and no more than keep a run's
-/// buffers small. Each run becomes a chunk of the table's columns, so the sample data already
-/// gives tables of several chunks.
-pub(super) fn rows_per_part(rows: usize) -> usize {
-    rows.div_ceil(4 * rayon::current_num_threads())
-        .clamp(1 << 10, 1 << 18)
-}
-
 impl<'a> Contract<'a> {
     pub(super) fn new(
         pipeline: &'a Pipeline,
@@ -171,6 +164,7 @@ impl<'a> Contract<'a> {
                 .collect(),
             at,
             ragged: raw.ragged.iter().copied().collect(),
+            #[cfg(test)]
             prepared: Vec::new(),
             shared: Mutex::new(HashSet::new()),
             source_name: source.name.as_str().into(),

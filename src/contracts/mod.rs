@@ -5,8 +5,8 @@
 //!
 //! - `rules`: the vocabulary and each role's type, bounds and cell check;
 //! - `context`: what every check of a source reads, and how a reject is made;
-//! - `rows`: the row contract (every kind, with the cross-field rules and unique keys);
-//! - `columnar`: the column contract (microdata and projects, by typed columns);
+//! - `columnar`: the contract, over typed columns, for every kind;
+//! - `rows`: the same contract row by row, the reference the tests hold the columns to;
 //! - `cells`: a raw column read cell by cell, whatever its storage;
 //! - `reconcile`: the checks across sources;
 //! - `rejects`: rejected rows and their table.
@@ -21,6 +21,7 @@ mod columnar;
 mod context;
 mod reconcile;
 mod rejects;
+#[cfg(test)]
 mod rows;
 mod rules;
 #[cfg(test)]
@@ -69,8 +70,5 @@ impl Table {
 /// Applies a source's contract to its raw rows.
 pub fn apply(pipeline: &Pipeline, source: &Source, raw: &RawTable) -> Result<Table, PolarsError> {
     let contract = Contract::new(pipeline, source, raw);
-    match columnar::applies(&contract) {
-        true => contract.by_columns(),
-        false => contract.by_rows(),
-    }
+    contract.by_columns()
 }

@@ -1,8 +1,8 @@
 //! The row contract: any kind of source checked row by row in runs of rows side by side,
 //! with the rules that look at more than one cell (periods, currency, dates in order, variable
-//! mapping) and the keys that must be unique across the whole source. Microdata and projects
-//! take the column contract (`columnar.rs`), whose tests check it against this one; the kinds
-//! left here are small tables, or have keys that must be unique across rows.
+//! mapping) and the keys that must be unique across the whole source. Every kind now takes the
+//! column contract (`columnar.rs`); this one, written rule by rule as a person reads them, is
+//! kept as the reference the column contract is tested against (tests read files both ways).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -12,60 +12,20 @@ use rayon::prelude::*;
 
 use crate::config::SourceKind;
 
+use super::cells::Builder;
 use super::cells::{prepare, Cell, Cursor};
-use super::context::{rows_per_part, At, Contract, Outside};
-use super::rules::{convert, Rule, Value, CITY_STAT_COUNTS, CITY_STAT_RATES};
+use super::columnar::key_of;
+use super::context::{At, Contract, Outside};
+use super::rules::{convert, Value, CITY_STAT_COUNTS, CITY_STAT_RATES};
 use super::{Reject, Table};
 
-/// A typed column being filled with the kept rows.
-pub(super) enum Builder {
-    Number(PrimitiveChunkedBuilder<Float64Type>),
-    Int(PrimitiveChunkedBuilder<Int32Type>),
-    Bool(BooleanChunkedBuilder),
-    Text(StringChunkedBuilder),
-}
-
-impl Builder {
-    pub(super) fn new(name: &str, rule: Rule, capacity: usize) -> Builder {
-        let name = PlSmallStr::from(name);
-        match rule {
-            Rule::Number { .. } => Builder::Number(PrimitiveChunkedBuilder::new(name, capacity)),
-            Rule::Year | Rule::Scope => Builder::Int(PrimitiveChunkedBuilder::new(name, capacity)),
-            Rule::Bool => Builder::Bool(BooleanChunkedBuilder::new(name, capacity)),
-            _ => Builder::Text(StringChunkedBuilder::new(name, capacity)),
-        }
-    }
-
-    /// A cell of the rule's type, or a missing one (`None`, or a value of another type).
-    pub(super) fn push(&mut self, v: Option<&Value>) {
-        match self {
-            Builder::Number(b) => b.append_option(match v {
-                Some(Value::Number(x)) => Some(*x),
-                _ => None,
-            }),
-            Builder::Int(b) => b.append_option(match v {
-                Some(Value::Int(x)) => Some(*x),
-                _ => None,
-            }),
-            Builder::Bool(b) => b.append_option(match v {
-                Some(Value::Bool(x)) => Some(*x),
-                _ => None,
-            }),
-            Builder::Text(b) => b.append_option(match v {
-                Some(Value::Text(x)) => Some(x.as_ref()),
-                _ => None,
-            }),
-        }
-    }
-
-    pub(super) fn finish(self) -> Series {
-        match self {
-            Builder::Number(b) => b.finish().into_series(),
-            Builder::Int(b) => b.finish().into_series(),
-            Builder::Bool(b) => b.finish().into_series(),
-            Builder::Text(b) => b.finish().into_series(),
-        }
-    }
+/// Rows per run of rows checked on one core: a few runs per core to keep all busy to the end,
+/// no fewer rows than make building a run's columns worth it, and no more than keep a run's
+/// buffers small. Each run becomes a chunk of the table's columns, so the sample data already
+/// gives tables of several chunks.
+pub(super) fn rows_per_part(rows: usize) -> usize {
+    rows.div_ceil(4 * rayon::current_num_threads())
+        .clamp(1 << 10, 1 << 18)
 }
 
 /// What checking a run of rows gives: their kept rows as typed columns, and the rest.
@@ -426,7 +386,7 @@ impl<'a> Contract<'a> {
 
 type CrossFailure = (Option<String>, Option<String>, String);
 
-/// The key that must be unique within a source, where the kind has one.
+/// The key that must be unique within a source, where the kind has one, of a typed row.
 fn unique_key(
     kind: SourceKind,
     at: &At,
@@ -438,30 +398,5 @@ fn unique_key(
         Some(Value::Int(x)) => x.to_string(),
         _ => String::new(),
     };
-    let p = period.map(|p| p.to_string()).unwrap_or_default();
-    match kind {
-        SourceKind::Areas => Some(format!("area `{}` in period `{p}`", text(at.area))),
-        SourceKind::CityStats => Some(format!(
-            "`{}` for area `{}` in period `{p}`",
-            text(at.variable),
-            text(at.area)
-        )),
-        SourceKind::Procurement => Some(format!("contract id `{}`", text(at.id))),
-        // Inventories are often reported by sub-sector, several rows per sector and scope, and
-        // those rows add up; only a sub-sector named twice is a duplicate.
-        SourceKind::Emissions if at.subsector.is_some() => Some(format!(
-            "emissions row for area `{}`, period `{p}`, sector `{}`, sub-sector `{}`, scope `{}`",
-            text(at.area),
-            text(at.sector),
-            text(at.subsector),
-            text(at.scope)
-        )),
-        // The same outcome of a project twice would count its value twice.
-        SourceKind::Outcomes => Some(format!(
-            "outcome `{}` of project `{}` in period `{p}`",
-            text(at.outcome),
-            text(at.project)
-        )),
-        _ => None,
-    }
+    key_of(kind, at, text, period)
 }

@@ -2,10 +2,7 @@
 //! start's year (a contract's, its date's), its end is not before its start, and its amount is
 //! converted into the reporting currency at the rate of its currency and year (at base-year
 //! prices where the pipeline deflates). Only rows whose cells passed are looked at, and each
-//! rule gives the reject the row contract gives. A contract id is read once: a later row with
-//! the same id is a duplicate.
-
-use std::collections::hash_map::{Entry, HashMap};
+//! rule gives the reject the row contract gives.
 
 use polars::prelude::*;
 use rayon::prelude::*;
@@ -79,42 +76,6 @@ impl Contract<'_> {
             let report = self.pipeline.currency.report.as_str();
             let column = StringChunked::full("currency".into(), report, frame.height());
             frame.with_column(column.into_series().into_column())?;
-        }
-        Ok(())
-    }
-}
-
-impl Contract<'_> {
-    /// Rejects each row, of those kept so far, whose contract id an earlier such row has, as
-    /// the row contract does once every row is typed.
-    pub(super) fn unique_ids(&self, columns: &[Series], bad: &mut Rejected) -> PolarsResult<()> {
-        let Some(r) = self.at.id else {
-            return Ok(());
-        };
-        let ids = columns[r].cast(&DataType::String)?;
-        let ids = ids.str()?;
-        let mut seen: HashMap<&str, u64> = HashMap::new();
-        let mut duplicates = Vec::new();
-        for (row, id) in ids.iter().enumerate() {
-            let Some(id) = id.filter(|_| bad.ok[row]) else {
-                continue;
-            };
-            match seen.entry(id) {
-                Entry::Vacant(first) => {
-                    first.insert(self.raw.lines.at(row));
-                }
-                Entry::Occupied(first) => {
-                    let key = format!("contract id `{id}`");
-                    let why = format!(
-                        "duplicate {key}: the same row key was already read at line {}",
-                        first.get()
-                    );
-                    duplicates.push((row, self.reject(row, None, Some(&key), why)));
-                }
-            }
-        }
-        for (row, reject) in duplicates {
-            bad.add(row, || reject);
         }
         Ok(())
     }
