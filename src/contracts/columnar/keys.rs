@@ -22,12 +22,24 @@ impl Contract<'_> {
         if !has_key(kind, at) {
             return Ok(());
         }
-        // A key's cells as text: texts as they are, integers written out, anything else empty.
-        let texts: Vec<Option<StringChunked>> = columns
-            .iter()
-            .map(|c| match c.dtype() {
-                DataType::String => c.str().cloned().map(Some),
-                d if d.is_integer() => Ok(Some(c.cast(&DataType::String)?.str()?.clone())),
+        // The roles the key reads, and their cells as text: texts as they are, integers written
+        // out, anything else empty.
+        let read = std::cell::RefCell::new(Vec::new());
+        key_of(
+            kind,
+            at,
+            |r| {
+                read.borrow_mut().extend(r);
+                String::new()
+            },
+            None,
+        );
+        let read = read.into_inner();
+        let texts: Vec<Option<StringChunked>> = (0..columns.len())
+            .map(|r| match columns[r].dtype() {
+                _ if !read.contains(&r) => Ok(None),
+                DataType::String => columns[r].str().cloned().map(Some),
+                d if d.is_integer() => Ok(Some(columns[r].cast(&DataType::String)?.str()?.clone())),
                 _ => Ok(None),
             })
             .collect::<PolarsResult<_>>()?;
