@@ -8,78 +8,38 @@
 //! - `source`, `kinds`: `[sources.NAME]`, formats and source kinds with their roles.
 //! - `indicators`, `charts`, `evaluation`, `index`: the tables of the same names.
 //! - `currency`: `[currency]`, its rates and deflator.
-//! - here: errors, SROI settings, the [`Pipeline`] and [`load`].
+//! - `error`: what can be wrong, and where; `spans`: file:line:column from the file's spans,
+//!   and the nearest valid name; `resolve`: the file resolved into the [`Pipeline`].
+//! - here: SROI settings, checks, the [`Pipeline`] and [`load`].
 
 mod charts;
 mod currency;
 pub mod custom;
+mod error;
 pub mod evaluation;
 pub mod index;
 mod indicators;
 pub mod kinds;
 mod raw;
+mod resolve;
 mod source;
+mod spans;
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
-use charts::resolve_charts;
 pub use charts::{ChartFormat, Charts, CHART_KINDS};
-use currency::resolve_currency;
 pub use currency::{Currency, Deflator, Rate};
 pub use custom::CustomIndicator;
+pub use error::{ConfigError, Location};
 pub use evaluation::Evaluation;
 pub use index::IndexSettings;
-use indicators::resolve_indicators;
 pub use indicators::{AgeGroup, Bootstrap, IndicatorSelection};
 pub use kinds::SourceKind;
 use raw::RawFile;
-use source::resolve_source;
+use resolve::{is_valid_name, resolve};
 pub use source::{Encoding, Format, Source};
-use toml::Spanned;
-
-/// A place in a file, 1-based.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
-    pub file: PathBuf,
-    pub line: usize,
-    pub column: usize,
-}
-
-impl fmt::Display for Location {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
-    }
-}
-
-/// Everything that can be wrong with a pipeline file. All of it is the user's to fix, so the
-/// binary exits with code 2.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read pipeline file {}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{location}: {message}")]
-    Invalid {
-        location: Location,
-        message: String,
-        hint: Option<String>,
-    },
-}
-
-impl ConfigError {
-    pub fn hint(&self) -> Option<&str> {
-        match self {
-            ConfigError::Read { .. } => {
-                Some("check the path; pipelines usually live under pipelines/")
-            }
-            ConfigError::Invalid { hint, .. } => hint.as_deref(),
-        }
-    }
-}
+pub use spans::nearest;
+use spans::Ctx;
 
 /// How a project's amount is booked over the years.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -201,247 +161,6 @@ pub fn load(path: &Path) -> Result<Pipeline, ConfigError> {
     let mut pipeline = resolve(&ctx, raw, file_hash)?;
     pipeline.settings_hash = custom::settings_hash(&text);
     Ok(pipeline)
-}
-
-/// Turns byte spans into file:line:column and builds errors.
-struct Ctx<'a> {
-    file: &'a Path,
-    text: &'a str,
-}
-
-impl<'a> Ctx<'a> {
-    fn new(file: &'a Path, text: &'a str) -> Self {
-        Ctx { file, text }
-    }
-
-    fn location(&self, offset: usize) -> Location {
-        let offset = offset.min(self.text.len());
-        let before = &self.text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-        Location {
-            file: self.file.to_path_buf(),
-            line,
-            column: before[line_start..].chars().count() + 1,
-        }
-    }
-
-    fn error_at_offset(&self, offset: usize, message: String, hint: Option<String>) -> ConfigError {
-        ConfigError::Invalid {
-            location: self.location(offset),
-            message,
-            hint,
-        }
-    }
-
-    fn error<T>(&self, at: &Spanned<T>, message: String, hint: Option<String>) -> ConfigError {
-        self.error_at_offset(at.span().start, message, hint)
-    }
-
-    /// The location of `key` inside a spanned table, falling back to the table itself.
-    fn key_offset(&self, span: std::ops::Range<usize>, key: &str) -> usize {
-        let region = self.text.get(span.clone()).unwrap_or("");
-        let mut from = 0;
-        while let Some(i) = region[from..].find(key) {
-            let at = from + i;
-            let rest = region[at + key.len()..].trim_start_matches([' ', '\t', '"']);
-            let boundary_before = at == 0
-                || !region[..at]
-                    .chars()
-                    .next_back()
-                    .is_some_and(|c| c.is_alphanumeric() || c == '_');
-            if boundary_before && rest.starts_with('=') {
-                return span.start + at;
-            }
-            from = at + key.len();
-        }
-        span.start
-    }
-
-    /// The location of a quoted string value inside a spanned value.
-    fn value_offset(&self, span: std::ops::Range<usize>, value: &str) -> usize {
-        let region = self.text.get(span.clone()).unwrap_or("");
-        region
-            .find(&format!("\"{value}\""))
-            .or_else(|| region.find(&format!("'{value}'")))
-            .map(|i| span.start + i)
-            .unwrap_or(span.start)
-    }
-
-    fn toml_error(&self, e: &toml::de::Error) -> ConfigError {
-        let offset = e.span().map(|s| s.start).unwrap_or(0);
-        let message = e.message().trim().to_string();
-        let hint = suggestion_from_serde_message(&message)
-            .or_else(|| Some("see docs/pipeline.md for every key".to_string()));
-        self.error_at_offset(offset, message, hint)
-    }
-}
-
-/// serde says "unknown field `nmae`, expected one of `name`, `title`" (or "unknown variant");
-/// turn that into "did you mean `name`?".
-fn suggestion_from_serde_message(message: &str) -> Option<String> {
-    let what = if message.starts_with("unknown field") {
-        "key"
-    } else if message.starts_with("unknown variant") {
-        "value"
-    } else {
-        return None;
-    };
-    let mut ticks = message.split('`').skip(1).step_by(2);
-    let bad = ticks.next()?;
-    let valid: Vec<&str> = ticks.collect();
-    match nearest(bad, valid.iter().copied()) {
-        Some(best) => Some(format!("did you mean the {what} `{best}`?")),
-        None if !valid.is_empty() => Some(format!("valid {what}s: {}", valid.join(", "))),
-        None => None,
-    }
-}
-
-/// The candidate closest to `bad`, if it is close enough to be a plausible typo.
-pub fn nearest<'c>(bad: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
-    let bad_l = bad.to_lowercase();
-    candidates
-        .into_iter()
-        .map(|c| (strsim::jaro_winkler(&bad_l, &c.to_lowercase()), c))
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
-}
-
-fn is_valid_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
-}
-
-fn resolve(ctx: &Ctx, mut raw: RawFile, file_hash: String) -> Result<Pipeline, ConfigError> {
-    let p = raw.pipeline;
-    let name = p.name.get_ref().clone();
-    if !is_valid_name(&name) {
-        return Err(ctx.error(
-            &p.name,
-            format!("pipeline name `{name}` may only hold a-z, 0-9, `_` and `-`"),
-            Some("the name becomes the output folder's name".into()),
-        ));
-    }
-    let dir = ctx.file.parent().map(Path::to_path_buf).unwrap_or_default();
-    let out = match &p.out {
-        // Paths in the file are relative to the file's folder; the default is relative to
-        // where cityimpact runs, as the output contract says.
-        Some(out) => dir.join(out),
-        None => PathBuf::from("out").join(&name),
-    };
-    let periods = match &p.periods {
-        Some(span) => {
-            let r = span.get_ref();
-            if r.from > r.to {
-                return Err(ctx.error(
-                    span,
-                    format!("periods.from ({}) is after periods.to ({})", r.from, r.to),
-                    None,
-                ));
-            }
-            Some((r.from, r.to))
-        }
-        None => None,
-    };
-
-    if raw.sources.is_empty() {
-        return Err(ctx.error_at_offset(
-            0,
-            "the pipeline has no sources".into(),
-            Some("add at least one [sources.NAME] table with kind and path".into()),
-        ));
-    }
-    let mut sources = Vec::new();
-    for (source_name, spanned) in &raw.sources {
-        sources.push(resolve_source(ctx, &dir, source_name, spanned)?);
-    }
-
-    let currency = resolve_currency(ctx, raw.currency)?;
-
-    // A survey in another currency needs its rate, before anything is read.
-    for spanned in raw.sources.values() {
-        if let Some(c) = &spanned.get_ref().currency {
-            if !currency.knows(c.get_ref()) {
-                let code = c.get_ref().to_ascii_uppercase();
-                return Err(ctx.error(
-                    c,
-                    format!("no exchange rate for {code}, the survey's currency"),
-                    Some(format!(
-                        "add {code} = <{} per {code}> to rates in [currency]",
-                        currency.report
-                    )),
-                ));
-            }
-        }
-    }
-
-    let raw_custom = raw
-        .indicators
-        .as_mut()
-        .and_then(|i| i.custom.take())
-        .unwrap_or_default();
-    let series: Vec<String> = raw
-        .evaluation
-        .as_ref()
-        .map(|e| e.series.keys().cloned().collect())
-        .unwrap_or_default();
-    let custom = custom::resolve(ctx, &raw_custom, &|id| {
-        crate::catalogue::get(id).is_some() || series.iter().any(|s| s == id)
-    })?;
-    let indicators = resolve_indicators(ctx, raw.indicators)?;
-    let index = match raw.index {
-        None => None,
-        Some(i) => Some(index::resolve(ctx, &dir, i)?),
-    };
-    let evaluation = match raw.evaluation {
-        None => None,
-        Some(e) => Some(evaluation::resolve(ctx, e, &sources, &|id| {
-            crate::catalogue::get(id).is_some() || custom.iter().any(|c| c.id == id)
-        })?),
-    };
-    let custom_ids: Vec<String> = custom.iter().map(|c| c.id.clone()).collect();
-    let charts = resolve_charts(ctx, raw.charts, &custom_ids)?;
-    let checks = match raw.checks {
-        Some(c) => {
-            if let Some(share) = &c.max_reject_share {
-                let v = *share.get_ref();
-                if !(0.0..=1.0).contains(&v) {
-                    return Err(ctx.error(
-                        share,
-                        format!("max_reject_share is {v}; it must lie between 0 and 1"),
-                        Some(
-                            "0.05 fails the run when more than 5 % of a source's rows are rejected"
-                                .into(),
-                        ),
-                    ));
-                }
-            }
-            Checks {
-                max_reject_share: c.max_reject_share.map(|s| s.into_inner()),
-            }
-        }
-        None => Checks::default(),
-    };
-
-    Ok(Pipeline {
-        title: p.title.unwrap_or_else(|| name.clone()),
-        name,
-        file: ctx.file.to_path_buf(),
-        file_hash,
-        settings_hash: String::new(),
-        out,
-        periods,
-        sources,
-        currency,
-        indicators,
-        charts,
-        checks,
-        evaluation,
-        index,
-        custom,
-    })
 }
 
 /// For unit tests elsewhere: a pipeline in a temporary folder with one source `p` of `kind`
