@@ -16,7 +16,7 @@ use super::cells::Builder;
 use super::cells::{prepare, Cell, Cursor};
 use super::columnar::key_of;
 use super::context::{At, Contract, Outside};
-use super::rules::{convert, Value, CITY_STAT_COUNTS, CITY_STAT_RATES};
+use super::rules::{city_stat, convert, Value};
 use super::{Reject, Table};
 
 /// Rows per run of rows checked on one core: a few runs per core to keep all busy to the end,
@@ -330,36 +330,12 @@ impl<'a> Contract<'a> {
             SourceKind::CityStats => {
                 if let (Some(r), Some(Value::Text(code))) = (at.variable, get!(at.variable)) {
                     let mapped = source.variables.get(code.as_ref());
-                    let id: &str = mapped.map(String::as_str).unwrap_or(&code);
-                    let is_rate = CITY_STAT_RATES.contains(&id);
-                    let declared = pipeline.declares(id);
-                    if !is_rate && !declared && !CITY_STAT_COUNTS.contains(&id) {
-                        let why = if mapped.is_some() {
-                            format!(
-                                "variable `{code}` maps to `{id}`, which a city_stats source cannot give; use a rate ({}) or a count ({})",
-                                CITY_STAT_RATES.join(", "),
-                                CITY_STAT_COUNTS.join(", ")
-                            )
-                        } else {
-                            format!("variable `{code}` is not mapped to an indicator; add it to `variables` in [sources.{}], e.g. {{ {code} = \"unemployment_rate\" }}", source.name)
-                        };
-                        return Some((col("variable"), Some(code.into_owned()), why));
-                    }
-                    if let Some(Value::Number(v)) = get!(at.value) {
-                        if is_rate && !(0.0..=100.0).contains(&v) {
-                            return Some((
-                                col("value"),
-                                Some(v.to_string()),
-                                format!("{id} is a percentage; {v} lies outside 0-100"),
-                            ));
-                        }
-                        if !is_rate && !declared && v < 0.0 {
-                            return Some((
-                                col("value"),
-                                Some(v.to_string()),
-                                format!("{id} is a count of persons; {v} is negative"),
-                            ));
-                        }
+                    let value = match get!(at.value) {
+                        Some(Value::Number(v)) => Some(v),
+                        _ => None,
+                    };
+                    if let Err((role, text, why)) = city_stat(source, pipeline, &code, value) {
+                        return Some((col(role), Some(text), why));
                     }
                     let id = match mapped {
                         Some(m) => Cow::Borrowed(m.as_str()),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;
 
-use crate::config::{Currency, SourceKind};
+use crate::config::{Currency, Pipeline, Source, SourceKind};
 
 /// The funding sources a project row may name.
 pub const FUNDING_SOURCES: [&str; 6] = [
@@ -491,4 +491,50 @@ pub(super) fn convert(currency: &Currency, code: &str, year: Option<i32>) -> Res
             "{code_u} has rates per year and this row has no year to pick one"
         ),
     })
+}
+
+/// A city statistic's rule across its variable and value: the variable must map to a rate, a
+/// count of persons or an indicator the pipeline declares; a rate lies within 0-100 and a
+/// count is not negative. Breaking it gives the role whose cell broke it, the cell as text,
+/// and why.
+pub fn city_stat(
+    source: &Source,
+    pipeline: &Pipeline,
+    code: &str,
+    value: Option<f64>,
+) -> Result<(), (&'static str, String, String)> {
+    let mapped = source.variables.get(code);
+    let id: &str = mapped.map(String::as_str).unwrap_or(code);
+    let is_rate = CITY_STAT_RATES.contains(&id);
+    let declared = pipeline.declares(id);
+    if !is_rate && !declared && !CITY_STAT_COUNTS.contains(&id) {
+        let why = if mapped.is_some() {
+            format!(
+                "variable `{code}` maps to `{id}`, which a city_stats source cannot give; use a rate ({}) or a count ({})",
+                CITY_STAT_RATES.join(", "),
+                CITY_STAT_COUNTS.join(", ")
+            )
+        } else {
+            format!("variable `{code}` is not mapped to an indicator; add it to `variables` in [sources.{}], e.g. {{ {code} = \"unemployment_rate\" }}", source.name)
+        };
+        return Err(("variable", code.to_string(), why));
+    }
+    let Some(v) = value else {
+        return Ok(());
+    };
+    if is_rate && !(0.0..=100.0).contains(&v) {
+        return Err((
+            "value",
+            v.to_string(),
+            format!("{id} is a percentage; {v} lies outside 0-100"),
+        ));
+    }
+    if !is_rate && !declared && v < 0.0 {
+        return Err((
+            "value",
+            v.to_string(),
+            format!("{id} is a count of persons; {v} is negative"),
+        ));
+    }
+    Ok(())
 }

@@ -1,13 +1,12 @@
-//! City statistics' rules across cells, over columns: a variable must map to an indicator a
-//! city_stats source can give (a rate, a count of persons, or one the pipeline declares), a
-//! rate lies within 0-100 and a count is not negative; the variable's code becomes the
-//! indicator it maps to. Only rows whose cells passed are looked at, each rule giving the reject
+//! City statistics' rules across cells, over columns (`rules::city_stat`): a variable must map
+//! to an indicator a city_stats source can give, a rate lies within 0-100 and a count is not
+//! negative; the variable's code becomes the indicator it maps to. Only rows whose cells passed are looked at, each rule giving the reject
 //! the row contract gives. In a wide file an empty value is named by its variable's column.
 
 use polars::prelude::*;
 
 use super::super::context::Contract;
-use super::super::rules::{CITY_STAT_COUNTS, CITY_STAT_RATES};
+use super::super::rules::city_stat;
 use super::super::Reject;
 use super::Rejected;
 
@@ -82,36 +81,12 @@ impl Contract<'_> {
         value: Option<f64>,
     ) -> Result<&'c str, Reject> {
         let source = self.source;
-        let mapped = source.variables.get(code);
-        let id: &str = mapped.map(String::as_str).unwrap_or(code);
-        let is_rate = CITY_STAT_RATES.contains(&id);
-        let declared = self.pipeline.declares(id);
-        if !is_rate && !declared && !CITY_STAT_COUNTS.contains(&id) {
-            let why = if mapped.is_some() {
-                format!(
-                    "variable `{code}` maps to `{id}`, which a city_stats source cannot give; use a rate ({}) or a count ({})",
-                    CITY_STAT_RATES.join(", "),
-                    CITY_STAT_COUNTS.join(", ")
-                )
-            } else {
-                format!("variable `{code}` is not mapped to an indicator; add it to `variables` in [sources.{}], e.g. {{ {code} = \"unemployment_rate\" }}", source.name)
-            };
-            return Err(self.reject(row, Some(source.column_for("variable")), Some(code), why));
-        }
-        if let Some(v) = value {
-            let why = if is_rate && !(0.0..=100.0).contains(&v) {
-                Some(format!("{id} is a percentage; {v} lies outside 0-100"))
-            } else if !is_rate && !declared && v < 0.0 {
-                Some(format!("{id} is a count of persons; {v} is negative"))
-            } else {
-                None
-            };
-            if let Some(why) = why {
-                let column = source.column_for("value");
-                return Err(self.reject(row, Some(column), Some(&v.to_string()), why));
+        match city_stat(source, self.pipeline, code, value) {
+            Ok(()) => Ok(source.variables.get(code).map_or(code, String::as_str)),
+            Err((role, text, why)) => {
+                Err(self.reject(row, Some(source.column_for(role)), Some(&text), why))
             }
         }
-        Ok(id)
     }
 
     /// Where a required cell is empty in a wide file's value column, the column is the
