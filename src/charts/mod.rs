@@ -10,10 +10,14 @@
 //! - `scatter.rs`: cost per beneficiary against beneficiaries, per project, log axes where
 //!   the spread calls for them.
 //! - `theme.rs`: the embedded font, the palette, sizes and number formats.
+//! - `data.rs`: the rows a chart is drawn from; `labels.rs`: titles, subtitles and legends.
+//! - here: which charts a run draws, and drawing them side by side.
 
 pub mod bars;
+mod data;
 pub mod effects;
 pub mod index;
+mod labels;
 pub mod mix;
 pub mod scatter;
 pub mod sectors;
@@ -21,7 +25,10 @@ pub mod text;
 pub mod theme;
 pub mod timeseries;
 
-use std::collections::{BTreeMap, BTreeSet};
+use data::{main_level, span};
+pub use data::{ChartError, Context, Point, Rows, Series};
+pub use labels::{fit, header, legend, legend_width, subtitle};
+
 use std::path::{Path, PathBuf};
 
 use plotters::coord::Shift;
@@ -30,206 +37,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::catalogue;
-use crate::config::{ChartFormat, Charts};
-use crate::indicators::{floats, ints, strings};
-
-/// A period, its value, and the confidence interval where there is one.
-pub type Point = (i32, f64, Option<(f64, f64)>);
-
-/// What every chart needs to say where its numbers come from.
-#[derive(Debug, Clone)]
-pub struct Context {
-    pub settings: Charts,
-    /// For subtitles: the pipeline's title and the tool's version.
-    pub source: String,
-    /// Area code → the name a reader sees (from the `areas` sources); codes without one are
-    /// shown as they are.
-    pub names: BTreeMap<String, String>,
-    /// Indicator id → its name, for the pipeline's own series as well as the catalogue's.
-    pub titles: BTreeMap<String, String>,
-}
-
-impl Context {
-    /// The name of an area as a reader should see it.
-    pub fn name<'a>(&'a self, area: &'a str) -> &'a str {
-        self.names.get(area).map(String::as_str).unwrap_or(area)
-    }
-}
-
-/// One indicator's values for all areas of one level (no breakdown).
-#[derive(Debug, Clone)]
-pub struct Series {
-    pub indicator: String,
-    pub name: String,
-    pub unit: String,
-    pub family: String,
-    /// The level of the areas drawn (the level with the most areas).
-    pub level: String,
-    /// area → points, sorted by period
-    pub series: BTreeMap<String, Vec<Point>>,
-    /// Areas drawn in colour; the others are grey.
-    pub highlight: BTreeSet<String>,
-}
-
-impl Series {
-    pub fn periods(&self) -> (i32, i32) {
-        span(self.series.values().flatten().map(|p| p.0))
-    }
-
-    /// Whether an area is drawn in colour.
-    pub fn is_highlighted(&self, area: &str) -> bool {
-        self.highlight.is_empty() || self.highlight.contains(area)
-    }
-
-    /// An area's colour: the same in every chart of a run (its place among the highlighted
-    /// areas, or among all areas when none is highlighted); grey for comparisons.
-    pub fn colour(&self, area: &str) -> RGBColor {
-        let place = if self.highlight.is_empty() {
-            self.series.keys().position(|a| a == area)
-        } else {
-            self.highlight.iter().position(|a| a == area)
-        };
-        place.map_or(theme::COMPARISON, theme::colour)
-    }
-}
-
-fn span(years: impl Iterator<Item = i32> + Clone) -> (i32, i32) {
-    let min = years.clone().min().unwrap_or(0);
-    (min, years.max().unwrap_or(min))
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ChartError {
-    #[error("cannot read the indicators table: {0}")]
-    Table(#[from] PolarsError),
-    #[error("cannot draw {}: {message}", path.display())]
-    Draw { path: PathBuf, message: String },
-}
-
-/// The indicator table's columns, read once.
-pub struct Rows {
-    indicator: Vec<Option<String>>,
-    area: Vec<Option<String>>,
-    level: Vec<Option<String>>,
-    period: Vec<Option<i32>>,
-    breakdown: Vec<Option<String>>,
-    value: Vec<Option<f64>>,
-    ci_low: Vec<Option<f64>>,
-    ci_high: Vec<Option<f64>>,
-    unit: Vec<Option<String>>,
-    family: Vec<Option<String>>,
-}
-
-impl Rows {
-    pub fn new(indicators: &DataFrame) -> PolarsResult<Rows> {
-        Ok(Rows {
-            indicator: strings(indicators, "indicator")?,
-            area: strings(indicators, "area")?,
-            level: strings(indicators, "level")?,
-            period: ints(indicators, "period")?,
-            breakdown: strings(indicators, "breakdown")?,
-            value: floats(indicators, "value")?,
-            ci_low: floats(indicators, "ci_low")?,
-            ci_high: floats(indicators, "ci_high")?,
-            unit: strings(indicators, "unit")?,
-            family: strings(indicators, "family")?,
-        })
-    }
-
-    fn len(&self) -> usize {
-        self.indicator.len()
-    }
-
-    /// The unit the table writes for an indicator.
-    fn unit_of(&self, id: &str) -> Option<String> {
-        (0..self.len())
-            .find(|&i| self.is(i, id))
-            .and_then(|i| self.unit[i].clone())
-    }
-
-    fn is(&self, i: usize, id: &str) -> bool {
-        self.indicator[i].as_deref() == Some(id)
-    }
-
-    /// Area-level values of `id` (no breakdown, not per project), at the level with the most
-    /// areas, so that like is compared with like (districts, not the country they are in).
-    pub fn series(&self, id: &str, highlight: &[String]) -> Option<Series> {
-        let mut series: BTreeMap<String, Vec<Point>> = BTreeMap::new();
-        let mut levels: BTreeMap<String, String> = BTreeMap::new();
-        // The unit as the table writes it: the pipeline's reporting currency, not the
-        // catalogue's default.
-        let (mut unit, mut family) = (None, None);
-        for i in 0..self.len() {
-            if self.is(i, id) && unit.is_none() {
-                unit = self.unit[i].clone();
-                family = self.family[i].clone();
-            }
-            if !self.is(i, id)
-                || self.breakdown[i].is_some()
-                || self.level[i].as_deref() == Some("project")
-            {
-                continue;
-            }
-            if let (Some(a), Some(p), Some(v)) = (&self.area[i], self.period[i], self.value[i]) {
-                series.entry(a.clone()).or_default().push((
-                    p,
-                    v,
-                    self.ci_low[i].zip(self.ci_high[i]),
-                ));
-                levels.insert(a.clone(), self.level[i].clone().unwrap_or_default());
-            }
-        }
-        let keep = main_level(&levels)?;
-        series.retain(|a, _| levels.get(a) == Some(&keep));
-        let level = keep;
-        if series.is_empty() {
-            return None;
-        }
-        for points in series.values_mut() {
-            points.sort_by_key(|p| p.0);
-        }
-        let entry = catalogue::get(id);
-        let highlight = highlight
-            .iter()
-            .filter(|h| series.contains_key(*h))
-            .cloned()
-            .collect();
-        Some(Series {
-            indicator: id.to_string(),
-            name: entry.map(|e| e.name).unwrap_or(id).to_string(),
-            unit: unit.unwrap_or_default(),
-            // The table's family: a custom indicator joins the family its pipeline names.
-            family: family
-                .or_else(|| entry.map(|e| e.family.as_str().to_string()))
-                .unwrap_or_default(),
-            level,
-            series,
-            highlight,
-        })
-    }
-}
-
-/// The level with the most areas; ties go to the finer level.
-fn main_level(levels: &BTreeMap<String, String>) -> Option<String> {
-    const FINE_TO_COARSE: [&str; 7] = [
-        "project",
-        "neighbourhood",
-        "district",
-        "city",
-        "region",
-        "country",
-        "all",
-    ];
-    let rank = |l: &str| FINE_TO_COARSE.iter().position(|f| *f == l).unwrap_or(0);
-    let mut per_level: BTreeMap<&str, usize> = BTreeMap::new();
-    for l in levels.values() {
-        *per_level.entry(l.as_str()).or_default() += 1;
-    }
-    per_level
-        .iter()
-        .max_by(|a, b| a.1.cmp(b.1).then(rank(b.0).cmp(&rank(a.0))))
-        .map(|(l, _)| l.to_string())
-}
+use crate::config::ChartFormat;
 
 /// One chart to draw, with the data it needs.
 enum Chart {
@@ -434,110 +242,4 @@ fn name_the_font(path: &Path) -> std::io::Result<()> {
             "font-family=\"DejaVu Sans, Verdana, sans-serif\"",
         ),
     )
-}
-
-/// Title and subtitle across the top; returns the area below them. A subtitle too long for one
-/// line at a readable size breaks at its last ` · ` that fits, onto a second line, rather than
-/// shrinking into small print.
-pub fn header<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    title: &str,
-    subtitle: &str,
-) -> Result<DrawingArea<DB, Shift>, DrawingAreaErrorKind<DB::ErrorType>> {
-    root.fill(&WHITE)?;
-    let room = root.dim_in_pixel().0.saturating_sub(48);
-    let lines = subtitle_lines(subtitle, room);
-    let (top, rest) = root.split_vertically(if lines.len() > 1 { 104 } else { 84 });
-    let (title, title_size) = fit(title, 28.0, 20.0, room);
-    top.draw(&Text::new(
-        title,
-        (24, 18),
-        (theme::FONT, title_size)
-            .into_font()
-            .style(FontStyle::Bold)
-            .color(&theme::TEXT),
-    ))?;
-    for (i, (line, size)) in lines.into_iter().enumerate() {
-        top.draw(&Text::new(
-            line,
-            (24, 54 + 21 * i as i32),
-            (theme::FONT, size).into_font().color(&theme::MUTED),
-        ))?;
-    }
-    Ok(rest)
-}
-
-/// The subtitle's lines: one at 17 px down to 15 px; else two, broken at a ` · `, each fitted.
-fn subtitle_lines(subtitle: &str, room: u32) -> Vec<(String, f64)> {
-    let (one, size) = fit(subtitle, 17.0, 15.0, room);
-    if one == subtitle {
-        return vec![(one, size)];
-    }
-    let parts: Vec<&str> = subtitle.split(" · ").collect();
-    let cut = (1..parts.len())
-        .rev()
-        .find(|k| theme::text_width(&parts[..*k].join(" · "), 15.0) <= room)
-        .unwrap_or(1);
-    if parts.len() < 2 {
-        return vec![fit(subtitle, 17.0, 12.0, room)];
-    }
-    vec![
-        fit(&parts[..cut].join(" · "), 15.0, 12.0, room),
-        fit(&parts[cut..].join(" · "), 15.0, 12.0, room),
-    ]
-}
-
-/// Fits a line of text into `room` pixels: a smaller font down to `min`, then shortened with
-/// an ellipsis, so that no title is clipped at the canvas edge.
-pub fn fit(text: &str, size: f64, min: f64, room: u32) -> (String, f64) {
-    let mut size = size;
-    while size > min && theme::text_width(text, size) > room {
-        size -= 1.0;
-    }
-    if theme::text_width(text, size) <= room {
-        return (text.to_string(), size);
-    }
-    let keep = (room as f64 / (size * 0.62)).floor() as usize;
-    let short: String = text.chars().take(keep.saturating_sub(1)).collect();
-    (format!("{}…", short.trim_end()), size)
-}
-
-/// "2019-2023 · % · source: …" for the subtitle.
-pub fn subtitle(periods: (i32, i32), unit: &str, ctx: &Context) -> String {
-    let (a, b) = periods;
-    let period = if a == b {
-        format!("{b}")
-    } else {
-        format!("{a}-{b}")
-    };
-    if unit.is_empty() {
-        format!("{period} · source: {}", ctx.source)
-    } else {
-        format!("{period} · {unit} · source: {}", ctx.source)
-    }
-}
-
-/// A legend of coloured swatches, one per entry, drawn down the given area.
-pub fn legend<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    entries: &[(String, RGBColor)],
-) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-    for (i, (label, colour)) in entries.iter().enumerate() {
-        let y = 30 + i as i32 * 26;
-        area.draw(&Rectangle::new([(8, y - 6), (30, y + 6)], colour.filled()))?;
-        area.draw(&Text::new(
-            label.clone(),
-            (38, y - 9),
-            (theme::FONT, 16).into_font().color(&theme::TEXT),
-        ))?;
-    }
-    Ok(())
-}
-
-/// The width a legend of these labels needs.
-pub fn legend_width<'a>(labels: impl Iterator<Item = &'a str>) -> u32 {
-    labels
-        .map(|l| theme::text_width(l, 16.0))
-        .max()
-        .map_or(0, |w| w + 60)
 }
