@@ -88,26 +88,20 @@ fn read_file_from(path: &Path, parallel: u64) -> std::io::Result<Vec<u8>> {
     if len < parallel {
         return std::fs::read(path);
     }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileExt;
-        let Ok(size) = usize::try_from(len) else {
-            return std::fs::read(path);
-        };
-        let mut bytes = vec![0u8; size];
-        let piece = size.div_ceil(2 * rayon::current_num_threads()).max(1);
-        let read = bytes
-            .par_chunks_mut(piece)
-            .enumerate()
-            .try_for_each(|(k, chunk)| file.read_exact_at(chunk, (k * piece) as u64));
-        // A file that changed size while it was read is read again in one go, as it now is.
-        match read.and_then(|()| file.metadata()).map(|m| m.len() == len) {
-            Ok(true) => Ok(bytes),
-            _ => std::fs::read(path),
-        }
+    let Ok(size) = usize::try_from(len) else {
+        return std::fs::read(path);
+    };
+    let mut bytes = vec![0u8; size];
+    let piece = size.div_ceil(2 * rayon::current_num_threads()).max(1);
+    let read = bytes
+        .par_chunks_mut(piece)
+        .enumerate()
+        .try_for_each(|(k, chunk)| disk::read_exact_at(&file, chunk, (k * piece) as u64));
+    // A file that changed size while it was read is read again in one go, as it now is.
+    match read.and_then(|()| file.metadata()).map(|m| m.len() == len) {
+        Ok(true) => Ok(bytes),
+        _ => std::fs::read(path),
     }
-    #[cfg(not(unix))]
-    std::fs::read(path)
 }
 
 fn separator(source: &Source, bytes: &[u8]) -> u8 {
@@ -212,12 +206,7 @@ fn read_on_disk_in(
 ) -> Result<RawTable, IngestError> {
     let io = |e| io_error(source, e);
     let file = File::open(&source.resolved).map_err(io)?;
-    let same = |file: &File| match Disk::of(file) {
-        Ok(now) if now == *disk => Ok(()),
-        Ok(_) => Err(io(disk::changed())),
-        Err(e) => Err(io(e)),
-    };
-    same(&file)?;
+    disk.still(&file).map_err(io)?;
     let head = head_of(&file, disk.len).map_err(io)?;
     let bytes = strip_bom(&head);
     let header = header(source, bytes)?;
@@ -236,7 +225,7 @@ fn read_on_disk_in(
     let mut table = reader.read(ranges)?;
     // Read through the same handle: a file changed in place since it was hashed is caught
     // here, one replaced by another under its name was not read.
-    same(&file)?;
+    disk.still(&file).map_err(io)?;
     table.bytes = disk.len;
     Ok(table)
 }

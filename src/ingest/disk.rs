@@ -6,7 +6,6 @@
 
 use std::fs::File;
 use std::io;
-use std::path::Path;
 use std::time::SystemTime;
 
 /// Text files from this size on are left on disk.
@@ -28,10 +27,9 @@ impl Disk {
         })
     }
 
-    /// An error when the file at `path` is no longer the one that was hashed.
-    pub fn still(&self, path: &Path) -> io::Result<()> {
-        let now = Disk::of(&File::open(path)?)?;
-        if now == *self {
+    /// An error when the open `file` is no longer the one that was hashed.
+    pub fn still(&self, file: &File) -> io::Result<()> {
+        if Disk::of(file)? == *self {
             Ok(())
         } else {
             Err(changed())

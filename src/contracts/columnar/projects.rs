@@ -15,11 +15,12 @@ use super::{runs, Rejected, RUN};
 use crate::config::SourceKind;
 
 impl Contract<'_> {
-    /// The role whose date gives a row's period: a project's start, a contract's date.
-    fn dated_by(&self) -> &'static str {
+    /// The role whose date gives a row's period, and its place: a project's start, a
+    /// contract's date.
+    fn dated_by(&self) -> (&'static str, Option<usize>) {
         match self.source.kind {
-            SourceKind::Projects => "start",
-            _ => "date",
+            SourceKind::Projects => ("start", self.at.start),
+            _ => ("date", self.at.date),
         }
     }
 
@@ -34,11 +35,7 @@ impl Contract<'_> {
     ) -> PolarsResult<()> {
         let at = &self.at;
         let text = |r: Option<usize>| r.map(|r| columns[r].str()).transpose();
-        let date = match self.source.kind {
-            SourceKind::Projects => at.start,
-            _ => at.date,
-        };
-        let (dated, start, end) = (text(date)?, text(at.start)?, text(at.end)?);
+        let (dated, start, end) = (text(self.dated_by().1)?, text(at.start)?, text(at.end)?);
         let code = text(at.currency)?;
         let converts = at.currency.is_some() || self.pipeline.currency.deflates();
         let mut factors = vec![1.0; period.len()];
@@ -121,7 +118,7 @@ impl Run<'_> {
             source.column_for("end"),
             match contract.at.currency {
                 Some(_) => source.column_for("currency"),
-                None => source.column_for(contract.dated_by()),
+                None => source.column_for(contract.dated_by().0),
             },
         );
         let mut rates = Rates::new(currency);
