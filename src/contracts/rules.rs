@@ -337,7 +337,11 @@ impl PlainNumbers {
 
     /// The number the contract keeps for `cell`, where it keeps it as written.
     pub fn read(&self, cell: &str) -> Option<f64> {
-        let x: f64 = fast_float2::parse(cell).ok()?;
+        self.keeps(fast_float2::parse(cell).ok()?)
+    }
+
+    /// `x`, where the contract keeps the cell that reads as it as that number.
+    pub fn keeps(&self, x: f64) -> Option<f64> {
         passes(self.bounds, x).then_some(x)
     }
 }

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::records::Assembler;
+use super::records::{Assembler, Field, Number};
 use super::{IngestError, Pointers, RawTable};
 use crate::config::{Format, Location, Source};
 
@@ -17,7 +17,25 @@ use crate::config::{Format, Location, Source};
 type Record = (u64, Option<Map<String, Value>>);
 
 /// A record's keys and cells, as [`cell`] makes them, in the order the record holds them.
-type Fields<'a> = Vec<(Cow<'a, str>, Option<Cow<'a, str>>)>;
+type Fields<'a> = Vec<(Cow<'a, str>, Option<Cell<'a>>)>;
+
+/// A record's cell: a string (borrowed where the file writes it without escapes), a number
+/// as it was read, or anything else (`true`, a nested value) as its JSON text. A number goes
+/// into its column as the number it is; its text is made only where a cell needs one.
+#[derive(Debug, Clone, PartialEq)]
+enum Cell<'a> {
+    Text(Cow<'a, str>),
+    Number(Number),
+}
+
+impl Cell<'_> {
+    fn field(&self) -> Field<'_> {
+        match self {
+            Cell::Text(s) => Field::Text(s),
+            Cell::Number(n) => Field::Number(*n),
+        }
+    }
+}
 
 /// A record read as its fields, and its line (or record number).
 type Row<'a> = (u64, Option<Fields<'a>>);
@@ -46,13 +64,24 @@ fn rows_of(records: &[Record]) -> Vec<Row<'_>> {
         .collect()
 }
 
-/// A value as a cell: a string as it is, anything else (a number, a nested value) as its JSON
-/// text.
-fn cell(v: &Value) -> Option<Cow<'_, str>> {
+/// A value as a cell: a string as it is, a number as its number, anything else (a nested
+/// value) as its JSON text.
+fn cell(v: &Value) -> Option<Cell<'_>> {
     match v {
         Value::Null => None,
-        Value::String(s) => Some(Cow::Borrowed(s)),
-        other => Some(Cow::Owned(other.to_string())),
+        Value::String(s) => Some(Cell::Text(Cow::Borrowed(s))),
+        Value::Number(n) => Some(Cell::Number(number(n))),
+        other => Some(Cell::Text(Cow::Owned(other.to_string()))),
+    }
+}
+
+/// A number of a value as serde_json holds it: a non-negative integer, a negative one, or a
+/// float (always finite).
+fn number(n: &serde_json::Number) -> Number {
+    match (n.as_u64(), n.as_i64(), n.as_f64()) {
+        (Some(u), _, _) => Number::Uint(u),
+        (None, Some(i), _) => Number::Int(i),
+        (None, None, x) => Number::Float(x.unwrap_or(f64::NAN)),
     }
 }
 
@@ -114,7 +143,7 @@ fn table(source: &Source, rows: &[Row], bytes: u64) -> Result<RawTable, IngestEr
         .map(|rows| {
             let mut table = Assembler::new(source, &header)?;
             table.reserve(rows.len());
-            let mut cells: Vec<Option<&str>> = Vec::with_capacity(header.len());
+            let mut cells: Vec<Option<Field>> = Vec::with_capacity(header.len());
             let mut last: Option<&Fields> = None;
             let mut places: Vec<usize> = Vec::new();
             for (line, record) in rows {
@@ -129,7 +158,7 @@ fn table(source: &Source, rows: &[Row], bytes: u64) -> Result<RawTable, IngestEr
                     cells.resize(header.len(), None);
                     // A key given twice keeps its last value, as a JSON object does.
                     for ((_, v), &p) in r.iter().zip(&places) {
-                        cells[p] = v.as_deref();
+                        cells[p] = v.as_ref().map(Cell::field);
                     }
                 }
                 table.push(*line, cells.len(), |i| cells[i]);
@@ -409,7 +438,8 @@ fn flatten(path: &str, v: &Value, out: &mut serde_json::Map<String, Value>) {
 }
 
 /// Records read straight from their text into [`Fields`], with the cells a value would give
-/// ([`cell`]): a string as it is, `null` as no cell, anything else as its JSON text.
+/// ([`cell`]): a string as it is, a number as it was read, `null` as no cell, anything else
+/// as its JSON text.
 mod borrowed {
     use std::borrow::Cow;
     use std::fmt;
@@ -418,13 +448,14 @@ mod borrowed {
     use serde::de::{Deserialize, Deserializer, Error, MapAccess, SeqAccess, Visitor};
     use serde_json::Value;
 
-    use super::Fields;
+    use super::{Cell, Fields, Number};
 
     pub struct Record<'a>(pub Fields<'a>);
 
     struct Text<'a>(Cow<'a, str>);
 
-    struct Cell<'a>(Option<Cow<'a, str>>);
+    /// A field's cell as read, `None` for `null`.
+    struct Slot<'a>(Option<Cell<'a>>);
 
     impl<'de> Deserialize<'de> for Record<'de> {
         fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -437,7 +468,7 @@ mod borrowed {
                 fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Record<'de>, A::Error> {
                     let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(8));
                     while let Some(Text(key)) = map.next_key()? {
-                        let Cell(value) = map.next_value()?;
+                        let Slot(value) = map.next_value()?;
                         fields.push((key, value));
                     }
                     Ok(Record(fields))
@@ -469,60 +500,70 @@ mod borrowed {
         }
     }
 
-    impl<'de> Deserialize<'de> for Cell<'de> {
+    impl<'de> Deserialize<'de> for Slot<'de> {
         fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
             d.deserialize_any(Any)
         }
     }
 
-    /// Any value as a cell. Numbers and nested values are written as `serde_json::Value`
-    /// writes them, so that a cell reads the same whichever way its record was read.
+    /// Any value as a cell. Numbers are kept as they were read (as `serde_json::Value` keeps
+    /// them), nested values written as it writes them, so that a cell reads the same whichever
+    /// way its record was read.
     struct Any;
 
-    fn owned<'a, E>(text: String) -> Result<Cell<'a>, E> {
-        Ok(Cell(Some(Cow::Owned(text))))
+    fn owned<'a, E>(text: String) -> Result<Slot<'a>, E> {
+        Ok(Slot(Some(Cell::Text(Cow::Owned(text)))))
+    }
+
+    fn number<'a, E>(n: Number) -> Result<Slot<'a>, E> {
+        Ok(Slot(Some(Cell::Number(n))))
     }
 
     impl<'de> Visitor<'de> for Any {
-        type Value = Cell<'de>;
+        type Value = Slot<'de>;
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
             f.write_str("a JSON value")
         }
-        fn visit_borrowed_str<E: Error>(self, v: &'de str) -> Result<Cell<'de>, E> {
-            Ok(Cell(Some(Cow::Borrowed(v))))
+        fn visit_borrowed_str<E: Error>(self, v: &'de str) -> Result<Slot<'de>, E> {
+            Ok(Slot(Some(Cell::Text(Cow::Borrowed(v)))))
         }
-        fn visit_str<E: Error>(self, v: &str) -> Result<Cell<'de>, E> {
+        fn visit_str<E: Error>(self, v: &str) -> Result<Slot<'de>, E> {
             owned(v.to_owned())
         }
-        fn visit_string<E: Error>(self, v: String) -> Result<Cell<'de>, E> {
+        fn visit_string<E: Error>(self, v: String) -> Result<Slot<'de>, E> {
             owned(v)
         }
-        fn visit_bool<E: Error>(self, v: bool) -> Result<Cell<'de>, E> {
-            owned(Value::from(v).to_string())
+        fn visit_bool<E: Error>(self, v: bool) -> Result<Slot<'de>, E> {
+            let text = if v { "true" } else { "false" };
+            Ok(Slot(Some(Cell::Text(Cow::Borrowed(text)))))
         }
-        fn visit_i64<E: Error>(self, v: i64) -> Result<Cell<'de>, E> {
-            owned(Value::from(v).to_string())
-        }
-        fn visit_u64<E: Error>(self, v: u64) -> Result<Cell<'de>, E> {
-            owned(Value::from(v).to_string())
-        }
-        fn visit_f64<E: Error>(self, v: f64) -> Result<Cell<'de>, E> {
-            // JSON has no NaN or infinity; `Value` would make one `null`.
-            match Value::from(v) {
-                Value::Null => Ok(Cell(None)),
-                number => owned(number.to_string()),
+        fn visit_i64<E: Error>(self, v: i64) -> Result<Slot<'de>, E> {
+            // serde_json hands a non-negative integer to `visit_u64`; `Value` holds it so.
+            match u64::try_from(v) {
+                Ok(u) => number(Number::Uint(u)),
+                Err(_) => number(Number::Int(v)),
             }
         }
-        fn visit_unit<E: Error>(self) -> Result<Cell<'de>, E> {
-            Ok(Cell(None))
+        fn visit_u64<E: Error>(self, v: u64) -> Result<Slot<'de>, E> {
+            number(Number::Uint(v))
         }
-        fn visit_none<E: Error>(self) -> Result<Cell<'de>, E> {
-            Ok(Cell(None))
+        fn visit_f64<E: Error>(self, v: f64) -> Result<Slot<'de>, E> {
+            // JSON has no NaN or infinity; `Value` would make one `null`.
+            match v.is_finite() {
+                true => number(Number::Float(v)),
+                false => Ok(Slot(None)),
+            }
         }
-        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Cell<'de>, A::Error> {
+        fn visit_unit<E: Error>(self) -> Result<Slot<'de>, E> {
+            Ok(Slot(None))
+        }
+        fn visit_none<E: Error>(self) -> Result<Slot<'de>, E> {
+            Ok(Slot(None))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Slot<'de>, A::Error> {
             owned(Value::deserialize(MapAccessDeserializer::new(map))?.to_string())
         }
-        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Cell<'de>, A::Error> {
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Slot<'de>, A::Error> {
             owned(Value::deserialize(SeqAccessDeserializer::new(seq))?.to_string())
         }
     }
@@ -531,6 +572,14 @@ mod borrowed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A cell's text, as the table's text columns take it.
+    fn as_text(c: &Cell) -> String {
+        match c {
+            Cell::Text(s) => s.to_string(),
+            Cell::Number(n) => n.with_text(|s| s.to_string()),
+        }
+    }
 
     /// A record read from its text gives the cells its value gives, worked out by hand: numbers
     /// as `serde_json::Value` writes them, nested values as compact JSON, escapes undone in keys
@@ -542,13 +591,13 @@ mod tests {
         let fields = fields_in(text).expect("an object");
         let mut read: BTreeMap<String, Option<String>> = BTreeMap::new();
         for (k, v) in &fields {
-            read.insert(k.to_string(), v.as_deref().map(String::from));
+            read.insert(k.to_string(), v.as_ref().map(as_text));
         }
         let value: Value = serde_json::from_str(text).unwrap();
         let object = value.as_object().unwrap();
         let as_value: BTreeMap<String, Option<String>> = object
             .iter()
-            .map(|(k, v)| (k.clone(), cell(v).map(String::from)))
+            .map(|(k, v)| (k.clone(), cell(v).as_ref().map(as_text)))
             .collect();
         assert_eq!(read, as_value);
         let by_hand = [

@@ -61,6 +61,18 @@ impl Numbers {
         self.len += 1;
     }
 
+    /// A number a JSON file writes as one: kept as it is where the contract keeps its text as
+    /// that number, else as its text, as a text cell would be.
+    pub(super) fn push_number(&mut self, n: super::records::Number) {
+        match self.rule.keeps(n.value()) {
+            Some(x) => {
+                self.tail().push(x);
+                self.len += 1;
+            }
+            None => n.with_text(|s| self.push(Some(s))),
+        }
+    }
+
     fn push_odd(&mut self, cell: Option<&str>) {
         self.odd_rows.push(self.len);
         self.tail().push(f64::NAN);

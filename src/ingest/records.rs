@@ -164,8 +164,9 @@ impl Assembler {
         }
     }
 
-    /// A row of `len` fields starting on `line`; `field(i)` is its i-th field.
-    pub fn push<'a>(&mut self, line: u64, len: usize, field: impl Fn(usize) -> Option<&'a str>) {
+    /// A row of `len` fields starting on `line`; `field(i)` is its i-th field, text or (from
+    /// a JSON file) a number.
+    pub fn push<'a, C: Cell<'a>>(&mut self, line: u64, len: usize, field: impl Fn(usize) -> C) {
         let (t, cells) = (&mut self.table, &mut self.cells);
         if !self.sized && t.lines.len() >= SAMPLE {
             self.sized = true;
@@ -181,20 +182,20 @@ impl Assembler {
         if len != self.header_len {
             t.ragged.push((line, len));
         }
-        let at = |i: usize| if i < len { field(i) } else { None };
+        let at = |i: usize| if i < len { field(i) } else { C::none() };
         if self.plan.wide.is_empty() {
             for (cells, &i) in cells.iter_mut().zip(&self.plan.indices) {
-                cells.push(at(i));
+                at(i).store(cells);
             }
             t.lines.push(line);
         } else {
             let n = self.plan.indices.len();
             for (code, i) in &self.plan.wide {
                 for (cells, &j) in cells.iter_mut().zip(&self.plan.indices) {
-                    cells.push(at(j));
+                    at(j).store(cells);
                 }
                 cells[n].push(Some(code));
-                cells[n + 1].push(at(*i));
+                at(*i).store(&mut cells[n + 1]);
                 t.lines.push(line);
             }
         }
@@ -231,8 +232,85 @@ fn kept_as_text(kind: SourceKind, role: &str) -> bool {
     crate::contracts::role_dtype(kind, role) == polars::prelude::DataType::String
 }
 
+/// A cell as a reader hands it over: text, or a number as a JSON file writes one.
+pub trait Cell<'a>: Copy {
+    /// A field the row does not have.
+    fn none() -> Self;
+    /// Pushes the cell onto its role's cells.
+    fn store(self, cells: &mut Store);
+}
+
+impl<'a> Cell<'a> for Option<&'a str> {
+    fn none() -> Self {
+        None
+    }
+    fn store(self, cells: &mut Store) {
+        cells.push(self);
+    }
+}
+
+/// A JSON file's cell: a string, a number, or anything else as its JSON text.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Field<'a> {
+    Text(&'a str),
+    Number(Number),
+}
+
+impl<'a> Cell<'a> for Option<Field<'a>> {
+    fn none() -> Self {
+        None
+    }
+    fn store(self, cells: &mut Store) {
+        match self {
+            None => cells.push(None),
+            Some(Field::Text(s)) => cells.push(Some(s)),
+            Some(Field::Number(n)) => cells.push_number(n),
+        }
+    }
+}
+
+/// A JSON number as serde_json reads it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Number {
+    Int(i64),
+    Uint(u64),
+    /// Finite: JSON has no NaN or infinity.
+    Float(f64),
+}
+
+impl Number {
+    /// The number as the contract reads its text: the nearest float64, as `as` converts an
+    /// integer and as parsing the decimal text gives it.
+    pub fn value(self) -> f64 {
+        match self {
+            Number::Int(i) => i as f64,
+            Number::Uint(u) => u as f64,
+            Number::Float(x) => x,
+        }
+    }
+
+    /// `f` of the number's text as `serde_json::Value` writes it (integers in digits, floats
+    /// as their shortest round-trip text: `1000.0`, `1e+20`), written by serde_json itself
+    /// into a buffer on the stack.
+    pub fn with_text<R>(self, f: impl FnOnce(&str) -> R) -> R {
+        // The longest is 24 bytes: `-1.7976931348623157e+308`.
+        let mut buf = [0u8; 32];
+        let left = {
+            let mut w: &mut [u8] = &mut buf;
+            let written = match self {
+                Number::Int(i) => serde_json::to_writer(&mut w, &i),
+                Number::Uint(u) => serde_json::to_writer(&mut w, &u),
+                Number::Float(x) => serde_json::to_writer(&mut w, &x),
+            };
+            debug_assert!(written.is_ok());
+            w.len()
+        };
+        f(std::str::from_utf8(&buf[..buf.len() - left]).unwrap_or_default())
+    }
+}
+
 /// One role's cells as they are read.
-enum Store {
+pub(super) enum Store {
     Texts(Texts),
     Arrow(Arrow),
     Numbers(Numbers),
@@ -241,7 +319,7 @@ enum Store {
 /// A text role's cells in Arrow text, and whether each so far is one the contract keeps as
 /// written: looked at while the cell is at hand, where the contract would read the whole
 /// column again (0.27 s of the 1 GB projects file's contract).
-struct Arrow {
+pub(super) struct Arrow {
     array: MutableBinaryViewArray<str>,
     written: Option<AsWritten>,
     all_written: bool,
@@ -278,6 +356,15 @@ impl Store {
             Store::Texts(t) => t.push(cell),
             Store::Arrow(a) => a.push(cell),
             Store::Numbers(n) => n.push(cell),
+        }
+    }
+
+    /// A number typed as it was read: a number role takes it as it is, where the contract
+    /// keeps it; text takes the number's text.
+    fn push_number(&mut self, n: Number) {
+        match self {
+            Store::Numbers(numbers) => numbers.push_number(n),
+            _ => n.with_text(|s| self.push(Some(s))),
         }
     }
 
@@ -327,4 +414,47 @@ pub fn assemble(
         a.push(line, fields.len(), |i| fields[i].as_deref());
     }
     Ok(a.finish(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A number's text is the one `serde_json::Value` writes, worked out by hand, and its value
+    /// is the number that text reads back as: the contract gets the same number, and a reject
+    /// quotes the same text, whether a cell came as a number or as its text.
+    #[test]
+    fn a_number_reads_and_writes_as_json_text_does() {
+        let cases = [
+            ("1e3", Number::Float(1e3), "1000.0"),
+            ("2.50", Number::Float(2.5), "2.5"),
+            ("1e20", Number::Float(1e20), "1e+20"),
+            (
+                "-1.7976931348623157e308",
+                Number::Float(f64::MIN),
+                "-1.7976931348623157e+308",
+            ),
+            ("0.1", Number::Float(0.1), "0.1"),
+            ("1.5e-7", Number::Float(1.5e-7), "1.5e-7"),
+            ("-7", Number::Int(-7), "-7"),
+            ("12", Number::Uint(12), "12"),
+            (
+                "12345678901234567890",
+                Number::Uint(12345678901234567890),
+                "12345678901234567890",
+            ),
+            (
+                "-9223372036854775808",
+                Number::Int(i64::MIN),
+                "-9223372036854775808",
+            ),
+        ];
+        for (json, number, text) in cases {
+            let value: serde_json::Value = serde_json::from_str(json).unwrap();
+            assert_eq!(value.to_string(), text, "{json}");
+            assert_eq!(number.with_text(|s| s.to_string()), text, "{json}");
+            let read: f64 = text.parse().unwrap();
+            assert_eq!(number.value().to_bits(), read.to_bits(), "{json}");
+        }
+    }
 }
