@@ -2,7 +2,7 @@
 //! packages (compiled by `ocds`), as records under the column names of their flat CSV forms.
 //! Nested values are kept as JSON text.
 
-use std::borrow::Cow;
+use std::borrow::{Borrow, Cow};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use rayon::prelude::*;
@@ -127,6 +127,55 @@ fn array_of<'t>(
     ))
 }
 
+/// The table of records given as their texts (an NDJSON file's lines, a JSON array's items).
+/// Most files give every record the keys of their first record, or fewer: the records are
+/// then assembled as they are read, with the first record's keys as the header, and none is
+/// held. A record with a key the first lacks sends the file the long way: every record's
+/// fields held until the header is known.
+fn table_of_texts(
+    source: &Source,
+    texts: &[(u64, &str)],
+    bytes: u64,
+) -> Result<RawTable, IngestError> {
+    if let Some(table) = as_read(source, texts, bytes) {
+        return Ok(table);
+    }
+    let rows: Vec<Row> = texts
+        .par_iter()
+        .map(|&(line, text)| (line, fields_in(text)))
+        .collect();
+    table(source, &rows, bytes)
+}
+
+/// The table assembled as the records are read, with the keys of the first record as the
+/// header (as [`header_of`] would order them); `None` where a record has a key the first
+/// lacks, or the first has none a table could be read under.
+fn as_read(source: &Source, texts: &[(u64, &str)], bytes: u64) -> Option<RawTable> {
+    let first = texts.iter().find_map(|(_, text)| fields_in(text))?;
+    let mut keys: Vec<&str> = first.iter().map(|(k, _)| k.as_ref()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let header: Vec<String> = keys.into_iter().map(String::from).collect();
+    // A column the first record lacks may come later: the long way says what is missing.
+    if header.is_empty() || Assembler::new(source, &header).is_err() {
+        return None;
+    }
+    let runs: Vec<Option<RawTable>> = texts
+        .par_chunks(run_of(texts.len()))
+        .map(|texts| {
+            let rows = texts.iter().map(|&(line, text)| (line, fields_in(text)));
+            assemble(source, &header, rows, texts.len(), bytes)
+                .ok()
+                .flatten()
+        })
+        .collect();
+    join(runs.into_iter().collect::<Option<Vec<_>>>()?).or_else(|| {
+        Assembler::new(source, &header)
+            .ok()
+            .map(|a| a.finish(bytes))
+    })
+}
+
 /// Header (keys in order of first appearance) and rows from records, assembled in runs of
 /// records side by side, each cell pushed from the record as it is.
 fn table(source: &Source, rows: &[Row], bytes: u64) -> Result<RawTable, IngestError> {
@@ -137,42 +186,66 @@ fn table(source: &Source, rows: &[Row], bytes: u64) -> Result<RawTable, IngestEr
             path: source.resolved.clone(),
         });
     }
-    let place: HashMap<&str, usize> = (0..).zip(&header).map(|(i, h)| (h.as_str(), i)).collect();
-    let runs: Vec<RawTable> = rows
+    // The header holds every record's keys: each run is assembled.
+    let runs: Vec<Option<RawTable>> = rows
         .par_chunks(run_of(rows.len()))
-        .map(|rows| {
-            let mut table = Assembler::new(source, &header)?;
-            table.reserve(rows.len());
-            let mut cells: Vec<Option<Field>> = Vec::with_capacity(header.len());
-            let mut last: Option<&Fields> = None;
-            let mut places: Vec<usize> = Vec::new();
-            for (line, record) in rows {
-                cells.clear();
-                // A record that is not an object is a row with no fields: the contract rejects
-                // it.
-                if let Some(r) = record {
-                    if !last.is_some_and(|l| same_keys(l, r)) {
-                        places = r.iter().map(|(k, _)| place[k.as_ref()]).collect();
-                        last = Some(r);
-                    }
-                    cells.resize(header.len(), None);
-                    // A key given twice keeps its last value, as a JSON object does.
-                    for ((_, v), &p) in r.iter().zip(&places) {
-                        cells[p] = v.as_ref().map(Cell::field);
-                    }
-                }
-                table.push(*line, cells.len(), |i| cells[i]);
-            }
-            Ok(table.finish(bytes))
+        .map(|run| {
+            let fields = run.iter().map(|(line, r)| (*line, r.as_ref()));
+            assemble(source, &header, fields, run.len(), bytes)
         })
         .collect::<Result<_, IngestError>>()?;
+    let runs = runs.into_iter().flatten().collect();
+    match join(runs) {
+        Some(table) => Ok(table),
+        None => Ok(Assembler::new(source, &header)?.finish(bytes)),
+    }
+}
+
+/// One run of records assembled under `header`; `None` for a record with a key the header
+/// lacks.
+fn assemble<'r, F: Borrow<Fields<'r>>>(
+    source: &Source,
+    header: &[String],
+    rows: impl Iterator<Item = (u64, Option<F>)>,
+    len: usize,
+    bytes: u64,
+) -> Result<Option<RawTable>, IngestError> {
+    let place: HashMap<&str, usize> = (0..).zip(header).map(|(i, h)| (h.as_str(), i)).collect();
+    let mut table = Assembler::new(source, header)?;
+    table.reserve(len);
+    let mut last: Option<F> = None;
+    // Each header column's field in the record: the same for a record with the last one's keys.
+    let mut slots: Vec<Option<usize>> = vec![None; header.len()];
+    for (line, record) in rows {
+        // A record that is not an object is a row with no fields: the contract rejects it.
+        let Some(r) = record.as_ref().map(Borrow::borrow) else {
+            table.push(line, 0, |_| None::<Field>);
+            continue;
+        };
+        if !last.as_ref().is_some_and(|l| same_keys(l.borrow(), r)) {
+            slots.iter_mut().for_each(|s| *s = None);
+            // A key given twice keeps its last value, as a JSON object does.
+            for (j, (k, _)) in r.iter().enumerate() {
+                match place.get(k.as_ref()) {
+                    Some(&p) => slots[p] = Some(j),
+                    None => return Ok(None),
+                }
+            }
+        }
+        table.push(line, header.len(), |i| {
+            slots[i].and_then(|j| r[j].1.as_ref().map(Cell::field))
+        });
+        last = record;
+    }
+    Ok(Some(table.finish(bytes)))
+}
+
+/// Runs of rows joined in order; `None` for no runs.
+fn join(runs: Vec<RawTable>) -> Option<RawTable> {
     let mut runs = runs.into_iter();
-    let mut table = match runs.next() {
-        Some(first) => first,
-        None => Assembler::new(source, &header)?.finish(bytes),
-    };
+    let mut table = runs.next()?;
     runs.for_each(|t| table.append_rows(t));
-    Ok(table)
+    Some(table)
 }
 
 /// Records per run read on one core: one run per core (the records are alike).
@@ -279,49 +352,40 @@ pub fn read(source: &Source, bytes: &[u8]) -> Result<RawTable, IngestError> {
     // is the record. A record's line in `rejects.parquet` is its number (contract.md).
     let mut array: Option<Option<String>> = None;
     let mut titles = false;
-    // 360Giving's grants are values (their fields found by JSON pointer); their rows borrow
-    // them.
-    let grants: Vec<Record>;
-    let rows: Vec<Row> = match source.format {
+    let size = bytes.len() as u64;
+    let mut raw = match source.format {
         Format::Ndjson => {
+            // A line that is not a JSON object is kept as a row without fields, so that it is
+            // rejected with its line number rather than lost.
             let lines: Vec<(u64, &str)> = (1..)
                 .zip(utf8.lines())
                 .filter(|(_, line)| !line.trim().is_empty())
                 .collect();
-            // A line that is not a JSON object is kept as a row without fields, so that it is
-            // rejected with its line number rather than lost.
-            lines
-                .into_par_iter()
-                .map(|(i, line)| (i, fields_in(line)))
-                .collect()
+            table_of_texts(source, &lines, size)?
         }
         Format::Ocds => {
             let package = super::ocds::package(source, utf8)?;
             let rows = super::ocds::records(source, &package);
-            return ocds_table(source, rows, bytes.len() as u64)?
-                .ok_or_else(|| no_awards(source, &package));
+            return ocds_table(source, rows, size)?.ok_or_else(|| no_awards(source, &package));
         }
         Format::Giving360 => {
             let doc: Value = serde_json::from_str(utf8)
                 .map_err(|e| IngestError::parse(source, e.line(), e.to_string()))?;
             array = Some(doc.is_object().then(|| "grants".to_string()));
             titles = true;
-            grants = giving360_records(source, doc)?;
-            rows_of(&grants)
+            // 360Giving's grants are values (their fields found by JSON pointer); their rows
+            // borrow them.
+            let grants = giving360_records(source, doc)?;
+            table(source, &rows_of(&grants), size)?
         }
         _ => {
             let (key, items) = array_of(source, utf8)?;
             array = Some(key);
             // The file's syntax was checked whole; each record is read side by side.
-            let items: Vec<(u64, &RawValue)> = (1..).zip(items).collect();
-            items
-                .into_par_iter()
-                .map(|(i, raw)| (i, fields_in(raw.get())))
-                .collect()
+            let items: Vec<(u64, &str)> = (1..).zip(items.iter().map(|r| r.get())).collect();
+            table_of_texts(source, &items, size)?
         }
     };
-    let n = rows.len();
-    let mut raw = table(source, &rows, bytes.len() as u64)?;
     let fields = raw
         .columns
         .iter()
@@ -339,7 +403,12 @@ pub fn read(source: &Source, bytes: &[u8]) -> Result<RawTable, IngestError> {
         .collect();
     raw.pointers = Some(Pointers {
         arrays: vec![array.map(|k| k.map(|k| Pointers::escape(&k)).unwrap_or_default())],
-        index: (0..n as u32).collect(),
+        // A record's number is its line: a wide file's rows of one record share it.
+        index: raw
+            .lines
+            .iter()
+            .map(|l| l.saturating_sub(1) as u32)
+            .collect(),
         fields,
     });
     Ok(raw)
@@ -641,5 +710,87 @@ mod tests {
             rows.push((i + 1, fields_in(text)));
         }
         assert_eq!(header_of(&rows), ["a", "z", "m"]);
+    }
+
+    fn projects() -> Source {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.toml");
+        std::fs::write(
+            &file,
+            "[pipeline]\nname = \"j\"\n[sources.p]\nkind = \"projects\"\nformat = \"ndjson\"\npath = \"p.ndjson\"\n",
+        )
+        .unwrap();
+        let p = crate::config::load(&file).unwrap();
+        p.source("p").unwrap().clone()
+    }
+
+    /// A table's roles, each role's cells as text, its lines and its ragged rows.
+    type View = (
+        Vec<String>,
+        Vec<Vec<Option<String>>>,
+        Vec<u64>,
+        Vec<(u64, usize)>,
+    );
+
+    fn view(t: &RawTable) -> View {
+        let cells = (t.cells.iter())
+            .map(|c| (0..t.len()).map(|i| c.text(i)).collect())
+            .collect();
+        (
+            t.roles.clone(),
+            cells,
+            t.lines.iter().collect(),
+            t.ragged.clone(),
+        )
+    }
+
+    /// Records whose keys are all among the first record's are assembled as they are read;
+    /// a later key, or a required column the first record lacks, sends the file the long way.
+    /// Both ways give the table worked out by hand.
+    #[test]
+    fn records_read_as_they_come_give_the_table_the_long_way_gives() {
+        let source = projects();
+        let texts = [
+            r#"{"id": "P1", "amount": 5, "area": "D1", "start": "2021-01-01"}"#,
+            r#"{"area": "D2", "id": "P2", "amount": 2.50, "start": "2021-02-01", "amount": -1}"#,
+            "[1]",
+            r#"{"id": "P3", "amount": 1e3}"#,
+        ];
+        let long_way = |texts: &[(u64, &str)]| {
+            let rows: Vec<Row> = texts.iter().map(|&(l, t)| (l, fields_in(t))).collect();
+            view(&table(&source, &rows, 0).unwrap())
+        };
+        let numbered: Vec<(u64, &str)> = (1..).zip(texts).collect();
+        let fast = as_read(&source, &numbered, 0).expect("every key is the first record's");
+        let fast = view(&fast);
+        assert_eq!(fast, long_way(&numbered));
+        assert_eq!(fast, view(&table_of_texts(&source, &numbered, 0).unwrap()));
+        let s = |v: &[Option<&str>]| v.iter().map(|c| c.map(String::from)).collect::<Vec<_>>();
+        let (roles, cells, lines, ragged) = &fast;
+        let at = |role: &str| &cells[roles.iter().position(|r| r == role).unwrap()];
+        assert_eq!(at("id"), &s(&[Some("P1"), Some("P2"), None, Some("P3")]));
+        // The second record's `amount` is given twice: the last, -1, is kept (as text, for
+        // the contract to reject); 1e3 is the number 1000.
+        assert_eq!(
+            at("amount"),
+            &s(&[Some("5"), Some("-1"), None, Some("1000")])
+        );
+        assert_eq!(lines, &[1, 2, 3, 4]);
+        assert_eq!(ragged, &[(3, 0)]);
+
+        // A later key the first record lacks.
+        let later = [texts[0], r#"{"id": "P2", "title": "t"}"#];
+        let numbered: Vec<(u64, &str)> = (1..).zip(later).collect();
+        assert!(as_read(&source, &numbered, 0).is_none());
+        let (roles, cells, ..) = view(&table_of_texts(&source, &numbered, 0).unwrap());
+        let title = roles.iter().position(|r| r == "title").unwrap();
+        assert_eq!(cells[title], s(&[None, Some("t")]));
+        // A required column (`start`) only a later record has.
+        let late = [r#"{"id": "P1", "amount": 5, "area": "D1"}"#, texts[1]];
+        let numbered: Vec<(u64, &str)> = (1..).zip(late).collect();
+        assert!(as_read(&source, &numbered, 0).is_none());
+        let (roles, cells, ..) = view(&table_of_texts(&source, &numbered, 0).unwrap());
+        let start = roles.iter().position(|r| r == "start").unwrap();
+        assert_eq!(cells[start], s(&[None, Some("2021-02-01")]));
     }
 }
