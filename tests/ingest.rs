@@ -1620,6 +1620,39 @@ fn json_rejects_name_the_record_and_the_json_pointer() {
 }
 
 #[test]
+fn a_wide_json_file_names_each_rows_record() {
+    // Two records, each two variables wide: four rows. A's youth rate (150) and B's rate (-3)
+    // are out of range; each reject names its own record, by number and by pointer (the
+    // record's, as the value role has no key of its own in a wide file).
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("s.json");
+    std::fs::write(
+        &file,
+        r#"{"data": [{"area": "A", "period": 2021, "EC1020I": 5.0, "EC1168I": 150},
+ {"area": "B", "period": 2021, "EC1020I": -3, "EC1168I": 12}]}"#,
+    )
+    .unwrap();
+    let (t, read) = table(&format!(
+        "[pipeline]\nname = \"w\"\n[sources.s]\nkind = \"city_stats\"\nformat = \"json\"\npath = \"{}\"\n\
+         variables = {{ EC1020I = \"unemployment_rate\", EC1168I = \"youth_unemployment_rate\" }}\n",
+        file.display()
+    ));
+    assert_eq!((read, t.rows_kept(), t.rejects.len()), (4, 2, 2));
+    let got: Vec<_> = t
+        .rejects
+        .iter()
+        .map(|r| (r.line, r.column.as_deref(), r.value.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (1, Some("/data/0"), Some("150")),
+            (2, Some("/data/1"), Some("-3")),
+        ]
+    );
+}
+
+#[test]
 fn a_json_record_outside_the_periods_is_named_by_its_pointer() {
     // Both projects start in 2021; a pipeline of 2022-2023 leaves them out, and each reject
     // names its record as the JSON pointer into the top-level array.
