@@ -295,6 +295,83 @@ mod tests {
         }
     }
 
+    /// Each source setting given wrongly, or to a kind it does not apply to, is an error at
+    /// the setting's value (at the path, where the format comes from its extension), naming
+    /// what is wrong.
+    #[test]
+    fn a_source_setting_out_of_place_is_named_where_it_is() {
+        let source = |kind: &str, path: &str, setting: &str| {
+            format!("[pipeline]\nname = \"t\"\n[sources.s]\nkind = \"{kind}\"\npath = \"{path}\"\n{setting}\n")
+        };
+        for (text, at, needle) in [
+            (
+                source("areas", "a.dat", "sheet = \"x\""),
+                (5, 8),
+                "cannot tell the format of `a.dat`",
+            ),
+            (
+                source("areas", "a.csv", "format = \"cvs\""),
+                (6, 10),
+                "unknown format `cvs`",
+            ),
+            (
+                source("projects", "p.csv", "separator = \";;\""),
+                (6, 13),
+                "separator `;;` must be",
+            ),
+            (
+                source("areas", "a.csv", "variables = { X = \"y\" }"),
+                (6, 13),
+                "`variables` applies to city_stats sources, not to areas ones",
+            ),
+            (
+                source("areas", "a.parquet", "filter = { age = \"T\" }"),
+                (6, 10),
+                "`filter` applies to text files",
+            ),
+            (
+                source("areas", "a.csv", "decimal = \";\""),
+                (6, 11),
+                "decimal `;` must be",
+            ),
+            (
+                source("areas", "a.csv", "encoding = \"ebcdic\""),
+                (6, 12),
+                "unknown encoding `ebcdic`",
+            ),
+            (
+                source("areas", "a.csv", "spread = \"pro-rata\""),
+                (6, 10),
+                "`spread` applies to projects sources, not to areas ones",
+            ),
+            (
+                source("projects", "p.csv", "spread = \"even\""),
+                (6, 10),
+                "unknown spread `even`",
+            ),
+            (
+                source("projects", "p.csv", "currency = \"PLN\""),
+                (6, 12),
+                "`currency` applies to microdata sources, not to projects ones",
+            ),
+            (
+                source("areas", "a.csv", "id_space = \"x\""),
+                (6, 12),
+                "`id_space` applies to projects and outcomes sources, not to areas ones",
+            ),
+        ] {
+            let err = load_str(&text).unwrap_err();
+            let ConfigError::Invalid {
+                location, message, ..
+            } = err
+            else {
+                panic!("{text}")
+            };
+            assert_eq!((location.line, location.column), at, "{message}");
+            assert!(message.contains(needle), "{message}");
+        }
+    }
+
     #[test]
     fn age_groups_are_inclusive() {
         let g = AgeGroup::parse("18-64").unwrap();

@@ -224,44 +224,7 @@ pub(super) fn resolve_source(
     }
     let kind = *s.kind.get_ref();
     let path = s.path.get_ref().clone();
-    let format = match &s.format {
-        Some(f) => Format::parse(f.get_ref()).ok_or_else(|| {
-            let hint = nearest(f.get_ref(), Format::NAMES)
-                .map(|n| format!("did you mean `{n}`?"))
-                .unwrap_or_else(|| format!("formats: {}", Format::NAMES.join(", ")));
-            ctx.error(
-                f,
-                format!("unknown format `{}` in source `{name}`", f.get_ref()),
-                Some(hint),
-            )
-        })?,
-        None => {
-            let ext = Path::new(&path)
-                .extension()
-                .and_then(|e| e.to_str())
-                .unwrap_or("")
-                .to_ascii_lowercase();
-            match ext.as_str() {
-                "tsv" | "tab" => Format::Tsv,
-                "csv" | "txt" => Format::Csv,
-                "json" => Format::Json,
-                "ndjson" | "jsonl" => Format::Ndjson,
-                "parquet" => Format::Parquet,
-                "arrow" | "feather" | "ipc" => Format::Arrow,
-                "xlsx" | "xlsm" | "ods" | "xls" => Format::Spreadsheet,
-                _ => {
-                    return Err(ctx.error(
-                        &s.path,
-                        format!("cannot tell the format of `{path}` from its extension"),
-                        Some(format!(
-                            "add format = \"...\" to [sources.{name}] (one of {})",
-                            Format::NAMES.join(", ")
-                        )),
-                    ))
-                }
-            }
-        }
-    };
+    let format = format_of(ctx, name, s)?;
     if format == Format::EurostatTsv && kind != SourceKind::CityStats {
         return Err(ctx.error(
             &s.kind,
@@ -272,63 +235,17 @@ pub(super) fn resolve_source(
             Some("use kind = \"city_stats\" for a Eurostat bulk-download file".into()),
         ));
     }
-    let separator = match &s.separator {
-        Some(sep) => {
-            let v = sep.get_ref();
-            let byte = match v.as_str() {
-                "\\t" | "\t" | "tab" => b'\t',
-                other if other.len() == 1 && other.is_ascii() => other.as_bytes()[0],
-                _ => {
-                    return Err(ctx.error(
-                        sep,
-                        format!("separator `{v}` must be a single ASCII character"),
-                        Some("use \",\", \";\", \"|\" or \"\\t\"".into()),
-                    ))
-                }
-            };
-            Some(byte)
-        }
-        None => None,
+    let separator = separator_of(ctx, s)?;
+    let columns = columns_of(ctx, name, kind, s)?;
+    let applies = |at: Option<std::ops::Range<usize>>, to: &[SourceKind], which: &str, hint| {
+        applies_to(ctx, kind, at, to, which, hint)
     };
-
-    let mut columns = BTreeMap::new();
-    if let Some(map) = &s.columns {
-        for (role, column) in map.get_ref() {
-            if !kind.all_roles().any(|r| r == role) {
-                let hint = nearest(role, kind.all_roles())
-                    .map(|n| format!("did you mean the role `{n}`?"))
-                    .unwrap_or_else(|| {
-                        format!(
-                            "roles of a {} source: {}",
-                            kind.as_str(),
-                            kind.all_roles().collect::<Vec<_>>().join(", ")
-                        )
-                    });
-                return Err(ctx.error_at_offset(
-                    ctx.key_offset(map.span(), role),
-                    format!(
-                        "`{role}` is not a role of a {} source (in [sources.{name}] columns)",
-                        kind.as_str()
-                    ),
-                    Some(hint),
-                ));
-            }
-            columns.insert(role.clone(), column.clone());
-        }
-    }
-    if let Some(v) = &s.variables {
-        if kind != SourceKind::CityStats {
-            return Err(ctx.error(
-                v,
-                format!(
-                    "`variables` applies to city_stats sources, not to {} ones",
-                    kind.as_str()
-                ),
-                None,
-            ));
-        }
-    }
-
+    applies(
+        s.variables.as_ref().map(|v| v.span()),
+        &[SourceKind::CityStats],
+        "`variables` applies to city_stats sources",
+        None,
+    )?;
     if let Some(f) = &s.filter {
         if matches!(format, Format::Parquet | Format::Arrow) {
             return Err(ctx.error(
@@ -339,86 +256,21 @@ pub(super) fn resolve_source(
             ));
         }
     }
-
-    let decimal_comma = match &s.decimal {
-        None => false,
-        Some(d) => match d.get_ref().as_str() {
-            "." => false,
-            "," => true,
-            other => {
-                return Err(ctx.error(
-                    d,
-                    format!("decimal `{other}` must be \".\" or \",\""),
-                    Some("decimal = \",\" reads 1.234,56 as 1234.56".into()),
-                ))
-            }
-        },
-    };
-    let encoding = match &s.encoding {
-        None => Encoding::Default,
-        Some(e) => match e.get_ref().to_ascii_lowercase().replace('_', "-").as_str() {
-            "utf-8" | "utf8" => Encoding::Utf8,
-            "latin-1" | "latin1" | "iso-8859-1" => Encoding::Latin1,
-            "windows-1252" | "cp1252" => Encoding::Windows1252,
-            other => {
-                return Err(ctx.error(
-                    e,
-                    format!("unknown encoding `{other}`"),
-                    Some("encodings: utf-8 (default), latin-1, windows-1252".into()),
-                ))
-            }
-        },
-    };
-    let spread = match &s.spread {
-        None => Spread::StartYear,
-        Some(v) if kind != SourceKind::Projects => {
-            return Err(ctx.error(
-                v,
-                format!(
-                    "`spread` applies to projects sources, not to {} ones",
-                    kind.as_str()
-                ),
-                None,
-            ))
-        }
-        Some(v) => match v.get_ref().as_str() {
-            "start-year" => Spread::StartYear,
-            "pro-rata" => Spread::ProRata,
-            other => {
-                return Err(ctx.error(
-                    v,
-                    format!("unknown spread `{other}`"),
-                    Some("write \"start-year\" (the default) or \"pro-rata\"".into()),
-                ))
-            }
-        },
-    };
-
-    if let Some(v) = &s.currency {
-        if kind != SourceKind::Microdata {
-            return Err(ctx.error(
-                v,
-                format!(
-                    "`currency` applies to microdata sources, not to {} ones",
-                    kind.as_str()
-                ),
-                Some("projects and procurement take each row's currency from a `currency` column (columns = { currency = \"...\" })".into()),
-            ));
-        }
-    }
-    if let Some(v) = &s.id_space {
-        if !matches!(kind, SourceKind::Projects | SourceKind::Outcomes) {
-            return Err(ctx.error(
-                v,
-                format!(
-                    "`id_space` applies to projects and outcomes sources, not to {} ones",
-                    kind.as_str()
-                ),
-                None,
-            ));
-        }
-    }
-
+    let decimal_comma = decimal_comma(ctx, s)?;
+    let encoding = encoding_of(ctx, s)?;
+    let spread = spread_of(ctx, kind, s)?;
+    applies(
+        s.currency.as_ref().map(|v| v.span()),
+        &[SourceKind::Microdata],
+        "`currency` applies to microdata sources",
+        Some("projects and procurement take each row's currency from a `currency` column (columns = { currency = \"...\" })"),
+    )?;
+    applies(
+        s.id_space.as_ref().map(|v| v.span()),
+        &[SourceKind::Projects, SourceKind::Outcomes],
+        "`id_space` applies to projects and outcomes sources",
+        None,
+    )?;
     Ok(Source {
         name: name.to_string(),
         kind,
@@ -451,5 +303,189 @@ pub(super) fn resolve_source(
         description: s.description.clone(),
         licence: s.licence.clone(),
         url: s.url.clone(),
+    })
+}
+
+/// An error at a setting given to a kind of source it does not apply to.
+fn applies_to(
+    ctx: &Ctx,
+    kind: SourceKind,
+    at: Option<std::ops::Range<usize>>,
+    to: &[SourceKind],
+    which: &str,
+    hint: Option<&str>,
+) -> Result<(), ConfigError> {
+    match at {
+        Some(span) if !to.contains(&kind) => Err(ctx.error_at_offset(
+            span.start,
+            format!("{which}, not to {} ones", kind.as_str()),
+            hint.map(String::from),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The source's format: as given, or from its file's extension.
+fn format_of(ctx: &Ctx, name: &str, s: &raw::RawSource) -> Result<Format, ConfigError> {
+    let path = s.path.get_ref();
+    Ok(match &s.format {
+        Some(f) => Format::parse(f.get_ref()).ok_or_else(|| {
+            let hint = nearest(f.get_ref(), Format::NAMES)
+                .map(|n| format!("did you mean `{n}`?"))
+                .unwrap_or_else(|| format!("formats: {}", Format::NAMES.join(", ")));
+            ctx.error(
+                f,
+                format!("unknown format `{}` in source `{name}`", f.get_ref()),
+                Some(hint),
+            )
+        })?,
+        None => {
+            let ext = Path::new(path)
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            match ext.as_str() {
+                "tsv" | "tab" => Format::Tsv,
+                "csv" | "txt" => Format::Csv,
+                "json" => Format::Json,
+                "ndjson" | "jsonl" => Format::Ndjson,
+                "parquet" => Format::Parquet,
+                "arrow" | "feather" | "ipc" => Format::Arrow,
+                "xlsx" | "xlsm" | "ods" | "xls" => Format::Spreadsheet,
+                _ => {
+                    return Err(ctx.error(
+                        &s.path,
+                        format!("cannot tell the format of `{path}` from its extension"),
+                        Some(format!(
+                            "add format = \"...\" to [sources.{name}] (one of {})",
+                            Format::NAMES.join(", ")
+                        )),
+                    ))
+                }
+            }
+        }
+    })
+}
+
+/// The separator a delimited file is read with, where the source gives one.
+fn separator_of(ctx: &Ctx, s: &raw::RawSource) -> Result<Option<u8>, ConfigError> {
+    Ok(match &s.separator {
+        Some(sep) => {
+            let v = sep.get_ref();
+            let byte = match v.as_str() {
+                "\\t" | "\t" | "tab" => b'\t',
+                other if other.len() == 1 && other.is_ascii() => other.as_bytes()[0],
+                _ => {
+                    return Err(ctx.error(
+                        sep,
+                        format!("separator `{v}` must be a single ASCII character"),
+                        Some("use \",\", \";\", \"|\" or \"\\t\"".into()),
+                    ))
+                }
+            };
+            Some(byte)
+        }
+        None => None,
+    })
+}
+
+/// The role → column map, every role checked against the kind's.
+fn columns_of(
+    ctx: &Ctx,
+    name: &str,
+    kind: SourceKind,
+    s: &raw::RawSource,
+) -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut columns = BTreeMap::new();
+    if let Some(map) = &s.columns {
+        for (role, column) in map.get_ref() {
+            if !kind.all_roles().any(|r| r == role) {
+                let hint = nearest(role, kind.all_roles())
+                    .map(|n| format!("did you mean the role `{n}`?"))
+                    .unwrap_or_else(|| {
+                        format!(
+                            "roles of a {} source: {}",
+                            kind.as_str(),
+                            kind.all_roles().collect::<Vec<_>>().join(", ")
+                        )
+                    });
+                return Err(ctx.error_at_offset(
+                    ctx.key_offset(map.span(), role),
+                    format!(
+                        "`{role}` is not a role of a {} source (in [sources.{name}] columns)",
+                        kind.as_str()
+                    ),
+                    Some(hint),
+                ));
+            }
+            columns.insert(role.clone(), column.clone());
+        }
+    }
+    Ok(columns)
+}
+
+/// Whether the file writes decimal commas (`1.234,56`).
+fn decimal_comma(ctx: &Ctx, s: &raw::RawSource) -> Result<bool, ConfigError> {
+    Ok(match &s.decimal {
+        None => false,
+        Some(d) => match d.get_ref().as_str() {
+            "." => false,
+            "," => true,
+            other => {
+                return Err(ctx.error(
+                    d,
+                    format!("decimal `{other}` must be \".\" or \",\""),
+                    Some("decimal = \",\" reads 1.234,56 as 1234.56".into()),
+                ))
+            }
+        },
+    })
+}
+
+/// The text encoding the file is read in.
+fn encoding_of(ctx: &Ctx, s: &raw::RawSource) -> Result<Encoding, ConfigError> {
+    Ok(match &s.encoding {
+        None => Encoding::Default,
+        Some(e) => match e.get_ref().to_ascii_lowercase().replace('_', "-").as_str() {
+            "utf-8" | "utf8" => Encoding::Utf8,
+            "latin-1" | "latin1" | "iso-8859-1" => Encoding::Latin1,
+            "windows-1252" | "cp1252" => Encoding::Windows1252,
+            other => {
+                return Err(ctx.error(
+                    e,
+                    format!("unknown encoding `{other}`"),
+                    Some("encodings: utf-8 (default), latin-1, windows-1252".into()),
+                ))
+            }
+        },
+    })
+}
+
+/// How a project's money is spread over the years it runs.
+fn spread_of(ctx: &Ctx, kind: SourceKind, s: &raw::RawSource) -> Result<Spread, ConfigError> {
+    Ok(match &s.spread {
+        None => Spread::StartYear,
+        Some(v) if kind != SourceKind::Projects => {
+            return Err(ctx.error(
+                v,
+                format!(
+                    "`spread` applies to projects sources, not to {} ones",
+                    kind.as_str()
+                ),
+                None,
+            ));
+        }
+        Some(v) => match v.get_ref().as_str() {
+            "start-year" => Spread::StartYear,
+            "pro-rata" => Spread::ProRata,
+            other => {
+                return Err(ctx.error(
+                    v,
+                    format!("unknown spread `{other}`"),
+                    Some("write \"start-year\" (the default) or \"pro-rata\"".into()),
+                ))
+            }
+        },
     })
 }
