@@ -169,11 +169,7 @@ fn as_read(source: &Source, texts: &[(u64, &str)], bytes: u64) -> Option<RawTabl
                 .flatten()
         })
         .collect();
-    join(runs.into_iter().collect::<Option<Vec<_>>>()?).or_else(|| {
-        Assembler::new(source, &header)
-            .ok()
-            .map(|a| a.finish(bytes))
-    })
+    join(runs.into_iter().collect::<Option<Vec<_>>>()?)
 }
 
 /// Header (keys in order of first appearance) and rows from records, assembled in runs of
@@ -186,7 +182,6 @@ fn table(source: &Source, rows: &[Row], bytes: u64) -> Result<RawTable, IngestEr
             path: source.resolved.clone(),
         });
     }
-    // The header holds every record's keys: each run is assembled.
     let runs: Vec<Option<RawTable>> = rows
         .par_chunks(run_of(rows.len()))
         .map(|run| {
@@ -194,7 +189,15 @@ fn table(source: &Source, rows: &[Row], bytes: u64) -> Result<RawTable, IngestEr
             assemble(source, &header, fields, run.len(), bytes)
         })
         .collect::<Result<_, IngestError>>()?;
-    let runs = runs.into_iter().flatten().collect();
+    // The header holds every record's keys, so every run is assembled; were one not, the file
+    // would be refused rather than read without its rows.
+    let runs: Vec<RawTable> = runs.into_iter().collect::<Option<_>>().ok_or_else(|| {
+        IngestError::parse(
+            source,
+            1,
+            "a record has a key outside the file's header".into(),
+        )
+    })?;
     match join(runs) {
         Some(table) => Ok(table),
         None => Ok(Assembler::new(source, &header)?.finish(bytes)),
@@ -712,18 +715,6 @@ mod tests {
         assert_eq!(header_of(&rows), ["a", "z", "m"]);
     }
 
-    fn projects() -> Source {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("p.toml");
-        std::fs::write(
-            &file,
-            "[pipeline]\nname = \"j\"\n[sources.p]\nkind = \"projects\"\nformat = \"ndjson\"\npath = \"p.ndjson\"\n",
-        )
-        .unwrap();
-        let p = crate::config::load(&file).unwrap();
-        p.source("p").unwrap().clone()
-    }
-
     /// A table's roles, each role's cells as text, its lines and its ragged rows.
     type View = (
         Vec<String>,
@@ -749,7 +740,8 @@ mod tests {
     /// Both ways give the table worked out by hand.
     #[test]
     fn records_read_as_they_come_give_the_table_the_long_way_gives() {
-        let source = projects();
+        let (_dir, pipeline) = crate::config::one_source("projects");
+        let source = pipeline.sources[0].clone();
         let texts = [
             r#"{"id": "P1", "amount": 5, "area": "D1", "start": "2021-01-01"}"#,
             r#"{"area": "D2", "id": "P2", "amount": 2.50, "start": "2021-02-01", "amount": -1}"#,
