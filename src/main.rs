@@ -296,23 +296,12 @@ fn try_main(cli: &Cli) -> Result<(), CliError> {
             wait,
             json,
         } => {
-            let bar = progress(cli);
-            let report = |msg: &str| match &bar {
-                Some(b) => b.set_message(msg.to_string()),
-                None => tracing::info!("{msg}"),
-            };
             let options = Options {
                 out: out.clone(),
                 force: *force,
                 wait: wait.map(std::time::Duration::from_secs),
             };
-            let summary = run::run(pipeline, &options, &report);
-            if let Some(b) = &bar {
-                b.finish_and_clear();
-            }
-            let summary = summary?;
-            report_summary(&summary, *json);
-            Ok(())
+            run_pipeline(cli, pipeline, &options, *json)
         }
         Command::Plan {
             pipeline,
@@ -324,21 +313,7 @@ fn try_main(cli: &Cli) -> Result<(), CliError> {
                 force: *force,
                 wait: None,
             };
-            for p in run::plan(pipeline, &options)? {
-                say!(
-                    "{:<26} {:<5} {}",
-                    p.stage,
-                    if p.will_run { "RUN" } else { "skip" },
-                    p.reason
-                );
-                say!(
-                    "{:<26}       reads {}; writes {}",
-                    "",
-                    p.reads.join(", "),
-                    p.writes.join(", ")
-                );
-            }
-            Ok(())
+            plan(pipeline, &options)
         }
         Command::Chart {
             out,
@@ -392,72 +367,119 @@ fn try_main(cli: &Cli) -> Result<(), CliError> {
             say!("{}: ok", pipeline.display());
             Ok(())
         }
-        Command::Evaluate { action } => {
-            use cityimpact::evaluate::METHODS;
-            match action {
-                None => {
-                    say!("{:<14} {:<12} name", "id", "kind");
-                    for m in METHODS {
-                        say!("{:<14} {:<12} {}", m.id, m.kind, m.name);
-                    }
-                }
-                Some(EvaluateAction::Describe { id }) => {
-                    let Some(m) = METHODS.iter().find(|m| m.id == id) else {
-                        let near = cityimpact::config::nearest(id, METHODS.iter().map(|m| m.id))
-                            .map(String::from);
-                        return Err(CliError::UnknownMethod(id.clone(), near));
-                    };
-                    say!("{} ({}, {})", m.name, m.id, m.kind);
-                    say!("definition: {}", m.definition);
-                    say!("source:     {}", m.source);
-                }
-            }
-            Ok(())
-        }
+        Command::Evaluate { action } => methods(action.as_ref()),
         Command::Indicators { pipeline, action } => {
-            let settings = match pipeline {
-                Some(p) => {
-                    run::catalogue_settings(&cityimpact::config::load(p).map_err(RunError::from)?)
-                }
-                None => catalogue::Settings::default(),
-            };
-            let entries = catalogue::Resolved::new(&settings);
-            match action {
-                None => {
-                    say!("{:<34} {:<10} {:<18} name", "id", "family", "unit");
-                    for i in &entries.entries {
-                        say!(
-                            "{:<34} {:<10} {:<18} {}",
-                            i.id,
-                            i.family.as_str(),
-                            i.unit,
-                            i.name
-                        );
-                    }
-                }
-                Some(IndicatorsAction::Describe { id }) => {
-                    let Some(i) = entries.get(id) else {
-                        let near = cityimpact::config::nearest(
-                            id,
-                            entries.entries.iter().map(|i| i.id.as_str()),
-                        )
-                        .map(String::from);
-                        return Err(CliError::UnknownIndicator(id.clone(), near));
-                    };
-                    say!("{} ({})", i.name, i.id);
-                    say!("family:     {}", i.family.as_str());
-                    say!("unit:       {}", i.unit);
-                    say!("direction:  {}", i.direction.as_str());
-                    say!("definition: {}", i.definition);
-                    say!("source:     {}", i.source);
-                    if let Some(sql) = &i.sql {
-                        say!("query:\n{}", sql);
-                    }
-                }
-            }
-            Ok(())
+            indicators(pipeline.as_deref(), action.as_ref())
         }
     }
+}
+
+/// `cityimpact run`: the pipeline run with a progress line on a terminal, its summary after.
+fn run_pipeline(
+    cli: &Cli,
+    pipeline: &std::path::Path,
+    options: &Options,
+    json: bool,
+) -> Result<(), CliError> {
+    let bar = progress(cli);
+    let report = |msg: &str| match &bar {
+        Some(b) => b.set_message(msg.to_string()),
+        None => tracing::info!("{msg}"),
+    };
+    let summary = run::run(pipeline, options, &report);
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    report_summary(&summary?, json);
+    Ok(())
+}
+
+/// `cityimpact plan`: each stage, whether it would run and why, what it reads and writes.
+fn plan(pipeline: &std::path::Path, options: &Options) -> Result<(), CliError> {
+    for p in run::plan(pipeline, options)? {
+        say!(
+            "{:<26} {:<5} {}",
+            p.stage,
+            if p.will_run { "RUN" } else { "skip" },
+            p.reason
+        );
+        say!(
+            "{:<26}       reads {}; writes {}",
+            "",
+            p.reads.join(", "),
+            p.writes.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// `cityimpact evaluate [describe ID]`: the estimators and aggregations, or one of them.
+fn methods(action: Option<&EvaluateAction>) -> Result<(), CliError> {
+    use cityimpact::evaluate::METHODS;
+    match action {
+        None => {
+            say!("{:<14} {:<12} name", "id", "kind");
+            for m in METHODS {
+                say!("{:<14} {:<12} {}", m.id, m.kind, m.name);
+            }
+        }
+        Some(EvaluateAction::Describe { id }) => {
+            let Some(m) = METHODS.iter().find(|m| m.id == id) else {
+                let near =
+                    cityimpact::config::nearest(id, METHODS.iter().map(|m| m.id)).map(String::from);
+                return Err(CliError::UnknownMethod(id.clone(), near));
+            };
+            say!("{} ({}, {})", m.name, m.id, m.kind);
+            say!("definition: {}", m.definition);
+            say!("source:     {}", m.source);
+        }
+    }
+    Ok(())
+}
+
+/// `cityimpact indicators [describe ID]`: the catalogue (as a pipeline resolves it, where
+/// one is given), or one entry.
+fn indicators(
+    pipeline: Option<&std::path::Path>,
+    action: Option<&IndicatorsAction>,
+) -> Result<(), CliError> {
+    let settings = match pipeline {
+        Some(p) => run::catalogue_settings(&cityimpact::config::load(p).map_err(RunError::from)?),
+        None => catalogue::Settings::default(),
+    };
+    let entries = catalogue::Resolved::new(&settings);
+    match action {
+        None => {
+            say!("{:<34} {:<10} {:<18} name", "id", "family", "unit");
+            for i in &entries.entries {
+                say!(
+                    "{:<34} {:<10} {:<18} {}",
+                    i.id,
+                    i.family.as_str(),
+                    i.unit,
+                    i.name
+                );
+            }
+        }
+        Some(IndicatorsAction::Describe { id }) => {
+            let Some(i) = entries.get(id) else {
+                let near =
+                    cityimpact::config::nearest(id, entries.entries.iter().map(|i| i.id.as_str()))
+                        .map(String::from);
+                return Err(CliError::UnknownIndicator(id.clone(), near));
+            };
+            say!("{} ({})", i.name, i.id);
+            say!("family:     {}", i.family.as_str());
+            say!("unit:       {}", i.unit);
+            say!("direction:  {}", i.direction.as_str());
+            say!("definition: {}", i.definition);
+            say!("source:     {}", i.source);
+            if let Some(sql) = &i.sql {
+                say!("query:\n{}", sql);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The end of a run: row counts and stages in the logs, and with --json one summary line on
