@@ -100,54 +100,72 @@ pub(super) fn resolve_indicators(
     ctx: &Ctx,
     raw: Option<raw::RawIndicators>,
 ) -> Result<IndicatorSelection, ConfigError> {
-    use crate::catalogue::{self, Family};
+    use crate::catalogue::Family;
     let raw = raw.unwrap_or_default();
-    let pick =
-        |family: Family, sel: &Option<Spanned<toml::Value>>| -> Result<Vec<String>, ConfigError> {
-            let all: Vec<String> = catalogue::ids(family).map(String::from).collect();
-            let Some(sel) = sel else { return Ok(all) };
-            let shape_error = || {
-                ctx.error(
-                    sel,
-                    format!("not a selection of {} indicators", family.as_str()),
-                    Some("write \"all\", \"none\", or a list of indicator ids".into()),
-                )
-            };
-            match sel.get_ref() {
-                toml::Value::String(w) if w == "all" => Ok(all),
-                toml::Value::String(w) if w == "none" => Ok(Vec::new()),
-                toml::Value::Array(items) => {
-                    let mut ids = Vec::new();
-                    for item in items {
-                        let id = item.as_str().ok_or_else(shape_error)?;
-                        if !all.iter().any(|a| a == id) {
-                            let hint = nearest(id, all.iter().map(String::as_str))
-                                .map(|n| format!("did you mean `{n}`?"))
-                                .unwrap_or_else(|| {
-                                    "`cityimpact indicators` lists the catalogue".into()
-                                });
-                            return Err(ctx.error_at_offset(
-                                ctx.value_offset(sel.span(), id),
-                                format!("`{id}` is not a {} indicator", family.as_str()),
-                                Some(hint),
-                            ));
-                        }
-                        ids.push(id);
-                    }
-                    // Catalogue order, each once.
-                    Ok(all
-                        .into_iter()
-                        .filter(|a| ids.contains(&a.as_str()))
-                        .collect())
-                }
-                _ => Err(shape_error()),
-            }
-        };
-    let exclusion = pick(Family::Exclusion, &raw.exclusion)?;
-    let spending = pick(Family::Spending, &raw.spending)?;
-    let climate = pick(Family::Climate, &raw.climate)?;
+    Ok(IndicatorSelection {
+        exclusion: selection(ctx, Family::Exclusion, &raw.exclusion)?,
+        spending: selection(ctx, Family::Spending, &raw.spending)?,
+        climate: selection(ctx, Family::Climate, &raw.climate)?,
+        breakdowns: breakdowns(ctx, raw.breakdowns)?,
+        age_groups: age_groups(ctx, raw.age_groups)?,
+        base_year: raw.base_year,
+        bootstrap: bootstrap(ctx, raw.bootstrap)?,
+        sroi: sroi(ctx, raw.sroi)?,
+    })
+}
 
-    let breakdowns = match raw.breakdowns {
+/// A family's selection (`"all"`, `"none"` or a list of ids) in catalogue order, each once.
+fn selection(
+    ctx: &Ctx,
+    family: crate::catalogue::Family,
+    sel: &Option<Spanned<toml::Value>>,
+) -> Result<Vec<String>, ConfigError> {
+    use crate::catalogue;
+    let all: Vec<String> = catalogue::ids(family).map(String::from).collect();
+    let Some(sel) = sel else { return Ok(all) };
+    let shape_error = || {
+        ctx.error(
+            sel,
+            format!("not a selection of {} indicators", family.as_str()),
+            Some("write \"all\", \"none\", or a list of indicator ids".into()),
+        )
+    };
+    match sel.get_ref() {
+        toml::Value::String(w) if w == "all" => Ok(all),
+        toml::Value::String(w) if w == "none" => Ok(Vec::new()),
+        toml::Value::Array(items) => {
+            let mut ids = Vec::new();
+            for item in items {
+                let id = item.as_str().ok_or_else(shape_error)?;
+                if !all.iter().any(|a| a == id) {
+                    let hint = nearest(id, all.iter().map(String::as_str))
+                        .map(|n| format!("did you mean `{n}`?"))
+                        .unwrap_or_else(|| "`cityimpact indicators` lists the catalogue".into());
+                    return Err(ctx.error_at_offset(
+                        ctx.value_offset(sel.span(), id),
+                        format!("`{id}` is not a {} indicator", family.as_str()),
+                        Some(hint),
+                    ));
+                }
+                ids.push(id);
+            }
+            // Catalogue order, each once.
+            Ok(all
+                .into_iter()
+                .filter(|a| ids.contains(&a.as_str()))
+                .collect())
+        }
+        _ => Err(shape_error()),
+    }
+}
+
+/// The breakdowns, each a sorted set of known keys, each once; area, sex and age group by
+/// default.
+fn breakdowns(
+    ctx: &Ctx,
+    raw: Option<Vec<Spanned<Vec<String>>>>,
+) -> Result<Vec<Vec<String>>, ConfigError> {
+    Ok(match raw {
         Some(list) => {
             let mut out: Vec<Vec<String>> = Vec::new();
             for b in list {
@@ -181,8 +199,12 @@ pub(super) fn resolve_indicators(
             vec!["sex".to_string()],
             vec!["age_group".to_string()],
         ],
-    };
-    let age_groups = match raw.age_groups {
+    })
+}
+
+/// The age groups of the age breakdown, or the default bands.
+fn age_groups(ctx: &Ctx, raw: Option<Vec<Spanned<String>>>) -> Result<Vec<AgeGroup>, ConfigError> {
+    Ok(match raw {
         Some(list) => {
             let mut groups = Vec::new();
             for g in list {
@@ -202,8 +224,12 @@ pub(super) fn resolve_indicators(
             groups
         }
         None => default_age_groups(),
-    };
-    let bootstrap = match raw.bootstrap {
+    })
+}
+
+/// The bootstrap's replicates (at most 100 000) and seed.
+fn bootstrap(ctx: &Ctx, raw: Option<raw::RawBootstrap>) -> Result<Bootstrap, ConfigError> {
+    Ok(match raw {
         Some(b) => {
             if let Some(r) = &b.replicates {
                 if *r.get_ref() > 100_000 {
@@ -220,8 +246,12 @@ pub(super) fn resolve_indicators(
             }
         }
         None => Bootstrap::default(),
-    };
-    let sroi = match raw.sroi {
+    })
+}
+
+/// SROI's discount rate and the ranges its sensitivity draws from.
+fn sroi(ctx: &Ctx, raw: Option<raw::RawSroi>) -> Result<SroiSettings, ConfigError> {
+    Ok(match raw {
         Some(r) => {
             let rate = match r.discount_rate {
                 Some(d) if !(0.0..1.0).contains(d.get_ref()) => {
@@ -266,15 +296,5 @@ pub(super) fn resolve_indicators(
             }
         }
         None => SroiSettings::default(),
-    };
-    Ok(IndicatorSelection {
-        exclusion,
-        spending,
-        climate,
-        breakdowns,
-        age_groups,
-        base_year: raw.base_year,
-        bootstrap,
-        sroi,
     })
 }
