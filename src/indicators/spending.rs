@@ -56,9 +56,27 @@ fn projects(
 ) -> PolarsResult<()> {
     let schema = table.frame.schema();
     let has = |c: &str| schema.contains(c);
-    let keys = [col("area"), col("period")];
+    let frames = collect_all(area_plans(inputs, table, spreads, &has)?)?;
+    spend(inputs, &frames[0], want, out)?;
+    if has("beneficiaries") && want("cost_per_beneficiary") {
+        cost_per_beneficiary(inputs, &frames[1], out)?;
+    }
+    if let (true, Some(fund)) = (has("funding_source"), frames.last()) {
+        financing(inputs, fund, want, out)?;
+    }
+    Ok(())
+}
 
-    // Spending per area and period, over the booked amounts (start year, or pro rata).
+/// The queries per area and period: spending over the booked amounts (start year, or pro
+/// rata); beneficiaries over projects by start year, where the rows have them; financing over
+/// the booked funding rows, where the rows name their source.
+fn area_plans(
+    inputs: &Inputs,
+    table: &Table,
+    spreads: &[Spread],
+    has: &dyn Fn(&str) -> bool,
+) -> PolarsResult<Vec<LazyFrame>> {
+    let keys = [col("area"), col("period")];
     let booked = booked(table, spreads)?;
     let mut plans = vec![booked
         .clone()
@@ -111,9 +129,16 @@ fn projects(
                 .sort(["area", "period"], SortMultipleOptions::default()),
         );
     }
-    let frames = collect_all(plans)?;
+    Ok(plans)
+}
 
-    let totals = &frames[0];
+/// Spending in total and per inhabitant.
+fn spend(
+    inputs: &Inputs,
+    totals: &DataFrame,
+    want: &dyn Fn(&str) -> bool,
+    out: &mut Output,
+) -> PolarsResult<()> {
     let area = strings(totals, "area")?;
     let period = ints(totals, "period")?;
     let spend = floats(totals, "spend")?;
@@ -145,73 +170,83 @@ fn projects(
             );
         }
     }
-    if has("beneficiaries") && want("cost_per_beneficiary") {
-        let df = &frames[1];
-        let area = strings(df, "area")?;
-        let period = ints(df, "period")?;
-        let b = floats(df, "beneficiaries")?;
-        let amount_b = floats(df, "amount_with_beneficiaries")?;
-        let n_b = counts(df, "n_with_beneficiaries")?;
-        for i in 0..df.height() {
-            let Some(a) = &area[i] else { continue };
-            let (p, b, amount_b) = (period[i], b[i].unwrap_or(0.0), amount_b[i].unwrap_or(0.0));
-            let v = divide(amount_b, b).map(|v| {
-                Value::new("cost_per_beneficiary", a, &inputs.level(a, "city"), p, v)
-                    .ratio(amount_b, b)
-                    .n(n_b[i])
-            });
-            out.push_checked(
-                v,
-                "cost_per_beneficiary",
-                a,
-                p,
-                "no project here reports beneficiaries",
-            );
-        }
-    }
+    Ok(())
+}
 
-    if let (true, Some(fund)) = (has("funding_source"), frames.last()) {
-        let area = strings(fund, "area")?;
-        let period = ints(fund, "period")?;
-        let known = floats(fund, "known")?;
-        let n_known = counts(fund, "n_known")?;
-        let by_source: HashMap<&str, Vec<Option<f64>>> = FUNDING_SOURCES
-            .iter()
-            .map(|s| floats(fund, s).map(|v| (*s, v)))
-            .collect::<PolarsResult<_>>()?;
-        for i in 0..fund.height() {
-            let Some(a) = &area[i] else { continue };
-            let p = period[i];
-            let level = inputs.level(a, "city");
-            let total = known[i].unwrap_or(0.0);
-            let amount = |s: &str| by_source[s][i].unwrap_or(0.0);
-            for s in FUNDING_SOURCES {
-                let id = format!("financing_share_{s}");
-                if want(&id) {
-                    let v = divide(100.0 * amount(s), total).map(|v| {
-                        Value::new(&id, a, &level, p, v)
-                            .ratio(amount(s), total)
-                            .n(n_known[i])
-                    });
-                    out.push_checked(
-                        v,
-                        &id,
-                        a,
-                        p,
-                        "no project amount here names its funding source",
-                    );
-                }
-            }
-            if want("leverage_ratio") {
-                let public: f64 = PUBLIC.iter().map(|s| amount(s)).sum();
-                let private: f64 = PRIVATE.iter().map(|s| amount(s)).sum();
-                let v = divide(private, public).map(|v| {
-                    Value::new("leverage_ratio", a, &level, p, v)
-                        .ratio(private, public)
+/// What each beneficiary cost, over the projects that report beneficiaries.
+fn cost_per_beneficiary(inputs: &Inputs, df: &DataFrame, out: &mut Output) -> PolarsResult<()> {
+    let area = strings(df, "area")?;
+    let period = ints(df, "period")?;
+    let b = floats(df, "beneficiaries")?;
+    let amount_b = floats(df, "amount_with_beneficiaries")?;
+    let n_b = counts(df, "n_with_beneficiaries")?;
+    for i in 0..df.height() {
+        let Some(a) = &area[i] else { continue };
+        let (p, b, amount_b) = (period[i], b[i].unwrap_or(0.0), amount_b[i].unwrap_or(0.0));
+        let v = divide(amount_b, b).map(|v| {
+            Value::new("cost_per_beneficiary", a, &inputs.level(a, "city"), p, v)
+                .ratio(amount_b, b)
+                .n(n_b[i])
+        });
+        out.push_checked(
+            v,
+            "cost_per_beneficiary",
+            a,
+            p,
+            "no project here reports beneficiaries",
+        );
+    }
+    Ok(())
+}
+
+/// Each funding source's share of the money whose source is known, and private money per
+/// unit of public money.
+fn financing(
+    inputs: &Inputs,
+    fund: &DataFrame,
+    want: &dyn Fn(&str) -> bool,
+    out: &mut Output,
+) -> PolarsResult<()> {
+    let area = strings(fund, "area")?;
+    let period = ints(fund, "period")?;
+    let known = floats(fund, "known")?;
+    let n_known = counts(fund, "n_known")?;
+    let by_source: HashMap<&str, Vec<Option<f64>>> = FUNDING_SOURCES
+        .iter()
+        .map(|s| floats(fund, s).map(|v| (*s, v)))
+        .collect::<PolarsResult<_>>()?;
+    for i in 0..fund.height() {
+        let Some(a) = &area[i] else { continue };
+        let p = period[i];
+        let level = inputs.level(a, "city");
+        let total = known[i].unwrap_or(0.0);
+        let amount = |s: &str| by_source[s][i].unwrap_or(0.0);
+        for s in FUNDING_SOURCES {
+            let id = format!("financing_share_{s}");
+            if want(&id) {
+                let v = divide(100.0 * amount(s), total).map(|v| {
+                    Value::new(&id, a, &level, p, v)
+                        .ratio(amount(s), total)
                         .n(n_known[i])
                 });
-                out.push_checked(v, "leverage_ratio", a, p, "no public money here to lever");
+                out.push_checked(
+                    v,
+                    &id,
+                    a,
+                    p,
+                    "no project amount here names its funding source",
+                );
             }
+        }
+        if want("leverage_ratio") {
+            let public: f64 = PUBLIC.iter().map(|s| amount(s)).sum();
+            let private: f64 = PRIVATE.iter().map(|s| amount(s)).sum();
+            let v = divide(private, public).map(|v| {
+                Value::new("leverage_ratio", a, &level, p, v)
+                    .ratio(private, public)
+                    .n(n_known[i])
+            });
+            out.push_checked(v, "leverage_ratio", a, p, "no public money here to lever");
         }
     }
     Ok(())
