@@ -54,17 +54,44 @@ pub fn plan(pipeline_file: &Path, options: &Options) -> Result<Vec<Planned>, Run
         }
     };
 
+    let whole = Whole {
+        up_to_date,
+        reason: whole_reason,
+    };
+    let previous = previous.as_ref();
+    let mut stages = ingest_stages(&pipeline, &inputs, previous, &whole);
+    stages.extend(indicator_stages(
+        &pipeline, &inputs, previous, options, &whole,
+    )?);
+    stages.extend(evaluation_and_index(&pipeline, &whole));
+    stages.extend(output_stages(&whole));
+    Ok(stages)
+}
+
+/// Whether the whole run is up to date, and why it runs or not.
+struct Whole {
+    up_to_date: bool,
+    reason: String,
+}
+
+/// Each source's ingest: every run that is not up to date reads and checks them all.
+fn ingest_stages(
+    pipeline: &config::Pipeline,
+    inputs: &[super::InputFile],
+    previous: Option<&serde_json::Value>,
+    whole: &Whole,
+) -> Vec<Planned> {
     let mut stages = Vec::new();
-    for (source, input) in pipeline.sources.iter().zip(&inputs) {
-        let before = previous.as_ref().and_then(|p| {
+    for (source, input) in pipeline.sources.iter().zip(inputs) {
+        let before = previous.and_then(|p| {
             p["inputs"]
                 .as_array()?
                 .iter()
                 .find(|i| i["source"] == source.name.as_str())
                 .and_then(|i| i["blake3"].as_str().map(String::from))
         });
-        let reason = if up_to_date {
-            whole_reason.clone()
+        let reason = if whole.up_to_date {
+            whole.reason.clone()
         } else if before.as_deref() != Some(input.blake3.as_str()) && before.is_some() {
             "its input's hash changed".to_string()
         } else {
@@ -74,14 +101,26 @@ pub fn plan(pipeline_file: &Path, options: &Options) -> Result<Vec<Planned>, Run
             stage: format!("ingest:{}", source.name),
             reads: vec![source.path.clone()],
             writes: vec!["rejects.parquet".into()],
-            will_run: !up_to_date,
+            will_run: !whole.up_to_date,
             reason,
         });
     }
+    stages
+}
+
+/// Each family's indicators and each custom indicator: run or reused, by their own keys.
+fn indicator_stages(
+    pipeline: &config::Pipeline,
+    inputs: &[super::InputFile],
+    previous: Option<&serde_json::Value>,
+    options: &Options,
+    whole: &Whole,
+) -> Result<Vec<Planned>, RunError> {
+    let mut stages = Vec::new();
     for def in &FAMILIES {
         let stage = format!("indicators:{}", def.family.as_str());
-        let key = incremental::family_key(VERSION, &pipeline, &inputs, def.family);
-        let why = incremental::reason_to_run(previous.as_ref(), &stage, &key, options.force);
+        let key = incremental::family_key(VERSION, pipeline, inputs, def.family);
+        let why = incremental::reason_to_run(previous, &stage, &key, options.force);
         let reads = pipeline
             .sources
             .iter()
@@ -92,12 +131,12 @@ pub fn plan(pipeline_file: &Path, options: &Options) -> Result<Vec<Planned>, Run
             stage,
             (reads, def.writes),
             why,
-            up_to_date.then_some(&whole_reason),
+            whole.up_to_date.then_some(&whole.reason),
             "reused: its inputs and the pipeline file are unchanged",
         ));
     }
-    for c in super::custom::stages(&pipeline, &inputs)? {
-        let why = incremental::reason_to_run(previous.as_ref(), &c.name, &c.key, options.force);
+    for c in super::custom::stages(pipeline, inputs)? {
+        let why = incremental::reason_to_run(previous, &c.name, &c.key, options.force);
         let reads = c
             .reads
             .iter()
@@ -110,10 +149,16 @@ pub fn plan(pipeline_file: &Path, options: &Options) -> Result<Vec<Planned>, Run
             c.name,
             (reads, &["indicators.parquet"]),
             why,
-            up_to_date.then_some(&whole_reason),
+            whole.up_to_date.then_some(&whole.reason),
             "reused: its query, the inputs it reads and the settings are unchanged",
         ));
     }
+    Ok(stages)
+}
+
+/// The evaluation and the index, where the pipeline asks for them.
+fn evaluation_and_index(pipeline: &config::Pipeline, whole: &Whole) -> Vec<Planned> {
+    let mut stages = Vec::new();
     if let Some(e) = &pipeline.evaluation {
         stages.push(Planned {
             stage: "evaluate".into(),
@@ -123,9 +168,9 @@ pub fn plan(pipeline_file: &Path, options: &Options) -> Result<Vec<Planned>, Run
                 .map(|o| format!("indicator {o}"))
                 .collect(),
             writes: vec!["effects.parquet".into()],
-            will_run: !up_to_date,
-            reason: if up_to_date {
-                whole_reason.clone()
+            will_run: !whole.up_to_date,
+            reason: if whole.up_to_date {
+                whole.reason.clone()
             } else {
                 "every run that is not up to date evaluates again from the indicator values".into()
             },
@@ -140,15 +185,21 @@ pub fn plan(pipeline_file: &Path, options: &Options) -> Result<Vec<Planned>, Run
                 "index_runs.parquet".into(),
                 "index_sensitivity.parquet".into(),
             ],
-            will_run: !up_to_date,
-            reason: if up_to_date {
-                whole_reason.clone()
+            will_run: !whole.up_to_date,
+            reason: if whole.up_to_date {
+                whole.reason.clone()
             } else {
                 "every run that is not up to date builds the index again from the indicator values"
                     .into()
             },
         });
     }
+    stages
+}
+
+/// The tables, the charts, the manifest and the report.
+fn output_stages(whole: &Whole) -> Vec<Planned> {
+    let mut stages = Vec::new();
     for (stage, writes) in [
         (
             "output:tables",
@@ -174,11 +225,11 @@ pub fn plan(pipeline_file: &Path, options: &Options) -> Result<Vec<Planned>, Run
             stage: stage.into(),
             reads: vec!["the indicator stages".into()],
             writes: writes.into_iter().map(String::from).collect(),
-            will_run: !up_to_date,
-            reason: whole_reason.clone(),
+            will_run: !whole.up_to_date,
+            reason: whole.reason.clone(),
         });
     }
-    Ok(stages)
+    stages
 }
 
 /// A stage that writes indicator values: it runs when `why` says so, unless the whole run is
