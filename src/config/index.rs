@@ -354,7 +354,7 @@ fn structure(path: &Path, shown: &str) -> Result<Vec<Node>, String> {
 pub(super) fn resolve(ctx: &Ctx, dir: &Path, raw: RawIndex) -> Result<IndexSettings, ConfigError> {
     let shown = raw.structure.get_ref().clone();
     let path: PathBuf = dir.join(&shown);
-    let nodes = structure(&path, &shown).map_err(|m| {
+    let mut nodes = structure(&path, &shown).map_err(|m| {
         ctx.error(
             &raw.structure,
             m,
@@ -366,7 +366,73 @@ pub(super) fn resolve(ctx: &Ctx, dir: &Path, raw: RawIndex) -> Result<IndexSetti
         .find(|n| n.parent.is_none())
         .map(|n| n.code.clone())
         .unwrap_or_default();
-    let impute = match &raw.impute {
+    let impute = impute(ctx, raw.impute.as_ref())?;
+    let min_availability = min_availability(ctx, raw.min_availability.as_ref())?;
+    let outliers = outliers(ctx, raw.outliers.as_ref())?;
+    let normalise_main = match &raw.normalise {
+        None => Normalise::MinMax { lo: 0.0, hi: 100.0 },
+        Some(n) => normalise(ctx, n)?,
+    };
+    let aggregate = match &raw.aggregate {
+        None => Aggregation::Arithmetic,
+        Some(a) => aggregation(ctx, a)?,
+    };
+    let uncertainty = match raw.uncertainty {
+        None => None,
+        Some(u) => Some(uncertainty(ctx, u, normalise_main, aggregate)?),
+    };
+    let uses = |m: Normalise| {
+        normalise_main == m
+            || uncertainty
+                .as_ref()
+                .is_some_and(|u| u.normalise.contains(&m))
+    };
+    let missing = |what: &str, lacks: &dyn Fn(&Node) -> bool, nodes: &[Node]| match nodes
+        .iter()
+        .find(|n| n.indicator && lacks(n))
+    {
+        Some(n) => Err(ctx.error(
+            &raw.structure,
+            format!("{what} for every indicator; {} has none", n.code),
+            None,
+        )),
+        None => Ok(()),
+    };
+    if uses(Normalise::Goalposts) {
+        missing(
+            "goalpost normalisation needs GoalLow and GoalHigh",
+            &|n| n.goalposts.is_none(),
+            &nodes,
+        )?;
+    }
+    if let Some(w) = &raw.weights {
+        weights(ctx, w, &mut nodes)?;
+    }
+    if uses(Normalise::Target) {
+        missing(
+            "distance-to-target normalisation needs a Target",
+            &|n| n.target.is_none(),
+            &nodes,
+        )?;
+    }
+    Ok(IndexSettings {
+        name: raw.name.unwrap_or(top),
+        structure_path: shown,
+        nodes,
+        level: raw.level,
+        denominate: raw.denominate.unwrap_or(true),
+        impute,
+        min_availability,
+        outliers,
+        normalise: normalise_main,
+        aggregate,
+        uncertainty,
+    })
+}
+
+/// How missing values are imputed; none by default.
+fn impute(ctx: &Ctx, raw: Option<&Spanned<String>>) -> Result<Impute, ConfigError> {
+    Ok(match raw {
         None => Impute::None,
         Some(s) => match s.get_ref().as_str() {
             "none" => Impute::None,
@@ -383,13 +449,24 @@ pub(super) fn resolve(ctx: &Ctx, dir: &Path, raw: RawIndex) -> Result<IndexSetti
                 ))
             }
         },
-    };
-    let min_availability = match &raw.min_availability {
+    })
+}
+
+/// The share of indicators a unit needs data for to get a score; half by default.
+fn min_availability(ctx: &Ctx, raw: Option<&Spanned<f64>>) -> Result<f64, ConfigError> {
+    Ok(match raw {
         None => 0.5,
         Some(a) if (0.0..=1.0).contains(a.get_ref()) => *a.get_ref(),
         Some(a) => return Err(ctx.error(a, "min_availability lies between 0 and 1".into(), None)),
-    };
-    let outliers = match &raw.outliers {
+    })
+}
+
+/// COINr's outlier treatment: winsorise (its default thresholds, or the file's), or none.
+fn outliers(
+    ctx: &Ctx,
+    raw: Option<&Spanned<toml::Value>>,
+) -> Result<Option<Outliers>, ConfigError> {
+    Ok(match raw {
         None => Some(Outliers { winmax: 5, skew: 2.0, kurtosis: 3.5 }),
         Some(v) => match v.get_ref() {
             toml::Value::String(s) if s == "none" => None,
@@ -409,110 +486,68 @@ pub(super) fn resolve(ctx: &Ctx, dir: &Path, raw: RawIndex) -> Result<IndexSetti
                 ))
             }
         },
-    };
-    let normalise_main = match &raw.normalise {
-        None => Normalise::MinMax { lo: 0.0, hi: 100.0 },
-        Some(n) => normalise(ctx, n)?,
-    };
-    let needs_target = |n: &Normalise| *n == Normalise::Target;
-    let aggregate = match &raw.aggregate {
-        None => Aggregation::Arithmetic,
-        Some(a) => aggregation(ctx, a)?,
-    };
-    let uncertainty = match raw.uncertainty {
-        None => None,
-        Some(u) => {
-            let weight_share = match &u.weights {
-                None => 0.25,
-                Some(w) if (0.0..1.0).contains(w.get_ref()) => *w.get_ref(),
-                Some(w) => {
-                    return Err(ctx.error(
-                        w,
-                        "weights is a share between 0 and 1 (0.25 = ±25 %)".into(),
-                        None,
-                    ))
-                }
-            };
-            let mut norms = Vec::new();
-            for n in u.normalise.iter().flatten() {
-                norms.push(normalise(ctx, n)?);
-            }
-            if norms.is_empty() {
-                norms.push(normalise_main);
-            }
-            let mut aggs = Vec::new();
-            for a in u.aggregate.iter().flatten() {
-                aggs.push(aggregation(ctx, a)?);
-            }
-            if aggs.is_empty() {
-                aggs.push(aggregate);
-            }
-            Some(Uncertainty {
-                runs: u.runs.unwrap_or(1000),
-                seed: u.seed.unwrap_or(1),
-                weight_share,
-                normalise: norms,
-                aggregate: aggs,
-                sensitivity_samples: u.sensitivity.unwrap_or(0),
-            })
-        }
-    };
-    let uses = |m: Normalise| {
-        normalise_main == m
-            || uncertainty
-                .as_ref()
-                .is_some_and(|u| u.normalise.contains(&m))
-    };
-    if uses(Normalise::Goalposts) {
-        if let Some(n) = nodes.iter().find(|n| n.indicator && n.goalposts.is_none()) {
+    })
+}
+
+/// The Monte-Carlo settings: the weights' share, and the normalisations and aggregations to
+/// draw from (the index's own where none are listed).
+fn uncertainty(
+    ctx: &Ctx,
+    u: RawUncertainty,
+    normalise_main: Normalise,
+    aggregate: Aggregation,
+) -> Result<Uncertainty, ConfigError> {
+    let weight_share = match &u.weights {
+        None => 0.25,
+        Some(w) if (0.0..1.0).contains(w.get_ref()) => *w.get_ref(),
+        Some(w) => {
             return Err(ctx.error(
-                &raw.structure,
-                format!("goalpost normalisation needs GoalLow and GoalHigh for every indicator; {} has none", n.code),
+                w,
+                "weights is a share between 0 and 1 (0.25 = ±25 %)".into(),
                 None,
-            ));
+            ))
         }
+    };
+    let mut norms = Vec::new();
+    for n in u.normalise.iter().flatten() {
+        norms.push(normalise(ctx, n)?);
     }
-    let mut nodes = nodes;
-    if let Some(w) = &raw.weights {
-        match w.get_ref().as_str() {
-            // Equal weights within every node: the structure's Weight column is set aside.
-            "equal" => nodes.iter_mut().for_each(|n| n.weight = 1.0),
-            "structure" => {}
-            other => return Err(ctx.error(
+    if norms.is_empty() {
+        norms.push(normalise_main);
+    }
+    let mut aggs = Vec::new();
+    for a in u.aggregate.iter().flatten() {
+        aggs.push(aggregation(ctx, a)?);
+    }
+    if aggs.is_empty() {
+        aggs.push(aggregate);
+    }
+    Ok(Uncertainty {
+        runs: u.runs.unwrap_or(1000),
+        seed: u.seed.unwrap_or(1),
+        weight_share,
+        normalise: norms,
+        aggregate: aggs,
+        sensitivity_samples: u.sensitivity.unwrap_or(0),
+    })
+}
+
+/// The structure's weights, or equal weights within every node.
+fn weights(ctx: &Ctx, w: &Spanned<String>, nodes: &mut [Node]) -> Result<(), ConfigError> {
+    match w.get_ref().as_str() {
+        // Equal weights within every node: the structure's Weight column is set aside.
+        "equal" => nodes.iter_mut().for_each(|n| n.weight = 1.0),
+        "structure" => {}
+        other => {
+            return Err(ctx.error(
                 w,
                 format!("unknown weights `{other}`"),
                 Some(
                     "\"structure\" (the structure file's Weight column, the default) or \"equal\""
                         .into(),
                 ),
-            )),
+            ))
         }
     }
-    let uses_target = needs_target(&normalise_main)
-        || uncertainty
-            .as_ref()
-            .is_some_and(|u| u.normalise.iter().any(needs_target));
-    if uses_target {
-        if let Some(n) = nodes.iter().find(|n| n.indicator && n.target.is_none()) {
-            return Err(ctx.error(
-                &raw.structure,
-                format!("distance-to-target normalisation needs a Target for every indicator; {} has none", n.code),
-                None,
-            ));
-        }
-    }
-    let name = raw.name.unwrap_or(top);
-    Ok(IndexSettings {
-        name,
-        structure_path: shown,
-        nodes,
-        level: raw.level,
-        denominate: raw.denominate.unwrap_or(true),
-        impute,
-        min_availability,
-        outliers,
-        normalise: normalise_main,
-        aggregate,
-        uncertainty,
-    })
+    Ok(())
 }

@@ -372,6 +372,36 @@ mod tests {
         }
     }
 
+    /// Each index setting given wrongly is an error naming what is wrong; normalisations that
+    /// need a column the structure file leaves empty name the first indicator without it.
+    #[test]
+    fn index_settings_out_of_place_say_what_is_wrong() {
+        let index = "\n[index]\nstructure = \"../sample-data/index.csv\"\n";
+        for (setting, needle) in [
+            ("impute = \"modal\"", "unknown imputation `modal`"),
+            ("min_availability = 1.5", "min_availability lies between 0 and 1"),
+            ("outliers = { winmax = 5, skw = 2 }", "unknown key `skw` in outliers"),
+            ("outliers = 3", "outliers is \"winsorise\" (COINr's default)"),
+            ("weights = \"even\"", "unknown weights `even`"),
+            ("uncertainty = { weights = 1.5 }", "weights is a share between 0 and 1"),
+            (
+                "normalise = { method = \"goalposts\" }",
+                "goalpost normalisation needs GoalLow and GoalHigh for every indicator; arpr has none",
+            ),
+            (
+                "uncertainty = { normalise = [{ method = \"distance-to-target\" }] }",
+                "distance-to-target normalisation needs a Target for every indicator; arpr has none",
+            ),
+        ] {
+            let err = load_str(&format!("{MINIMAL}{index}{setting}\n")).unwrap_err();
+            assert!(err.to_string().contains(needle), "{setting}: {err}");
+        }
+        let p = load_str(&format!("{MINIMAL}{index}weights = \"equal\"\n")).unwrap();
+        let index = p.index.expect("an index");
+        assert_eq!(index.name, "city_impact", "the top node names the index");
+        assert!(index.nodes.iter().all(|n| n.weight == 1.0));
+    }
+
     #[test]
     fn age_groups_are_inclusive() {
         let g = AgeGroup::parse("18-64").unwrap();
