@@ -293,53 +293,7 @@ pub fn collect(
         drop_off: settings.drop_off,
     };
     let sroi = project_sroi(&projects, &outcomes, settings.discount_rate, ranges);
-    let x = |name: &str, f: &dyn Fn(usize, &Acc) -> Option<f64>| {
-        projects
-            .iter()
-            .enumerate()
-            .map(|(i, p)| f(i, p).filter(|v| v.is_finite()))
-            .collect::<Float64Chunked>()
-            .with_name(name.into())
-            .into_column()
-    };
-    let mut numbers = vec![
-        Column::new(
-            "funding_rows".into(),
-            projects
-                .iter()
-                .map(|p| i64::from(p.rows))
-                .collect::<Vec<_>>(),
-        ),
-        x("amount", &|_, p| Some(p.amount)),
-    ];
-    for (k, src) in FUNDING_SOURCES.iter().enumerate() {
-        numbers.push(x(&format!("amount_{src}"), &|_, p| p.source(k)));
-    }
-    for (k, src) in FUNDING_SOURCES.iter().enumerate() {
-        numbers.push(x(&format!("financing_share_{src}"), &|_, p| p.share(k)));
-    }
-    let s = |i: usize| sroi.get(&i);
-    numbers.extend([
-        x("leverage_ratio", &|_, p| p.leverage()),
-        x("beneficiaries", &|_, p| p.beneficiaries),
-        x("cost_per_beneficiary", &|_, p| {
-            p.beneficiaries.and_then(|b| divide(p.amount, b))
-        }),
-        x("co2e_avoided", &|_, p| p.co2e),
-        x("cost_per_tco2e_avoided", &|_, p| {
-            p.co2e.and_then(|t| divide(p.amount, t))
-        }),
-        x("sroi_inputs", &|i, _| s(i).map(|s| s.0.inputs)),
-        x("sroi_present_value", &|i, _| {
-            s(i).map(|s| s.0.present_value)
-        }),
-        x("sroi_net_present_value", &|i, _| {
-            s(i).map(|s| s.0.net_present_value)
-        }),
-        x("sroi", &|i, _| s(i).and_then(|s| s.0.ratio)),
-        x("sroi_min", &|i, _| s(i).and_then(|s| s.1).map(|r| r.0)),
-        x("sroi_max", &|i, _| s(i).and_then(|s| s.1).map(|r| r.1)),
-    ]);
+    let numbers = figures(&projects, &sroi);
     // Each project's area, taken once for both tables.
     let project_area = area.take(&first)?.into_column();
     drop(area);
@@ -388,6 +342,64 @@ pub fn collect(
         },
         skipped,
     ))
+}
+
+/// Each project's SROI (by its place among the projects) and its sensitivity range.
+type SroiOf = BTreeMap<usize, (Sroi, Option<(f64, f64)>)>;
+
+/// Each project's own figures as columns, in `projects.parquet`'s order: its funding rows,
+/// amounts by funding source and their shares, leverage, beneficiaries and tonnes avoided and
+/// what each cost, and its SROI with the sensitivity range. A value that is not a number
+/// (a division by zero) is missing.
+fn figures(projects: &[Acc], sroi: &SroiOf) -> Vec<Column> {
+    let x = |name: &str, f: &dyn Fn(usize, &Acc) -> Option<f64>| {
+        projects
+            .iter()
+            .enumerate()
+            .map(|(i, p)| f(i, p).filter(|v| v.is_finite()))
+            .collect::<Float64Chunked>()
+            .with_name(name.into())
+            .into_column()
+    };
+    let mut numbers = vec![
+        Column::new(
+            "funding_rows".into(),
+            projects
+                .iter()
+                .map(|p| i64::from(p.rows))
+                .collect::<Vec<_>>(),
+        ),
+        x("amount", &|_, p| Some(p.amount)),
+    ];
+    for (k, src) in FUNDING_SOURCES.iter().enumerate() {
+        numbers.push(x(&format!("amount_{src}"), &|_, p| p.source(k)));
+    }
+    for (k, src) in FUNDING_SOURCES.iter().enumerate() {
+        numbers.push(x(&format!("financing_share_{src}"), &|_, p| p.share(k)));
+    }
+    let s = |i: usize| sroi.get(&i);
+    numbers.extend([
+        x("leverage_ratio", &|_, p| p.leverage()),
+        x("beneficiaries", &|_, p| p.beneficiaries),
+        x("cost_per_beneficiary", &|_, p| {
+            p.beneficiaries.and_then(|b| divide(p.amount, b))
+        }),
+        x("co2e_avoided", &|_, p| p.co2e),
+        x("cost_per_tco2e_avoided", &|_, p| {
+            p.co2e.and_then(|t| divide(p.amount, t))
+        }),
+        x("sroi_inputs", &|i, _| s(i).map(|s| s.0.inputs)),
+        x("sroi_present_value", &|i, _| {
+            s(i).map(|s| s.0.present_value)
+        }),
+        x("sroi_net_present_value", &|i, _| {
+            s(i).map(|s| s.0.net_present_value)
+        }),
+        x("sroi", &|i, _| s(i).and_then(|s| s.0.ratio)),
+        x("sroi_min", &|i, _| s(i).and_then(|s| s.1).map(|r| r.0)),
+        x("sroi_max", &|i, _| s(i).and_then(|s| s.1).map(|r| r.1)),
+    ]);
+    numbers
 }
 
 /// Each project as the area figures count it: area, earliest period, amount (summed in
@@ -615,7 +627,7 @@ fn project_sroi(
     outcomes: &[(usize, NamedOutcome)],
     discount_rate: f64,
     ranges: Ranges,
-) -> BTreeMap<usize, (Sroi, Option<(f64, f64)>)> {
+) -> SroiOf {
     let mut out = BTreeMap::new();
     for run in outcomes.chunk_by(|a, b| a.0 == b.0) {
         let row = run[0].0;
