@@ -1622,8 +1622,8 @@ fn json_rejects_name_the_record_and_the_json_pointer() {
 #[test]
 fn a_wide_json_file_names_each_rows_record() {
     // Two records, each two variables wide: four rows. A's youth rate (150) and B's rate (-3)
-    // are out of range; each reject names its own record, by number and by pointer (the
-    // record's, as the value role has no key of its own in a wide file).
+    // are out of range; each reject names its own record and the variable's key in it, by
+    // number and by pointer.
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("s.json");
     std::fs::write(
@@ -1646,8 +1646,8 @@ fn a_wide_json_file_names_each_rows_record() {
     assert_eq!(
         got,
         [
-            (1, Some("/data/0"), Some("150")),
-            (2, Some("/data/1"), Some("-3")),
+            (1, Some("/data/0/EC1168I"), Some("150")),
+            (2, Some("/data/1/EC1020I"), Some("-3")),
         ]
     );
 }

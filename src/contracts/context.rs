@@ -13,6 +13,9 @@ use super::cells::Prepared;
 use super::rules::{rule, Rule};
 use super::Reject;
 
+/// The name a wide file's value column goes by (see `ingest::records`).
+pub(super) const WIDE_VALUE: &str = "(variable column)";
+
 /// Where the roles that cross-row and cross-field rules read sit in a raw table, looked up
 /// once rather than by name on every row.
 pub(super) struct At {
@@ -177,6 +180,19 @@ impl<'a> Contract<'a> {
 }
 
 impl<'a> Contract<'a> {
+    /// The column a city statistic's broken cell is named by: in a wide file the variable's
+    /// own column (its code, where its value sits), else the role's column.
+    pub(super) fn stat_column<'c>(&'c self, role: &'c str, code: &'c str) -> &'c str {
+        let wide = self
+            .at
+            .value
+            .is_some_and(|r| self.raw.columns[r] == WIDE_VALUE);
+        match wide {
+            true => code,
+            false => self.source.column_for(role),
+        }
+    }
+
     pub(super) fn reject(
         &self,
         row: usize,

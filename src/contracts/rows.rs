@@ -15,7 +15,7 @@ use crate::config::SourceKind;
 use super::cells::Builder;
 use super::cells::{prepare, Cell, Cursor};
 use super::columnar::key_of;
-use super::context::{At, Contract, Outside};
+use super::context::{At, Contract, Outside, WIDE_VALUE};
 use super::rules::{city_stat, convert, Value};
 use super::{Reject, Table};
 
@@ -189,7 +189,7 @@ impl<'a> Contract<'a> {
                                 Cell::Number(_) => None,
                             });
                             let (column, why) = match wide {
-                                Some(code) if column == "(variable column)" => (
+                                Some(code) if column == WIDE_VALUE => (
                                     code,
                                     format!("`{code}` is empty: this area has no value of {code}"),
                                 ),
@@ -335,7 +335,8 @@ impl<'a> Contract<'a> {
                         _ => None,
                     };
                     if let Err((role, text, why)) = city_stat(source, pipeline, &code, value) {
-                        return Some((col(role), Some(text), why));
+                        let column = self.stat_column(role, &code).to_string();
+                        return Some((Some(column), Some(text), why));
                     }
                     let id = match mapped {
                         Some(m) => Cow::Borrowed(m.as_str()),

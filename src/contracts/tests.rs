@@ -586,17 +586,29 @@ fn small_tables_by_columns_equal_by_rows() {
     let variables = t.frame.column("variable").unwrap().str().unwrap();
     assert_eq!(variables.get(0), Some("unemployment_rate"));
 
-    // Wide: one column per variable; an empty cell is named by its variable's column.
+    // Wide: one column per variable; an empty cell, and a value out of range, is named by its
+    // variable's column.
     let (t, _) = small_table_both_ways(
         "city_stats",
         map,
-        "area,period,UR,POP\nA,2020,5,100\nB,2020,,200\nA,2020,7,300\n",
+        "area,period,UR,POP\nA,2020,5,100\nB,2020,,200\nA,2020,7,300\nC,2020,150,10\n",
     );
     assert_eq!(
         reason_at(&t, 3),
         Some("`UR` is empty: this area has no value of UR".into())
     );
-    assert!(t.rejects.iter().any(|r| r.column.as_deref() == Some("UR")));
+    assert_eq!(
+        reason_at(&t, 5),
+        Some("unemployment_rate is a percentage; 150 lies outside 0-100".into())
+    );
+    let columns = |line: i64| -> Vec<Option<&str>> {
+        (t.rejects.iter())
+            .filter(|r| r.line == line)
+            .map(|r| r.column.as_deref())
+            .collect()
+    };
+    assert_eq!(columns(3), [Some("UR")]);
+    assert_eq!(columns(5), [Some("UR")]);
 
     let (t, _) = small_table_both_ways(
         "emissions",

@@ -389,9 +389,9 @@ pub fn read(source: &Source, bytes: &[u8]) -> Result<RawTable, IngestError> {
             table_of_texts(source, &items, size)?
         }
     };
-    let fields = raw
-        .columns
-        .iter()
+    // A wide file's variables are keys of their own, which its rejects name.
+    let fields = (raw.columns.iter())
+        .chain(source.variables.keys())
         .map(|c| {
             let pointer = match titles {
                 true => GIVING360_TITLES

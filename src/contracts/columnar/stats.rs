@@ -5,13 +5,10 @@
 
 use polars::prelude::*;
 
-use super::super::context::Contract;
+use super::super::context::{Contract, WIDE_VALUE};
 use super::super::rules::city_stat;
 use super::super::Reject;
 use super::Rejected;
-
-/// The name a wide file's value column goes by (see `ingest::records`).
-const WIDE_VALUE: &str = "(variable column)";
 
 impl Contract<'_> {
     /// Checks each kept row's variable and value, and maps the variables to indicators.
@@ -84,7 +81,7 @@ impl Contract<'_> {
         match city_stat(source, self.pipeline, code, value) {
             Ok(()) => Ok(source.variables.get(code).map_or(code, String::as_str)),
             Err((role, text, why)) => {
-                Err(self.reject(row, Some(source.column_for(role)), Some(&text), why))
+                Err(self.reject(row, Some(self.stat_column(role, code)), Some(&text), why))
             }
         }
     }
