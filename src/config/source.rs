@@ -464,18 +464,16 @@ fn encoding_of(ctx: &Ctx, s: &raw::RawSource) -> Result<Encoding, ConfigError> {
 
 /// How a project's money is spread over the years it runs.
 fn spread_of(ctx: &Ctx, kind: SourceKind, s: &raw::RawSource) -> Result<Spread, ConfigError> {
+    applies_to(
+        ctx,
+        kind,
+        s.spread.as_ref().map(|v| v.span()),
+        &[SourceKind::Projects],
+        "`spread` applies to projects sources",
+        None,
+    )?;
     Ok(match &s.spread {
         None => Spread::StartYear,
-        Some(v) if kind != SourceKind::Projects => {
-            return Err(ctx.error(
-                v,
-                format!(
-                    "`spread` applies to projects sources, not to {} ones",
-                    kind.as_str()
-                ),
-                None,
-            ));
-        }
         Some(v) => match v.get_ref().as_str() {
             "start-year" => Spread::StartYear,
             "pro-rata" => Spread::ProRata,

@@ -1,6 +1,6 @@
 //! Why a run stopped, the exit code each reason maps to, and what the user can do about it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use polars::prelude::PolarsError;
 
@@ -82,5 +82,23 @@ impl RunError {
                     .into(),
             ),
         }
+    }
+}
+
+/// A polars error in `stage`, for `map_err`.
+pub(super) fn stage_err(stage: &str) -> impl Fn(PolarsError) -> RunError {
+    let stage = stage.to_string();
+    move |source| RunError::Stage {
+        stage: stage.clone(),
+        source,
+    }
+}
+
+/// An error writing `path`, for `map_err`.
+pub(super) fn write_err(path: &Path) -> impl Fn(std::io::Error) -> RunError {
+    let path = path.to_path_buf();
+    move |source| RunError::Write {
+        path: path.clone(),
+        source,
     }
 }

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
+use super::error::{stage_err, write_err};
 use super::{
     area_names, chart_settings, check, custom, evaluation, hash_outputs, incremental, index,
     index_names, input_files, memory, source_note, stage_order, tables, up_to_date, write_history,
@@ -549,20 +550,4 @@ fn write_report_and_manifest(
     let path = dir.join("manifest.json");
     output::write_json(&path, &manifest).map_err(write_err(&path))?;
     Ok(manifest)
-}
-
-fn stage_err(stage: &str) -> impl Fn(polars::prelude::PolarsError) -> RunError {
-    let stage = stage.to_string();
-    move |source| RunError::Stage {
-        stage: stage.clone(),
-        source,
-    }
-}
-
-fn write_err(path: &Path) -> impl Fn(std::io::Error) -> RunError {
-    let path = path.to_path_buf();
-    move |source| RunError::Write {
-        path: path.clone(),
-        source,
-    }
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::{col, lit, DataFrame, PolarsError};
 
+use super::error::{stage_err, write_err};
 use super::{hash_outputs, Lock, RunError};
 use crate::catalogue;
 use crate::charts;
@@ -100,14 +101,6 @@ fn read_err(path: &Path) -> impl Fn(std::io::Error) -> RunError + '_ {
     }
 }
 
-/// An error writing a file, named by its path.
-fn write_err(path: &Path) -> impl Fn(std::io::Error) -> RunError + '_ {
-    move |source| RunError::Write {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
 fn read_manifest(path: &Path) -> Result<serde_json::Value, RunError> {
     let text = std::fs::read_to_string(path).map_err(read_err(path))?;
     serde_json::from_str(&text).map_err(|e| read_err(path)(std::io::Error::other(e)))
@@ -152,7 +145,7 @@ impl Published {
         // Per-project values are drawn from projects.parquet.
         let indicators =
             output::parquet::read_where(&indicators_path, col("level").neq(lit("project")))
-                .map_err(stage_err(&indicators_path))?;
+                .map_err(read_table_err(&indicators_path))?;
         let catalogue = output::parquet::read_footer(&indicators_path)
             .ok()
             .and_then(|kv| kv.into_iter().find(|(k, _)| k == "cityimpact.catalogue"))
@@ -183,16 +176,14 @@ fn optional(out: &Path, name: &str) -> Result<Option<DataFrame>, RunError> {
     match path.exists() {
         true => output::parquet::read(&path)
             .map(Some)
-            .map_err(stage_err(&path)),
+            .map_err(read_table_err(&path)),
         false => Ok(None),
     }
 }
 
-fn stage_err(path: &Path) -> impl Fn(PolarsError) -> RunError + '_ {
-    move |source| RunError::Stage {
-        stage: format!("read {}", path.display()),
-        source,
-    }
+/// A polars error reading a published table.
+fn read_table_err(path: &Path) -> impl Fn(PolarsError) -> RunError {
+    stage_err(&format!("read {}", path.display()))
 }
 
 /// Draws the charts into a staging folder inside the output folder and swaps it in whole for

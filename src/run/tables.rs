@@ -6,6 +6,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
+use super::error::stage_err;
 use super::{evaluation, index, RunError};
 use crate::catalogue::Resolved;
 use crate::config::Pipeline;
@@ -36,13 +37,6 @@ pub(super) struct Written {
     pub procurement: DataFrame,
     pub effects: Option<DataFrame>,
     pub index: Option<index::Written>,
-}
-
-fn stage_err(stage: &'static str) -> impl Fn(PolarsError) -> RunError {
-    move |source| RunError::Stage {
-        stage: stage.to_string(),
-        source,
-    }
 }
 
 /// Writes every table into `dir`.
