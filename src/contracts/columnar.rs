@@ -455,10 +455,37 @@ fn all_pass(bounds: (Option<f64>, bool, Option<f64>), xs: &[f64]) -> bool {
 }
 
 /// Whether every text of a column passes `plain`, its chunks read side by side.
+///
+/// A text is checked once per distinct Arrow view a run meets (a few slots remember views that
+/// passed): equal views are equal texts, and a column of codes (areas, sexes) repeats a few
+/// views millions of times (10 M persons' areas: 85 -> 20 ms).
 fn all_texts(ca: &StringChunked, plain: &(dyn Fn(&str) -> bool + Sync)) -> bool {
     chunk_runs(ca.downcast_iter())
         .into_par_iter()
-        .all(|(_, a, rows)| rows.filter(|&i| a.is_valid(i)).all(|i| plain(a.value(i))))
+        .all(|(_, a, rows)| {
+            let views = a.views();
+            let mut passed: [Option<u128>; PASSED] = [None; PASSED];
+            rows.filter(|&i| a.is_valid(i)).all(|i| {
+                let view = views[i].as_u128();
+                let slot = &mut passed[slot_of(view)];
+                if *slot == Some(view) {
+                    return true;
+                }
+                let ok = plain(a.value(i));
+                if ok {
+                    *slot = Some(view);
+                }
+                ok
+            })
+        })
+}
+
+/// Views that passed, remembered by [`all_texts`] in slots chosen by their hash.
+const PASSED: usize = 64;
+
+fn slot_of(view: u128) -> usize {
+    let h = (view as u64 ^ (view >> 64) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (h >> 58) as usize % PASSED
 }
 
 /// The runs of rows of a column's chunks, to read side by side: each run's chunk, the rows

@@ -11,6 +11,7 @@
 //! replicate, and replicates run in parallel on rayon, each with its own seeded generator.
 //!
 //! - `persons`: the contract's frame as income-sorted columns per country and period.
+//! - `order`: a population sorted by income, as a bucket sort side by side.
 //! - `groups`: the groups of the breakdowns, as member positions in those columns.
 //! - `microdata`: every group's values and the bootstrap over households.
 //! - `labour`: rates from city statistics.
@@ -18,6 +19,7 @@
 mod groups;
 mod labour;
 mod microdata;
+mod order;
 mod persons;
 
 use std::collections::HashMap;

@@ -10,6 +10,8 @@ use polars::prelude::*;
 use polars_arrow::array::{Array, Utf8ViewArray};
 use rayon::prelude::*;
 
+use super::order::{self, ordered, Order, Sorted};
+
 /// A missing number in the columns below. The contracts let only finite numbers through, so
 /// NaN can only mean "no value"; it never leaves this module's callers as a value.
 const NONE: f64 = f64::NAN;
@@ -407,21 +409,27 @@ impl<'a> Columns<'_, 'a> {
         };
         // One sort by income, ties in file order, carrying the weight and the area: the other
         // columns are gathered after it, and only where they are needed.
-        let mut by: Vec<Sorted> = (0..rows.len() as u32)
-            .into_par_iter()
-            .map(|k| {
-                let r = rows[k as usize] as usize;
-                Sorted {
-                    key: ordered(income_of(k as usize)),
-                    weight: self.weight[r],
-                    k,
-                    area: self.area.map_or(NO_CODE, |a| a[r]),
-                }
-            })
-            .collect();
+        let record = |k: u32| {
+            let r = rows[k as usize] as usize;
+            Sorted {
+                key: ordered(income_of(k as usize)),
+                weight: self.weight[r],
+                k,
+                area: self.area.map_or(NO_CODE, |a| a[r]),
+            }
+        };
+        let Order {
+            by,
+            weight,
+            area,
+            income,
+        } = order::by_income(
+            rows.len(),
+            |k| ordered(income_of(k as usize)),
+            record,
+            self.area.is_some(),
+        );
         drop(equivalised);
-        by.par_sort_unstable_by_key(|s| s.key);
-        let (weight, area, income) = settle(&mut by, self.area.is_some());
         let row = |s: &Sorted| rows[s.k as usize] as usize;
         let gather = |c: Option<&[f64]>, needed: bool| {
             c.filter(|_| needed)
@@ -446,101 +454,6 @@ impl<'a> Columns<'_, 'a> {
             income,
         }
     }
-}
-
-/// Puts each run of equal incomes in file order, and spreads the sorted records' weights,
-/// areas (where `area`) and incomes into columns: one pass, in pieces side by side.
-///
-/// Sorting by income alone and then each run of ties by place gives the order a sort by
-/// (income, place) gives, for less: comparing one integer instead of two, on 10 M persons,
-/// takes a quarter off the sort. Runs are short (a household's members share an equivalised
-/// income), and a piece never ends inside one.
-fn settle(by: &mut [Sorted], area: bool) -> (Vec<f64>, Option<Vec<u32>>, Vec<f64>) {
-    let n = by.len();
-    let parts = rayon::current_num_threads() * 4;
-    let mut cuts = vec![0];
-    for i in 1..parts {
-        let mut c = (n * i / parts).max(cuts[cuts.len() - 1]);
-        while c > 0 && c < n && by[c].key == by[c - 1].key {
-            c += 1;
-        }
-        cuts.push(c);
-    }
-    cuts.push(n);
-    cuts.dedup();
-    let mut weight = vec![0.0; n];
-    let mut income = vec![0.0; n];
-    let mut areas = area.then(|| vec![0u32; n]);
-    let pieces = split_at(by, &cuts)
-        .into_iter()
-        .zip(split_at(&mut weight, &cuts))
-        .zip(split_at(&mut income, &cuts));
-    let areas_of: Vec<Option<&mut [u32]>> = match areas.as_deref_mut() {
-        Some(a) => split_at(a, &cuts).into_iter().map(Some).collect(),
-        None => (1..cuts.len()).map(|_| None).collect(),
-    };
-    let pieces: Vec<_> = pieces.zip(areas_of).collect();
-    pieces
-        .into_par_iter()
-        .for_each(|(((by, weight), income), area)| {
-            let mut i = 0;
-            while i < by.len() {
-                let j = i + by[i..].iter().take_while(|s| s.key == by[i].key).count();
-                if j - i > 1 {
-                    by[i..j].sort_unstable_by_key(|s| s.k);
-                }
-                i = j;
-            }
-            for (t, s) in by.iter().enumerate() {
-                weight[t] = s.weight;
-                income[t] = unordered(s.key);
-            }
-            if let Some(area) = area {
-                for (a, s) in area.iter_mut().zip(by.iter()) {
-                    *a = s.area;
-                }
-            }
-        });
-    (weight, areas, income)
-}
-
-/// `s` cut at `cuts` (ascending, from 0 to its length) into the pieces between them.
-fn split_at<'s, T>(mut s: &'s mut [T], cuts: &[usize]) -> Vec<&'s mut [T]> {
-    let mut out = Vec::with_capacity(cuts.len());
-    for w in cuts.windows(2) {
-        let (piece, rest) = std::mem::take(&mut s).split_at_mut(w[1] - w[0]);
-        out.push(piece);
-        s = rest;
-    }
-    out
-}
-
-/// A person in the sort by income, with what every value reads.
-#[derive(Clone, Copy)]
-struct Sorted {
-    /// The income as [`ordered`] makes it.
-    key: u64,
-    weight: f64,
-    /// The person's place in its population, in file order.
-    k: u32,
-    area: u32,
-}
-
-/// An income as an integer in `f64::total_cmp`'s order, which integer comparisons sort faster.
-fn ordered(x: f64) -> u64 {
-    let bits = x.to_bits();
-    match bits >> 63 {
-        0 => bits | 1 << 63,
-        _ => !bits,
-    }
-}
-
-/// The income [`ordered`] was made from.
-fn unordered(key: u64) -> f64 {
-    f64::from_bits(match key >> 63 {
-        1 => key & !(1 << 63),
-        _ => !key,
-    })
 }
 
 /// Household income divided by the household's OECD-modified scale, for every member. A
@@ -624,66 +537,6 @@ mod tests {
         let codes = encode_piece(&short, 1..5, &mut out[1..]);
         assert_eq!(codes.names, ["AT2", "AT1"]);
         assert_eq!(out, [NO_CODE, 0, 1, 1, 0]);
-    }
-
-    /// Sorted by income alone, ties in any order: settling puts each run of ties in file
-    /// order, even where a piece's edge would fall inside a run, and spreads the columns.
-    #[test]
-    fn ties_settle_in_file_order_across_pieces() {
-        // 60 persons in 9 runs of 7 equal incomes (the last run 4), each run's places given
-        // in reverse, as an unstable sort may leave them.
-        let mut by: Vec<Sorted> = Vec::new();
-        for run in 0..9u32 {
-            let places: Vec<u32> = (run * 7..(run * 7 + 7).min(60)).rev().collect();
-            for k in places {
-                by.push(Sorted {
-                    key: ordered(run as f64 * 10.0),
-                    weight: k as f64 + 0.5,
-                    k,
-                    area: k % 3,
-                });
-            }
-        }
-        let (weight, area, income) = settle(&mut by, true);
-        let places: Vec<u32> = by.iter().map(|s| s.k).collect();
-        assert_eq!(places, (0..60).collect::<Vec<u32>>());
-        let by_hand = |k: u32| (k as f64 + 0.5, k % 3, (k / 7) as f64 * 10.0);
-        for k in 0..60u32 {
-            let t = k as usize;
-            assert_eq!(
-                (weight[t], area.as_ref().unwrap()[t], income[t]),
-                by_hand(k)
-            );
-        }
-        let (_, none, _) = settle(&mut by, false);
-        assert!(none.is_none());
-    }
-
-    #[test]
-    fn incomes_as_integers_sort_as_total_cmp_does() {
-        let xs = [
-            3.5,
-            -0.0,
-            0.0,
-            -2.0,
-            1e300,
-            -1e-300,
-            5e-324,
-            -5e-324,
-            3.5,
-            f64::MAX,
-            -f64::MAX,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            21000.5,
-            9000.0,
-        ];
-        for a in xs {
-            assert_eq!(unordered(ordered(a)).to_bits(), a.to_bits());
-            for b in xs {
-                assert_eq!(ordered(a).cmp(&ordered(b)), a.total_cmp(&b), "{a} {b}");
-            }
-        }
     }
 
     #[test]
