@@ -178,6 +178,18 @@ impl<'a> Grid<'a> {
         (self.data.areas.len() + 1) * self.ns * self.ng
     }
 
+    /// The population's area codes, where this grid breaks down by area and nothing else.
+    fn by_area_alone(&self) -> Option<&'a [u32]> {
+        let area_only = Keys {
+            area: true,
+            ..Keys::default()
+        };
+        match self.keys == area_only {
+            true => self.p.area.as_deref(),
+            false => None,
+        }
+    }
+
     /// The cells of the person at sorted position `k`, into `out`.
     fn cells(&self, k: usize, out: &mut Vec<usize>) {
         out.clear();
@@ -252,6 +264,16 @@ impl<'a> Grids<'a> {
     fn each(&self, range: std::ops::Range<usize>, mut f: impl FnMut(usize, usize)) {
         let mut cells = Vec::new();
         for (grid, base) in self.grids.iter().zip(&self.bases) {
+            if let Some(areas) = grid.by_area_alone() {
+                // The usual breakdown, by area alone: one cell a person, read off its code.
+                let across = grid.ns * grid.ng;
+                for (k, &a) in areas[range.clone()].iter().enumerate() {
+                    if a != NO_CODE {
+                        f(range.start + k, base + (a as usize + 1) * across);
+                    }
+                }
+                continue;
+            }
             for k in range.clone() {
                 grid.cells(k, &mut cells);
                 cells.iter().for_each(|c| f(k, base + c));
