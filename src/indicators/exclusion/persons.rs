@@ -284,9 +284,39 @@ pub fn read<'a>(df: &'a DataFrame, needs: Needs) -> PolarsResult<Microdata<'a>> 
     })
 }
 
+/// A population's rows of the source, ascending: every row (the usual single population of a
+/// source without a country column, whose rows all passed, with no list to write or read), or
+/// those listed.
+#[derive(Debug, PartialEq)]
+enum Rows {
+    All(usize),
+    Listed(Vec<u32>),
+}
+
+impl Rows {
+    fn len(&self) -> usize {
+        match self {
+            Rows::All(n) => *n,
+            Rows::Listed(rows) => rows.len(),
+        }
+    }
+
+    /// The row of the population's `k`-th person.
+    fn at(&self, k: usize) -> usize {
+        match self {
+            Rows::All(_) => k,
+            Rows::Listed(rows) => rows[k] as usize,
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.len()).map(|k| self.at(k))
+    }
+}
+
 /// Each population's key (country, period) in the order first met, and its rows: those that
 /// `kept` keeps, ascending.
-type Split<'a> = (Vec<(Option<&'a str>, Option<i32>)>, Vec<Vec<u32>>);
+type Split<'a> = (Vec<(Option<&'a str>, Option<i32>)>, Vec<Rows>);
 
 fn split<'a>(
     country: Option<&'a StringChunked>,
@@ -303,11 +333,11 @@ fn split<'a>(
     };
     if let (None, Some(p)) = (country, one_period) {
         // One population: no key to look up per row.
-        let all: Vec<u32> = match (0..len).into_par_iter().all(&kept) {
-            true => (0..len as u32).into_par_iter().collect(),
-            false => (0..len as u32).filter(|&i| kept(i as usize)).collect(),
+        let all = match (0..len).into_par_iter().all(&kept) {
+            true => Rows::All(len),
+            false => Rows::Listed((0..len as u32).filter(|&i| kept(i as usize)).collect()),
         };
-        if !all.is_empty() {
+        if all.len() > 0 {
             keys.push((None, p));
             rows.push(all);
         }
@@ -317,6 +347,7 @@ fn split<'a>(
         Some(c) => Box::new(c.iter()),
         None => Box::new(std::iter::repeat(None)),
     };
+    let mut listed: Vec<Vec<u32>> = Vec::new();
     let mut last = usize::MAX;
     for (i, (c, p)) in countries.zip(period.iter()).enumerate() {
         if !kept(i) {
@@ -328,13 +359,14 @@ fn split<'a>(
                 Some(k) => k,
                 None => {
                     keys.push(key);
-                    rows.push(Vec::new());
+                    listed.push(Vec::new());
                     keys.len() - 1
                 }
             };
         }
-        rows[last].push(i as u32);
+        listed[last].push(i as u32);
     }
+    rows.extend(listed.into_iter().map(Rows::Listed));
     (keys, rows)
 }
 
@@ -362,7 +394,7 @@ impl<'a> Columns<'_, 'a> {
         &self,
         country: Option<&'a str>,
         period: Option<i32>,
-        rows: &[u32],
+        rows: &Rows,
         equivalise: bool,
         needs: Needs,
     ) -> Population<'a> {
@@ -373,12 +405,12 @@ impl<'a> Columns<'_, 'a> {
                 let mut count = 0u32;
                 let c: Vec<u32> = rows
                     .iter()
-                    .map(|&r| {
+                    .map(|r| {
                         let mut fresh = || {
                             count += 1;
                             count - 1
                         };
-                        match h[r as usize] {
+                        match h[r] {
                             Some(s) => *ids.entry(s).or_insert_with(fresh),
                             None => fresh(),
                         }
@@ -397,7 +429,7 @@ impl<'a> Columns<'_, 'a> {
         // as they are, straight into the sort's records.
         let equivalised = match (equivalise, &cluster, self.age) {
             (true, Some(c), Some(age)) => {
-                let mut income: Vec<f64> = rows.iter().map(|&r| self.income[r as usize]).collect();
+                let mut income: Vec<f64> = rows.iter().map(|r| self.income[r]).collect();
                 equivalise_by(&mut income, c, clusters, rows, age, self.household);
                 Some(income)
             }
@@ -405,12 +437,12 @@ impl<'a> Columns<'_, 'a> {
         };
         let income_of = |k: usize| match &equivalised {
             Some(income) => income[k],
-            None => self.income[rows[k] as usize],
+            None => self.income[rows.at(k)],
         };
         // One sort by income, ties in file order, carrying the weight and the area: the other
         // columns are gathered after it, and only where they are needed.
         let record = |k: u32| {
-            let r = rows[k as usize] as usize;
+            let r = rows.at(k as usize);
             Sorted {
                 key: ordered(income_of(k as usize)),
                 weight: self.weight[r],
@@ -430,7 +462,7 @@ impl<'a> Columns<'_, 'a> {
             self.area.is_some(),
         );
         drop(equivalised);
-        let row = |s: &Sorted| rows[s.k as usize] as usize;
+        let row = |s: &Sorted| rows.at(s.k as usize);
         let gather = |c: Option<&[f64]>, needed: bool| {
             c.filter(|_| needed)
                 .map(|c| by.par_iter().map(|s| c[row(s)]).collect::<Vec<_>>())
@@ -462,14 +494,14 @@ fn equivalise_by(
     income: &mut [f64],
     cluster: &[u32],
     clusters: usize,
-    rows: &[u32],
+    rows: &Rows,
     age: &[f64],
     household: Option<&[Option<Household>]>,
 ) {
     let mut members = vec![(0usize, 0usize); clusters];
-    let has_household = |k: usize| household.is_some_and(|h| h[rows[k] as usize].is_some());
+    let has_household = |k: usize| household.is_some_and(|h| h[rows.at(k)].is_some());
     for (k, c) in cluster.iter().enumerate() {
-        let a = age[rows[k] as usize];
+        let a = age[rows.at(k)];
         if has_household(k) && !a.is_nan() {
             let m = &mut members[*c as usize];
             if a >= 14.0 {
@@ -544,11 +576,14 @@ mod tests {
         let period = Int32Chunked::new("period".into(), &[2020, 2020, 2020, 2020]);
         let (keys, rows) = split(None, &period, 4, |i| i != 2);
         assert_eq!(keys, [(None, Some(2020))]);
-        assert_eq!(rows, [vec![0, 1, 3]]);
+        assert_eq!(rows, [Rows::Listed(vec![0, 1, 3])]);
         // Two periods: one population each, in the order first met.
         let period = Int32Chunked::new("period".into(), &[2021, 2020, 2021]);
         let (keys, rows) = split(None, &period, 3, |_| true);
         assert_eq!(keys, [(None, Some(2021)), (None, Some(2020))]);
-        assert_eq!(rows, [vec![0, 2], vec![1]]);
+        assert_eq!(rows, [Rows::Listed(vec![0, 2]), Rows::Listed(vec![1])]);
+        // Every row kept: all of them, with no list.
+        let period = Int32Chunked::new("period".into(), &[2020, 2020, 2020]);
+        assert_eq!(split(None, &period, 3, |_| true).1, [Rows::All(3)]);
     }
 }
