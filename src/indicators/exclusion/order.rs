@@ -1,26 +1,27 @@
 //! A population's income order: its persons sorted ascending by income, ties in file order,
-//! with the weight, area and place each value and gather reads.
+//! as columns of incomes, weights, areas and (where something is gathered after the sort)
+//! places in file order.
 //!
 //! The sort is a bucket sort over the income's bits. Incomes are first counted by the leading
 //! bits of their place in the population's range (a histogram per piece of the file, side by
 //! side); runs of those prefixes are joined into buckets of a few thousand persons, which the
-//! histograms also tell each piece where to write. Each piece then writes its persons' records
-//! straight into their buckets, in file order, and each bucket is sorted on its own, in cache,
-//! and spread into the columns. Against building every record, sorting them all and then
-//! settling ties and spreading (three passes over 240 MB at 10 M persons), this is one pass
-//! that writes the records and one that reads them back, both side by side.
+//! histograms also tell each piece where to write. Each piece then writes its persons straight
+//! into their buckets' parts of the columns, in file order, and each bucket is sorted on its
+//! own, in cache, and written back in place. Against building every record, sorting them all,
+//! settling ties and spreading them into columns, this is one pass that writes the columns and
+//! one that reads and rewrites them, both side by side, and no memory beyond the columns.
 //!
-//! Equal incomes share a prefix, so a tie never crosses a bucket; a piece writes its records
-//! in file order and pieces lie in file order, so a stable sort of a bucket by income leaves
-//! its ties in file order: the result is the order of (income, place), whatever the pieces.
+//! Equal incomes share a prefix, so a tie never crosses a bucket; a piece writes its persons
+//! in file order and pieces lie in file order, so a bucket's persons lie in file order, and a
+//! sort of a bucket that keeps ties in the order they lie in gives the order of (income,
+//! place), whatever the pieces.
 
 use std::ops::Range;
 
 use rayon::prelude::*;
 
-/// A person in the income order, with what every value reads.
-#[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Zeroable, bytemuck::Pod)]
-#[repr(C)]
+/// A person as the sort reads it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Sorted {
     /// The income as [`ordered`] makes it.
     pub key: u64,
@@ -30,13 +31,14 @@ pub struct Sorted {
     pub area: u32,
 }
 
-/// The income order and the columns spread from it.
+/// The income order as columns.
 pub struct Order {
-    pub by: Vec<Sorted>,
+    pub income: Vec<f64>,
     pub weight: Vec<f64>,
     /// Where the population has areas.
     pub area: Option<Vec<u32>>,
-    pub income: Vec<f64>,
+    /// Each person's place in file order, where asked for.
+    pub places: Option<Vec<u32>>,
 }
 
 /// Persons per bucket the buckets are joined up to: a bucket's records (24 bytes each) sort
@@ -48,13 +50,20 @@ const MAX_PREFIX_BITS: u32 = 20;
 /// Below this many persons the file is read in one piece.
 const ONE_PIECE: usize = 1 << 16;
 
+/// Which columns the order carries besides incomes and weights.
+#[derive(Clone, Copy)]
+pub struct Carry {
+    pub area: bool,
+    pub places: bool,
+}
+
 /// Sorts `n` persons by income: `key(k)` is person k's income as [`ordered`] makes it, and
-/// `record(k)` its whole record; `area` says whether records carry an area.
+/// `record(k)` its whole record.
 pub fn by_income(
     n: usize,
     key: impl Fn(u32) -> u64 + Sync,
     record: impl Fn(u32) -> Sorted + Sync,
-    area: bool,
+    carry: Carry,
 ) -> Order {
     let pieces = pieces(n);
     let range = Span::of(&pieces, &key);
@@ -63,23 +72,24 @@ pub fn by_income(
         .map(|piece| range.histogram(piece.clone(), &key))
         .collect();
     let buckets = Buckets::join(&histograms);
-    let mut by: Vec<Sorted> = bytemuck::zeroed_vec(n);
     let counts = buckets.counts(&histograms);
     drop(histograms);
-    let (parts, starts) = cut(&mut by, &counts, buckets.len());
+    let mut columns = Columns::zeroed(n, carry);
+    let (parts, starts) = columns.cut(&counts, buckets.len());
     pieces
         .into_par_iter()
         .zip(parts)
         .for_each(|(piece, mut parts)| {
-            let mut at = vec![0usize; parts.len()];
+            let mut at = vec![0usize; buckets.len()];
             for k in piece {
                 let s = record(k);
                 let b = buckets.of(range.prefix(s.key));
-                parts[b][at[b]] = s;
+                parts[b].put(at[b], s);
                 at[b] += 1;
             }
         });
-    spread(by, &starts, area)
+    columns.sort_buckets(&starts);
+    columns.into_order()
 }
 
 /// The file's persons in pieces of consecutive places, a few per core.
@@ -190,87 +200,166 @@ impl Buckets {
     }
 }
 
-/// `by` cut bucket by bucket, each bucket piece by piece: each piece's part of every bucket
-/// (`parts[piece][bucket]`), and where each bucket starts and ends.
-fn cut<'s>(
-    mut by: &'s mut [Sorted],
-    counts: &[Vec<usize>],
-    buckets: usize,
-) -> (Vec<Vec<&'s mut [Sorted]>>, Vec<usize>) {
-    let mut parts: Vec<Vec<&mut [Sorted]>> = counts.iter().map(|_| Vec::new()).collect();
-    let mut starts = vec![0];
-    for b in 0..buckets {
-        for (piece, c) in counts.iter().enumerate() {
-            let (part, rest) = std::mem::take(&mut by).split_at_mut(c[b]);
-            by = rest;
-            parts[piece].push(part);
-        }
-        starts.push(starts[starts.len() - 1] + counts.iter().map(|c| c[b]).sum::<usize>());
-    }
-    (parts, starts)
+/// The order's columns while they are written: incomes as [`ordered`] keys until each bucket
+/// is sorted, then as the incomes' bits. Allocated zeroed, so no pass fills them before the
+/// pieces write them.
+struct Columns {
+    key: Vec<u64>,
+    weight: Vec<f64>,
+    area: Option<Vec<u32>>,
+    places: Option<Vec<u32>>,
 }
 
-/// Sorts each bucket of `by` (between consecutive `starts`) by income, stably, and spreads the
-/// weights, areas (where `area`) and incomes into columns, buckets side by side.
-fn spread(mut by: Vec<Sorted>, starts: &[usize], area: bool) -> Order {
-    let n = by.len();
-    let mut weight = vec![0.0; n];
-    let mut income = vec![0.0; n];
-    let mut areas = area.then(|| vec![0u32; n]);
-    let areas_of: Vec<Option<&mut [u32]>> = match areas.as_deref_mut() {
-        Some(a) => split_at(a, starts).into_iter().map(Some).collect(),
-        None => (1..starts.len()).map(|_| None).collect(),
-    };
-    split_at(&mut by, starts)
-        .into_iter()
-        .zip(split_at(&mut weight, starts))
-        .zip(split_at(&mut income, starts))
-        .zip(areas_of)
-        .collect::<Vec<_>>()
-        .into_par_iter()
-        .for_each_init(
-            Scratch::default,
-            |scratch, (((by, weight), income), area)| {
-                // A bucket of one income tied many times (zero incomes) is still sorted at once.
-                if by.len() > n / 4 && by.len() > ONE_PIECE {
-                    by.par_sort_by_key(|s| s.key);
-                } else if !scratch.sort(by) {
-                    by.sort_by_key(|s| s.key);
-                }
-                for (t, s) in by.iter().enumerate() {
-                    weight[t] = s.weight;
-                    income[t] = unordered(s.key);
-                }
-                if let Some(area) = area {
-                    for (a, s) in area.iter_mut().zip(by.iter()) {
-                        *a = s.area;
-                    }
-                }
-            },
-        );
-    Order {
-        by,
-        weight,
-        area: areas,
-        income,
+/// One piece's part of one bucket, or one whole bucket, of every column.
+struct Part<'s> {
+    key: &'s mut [u64],
+    weight: &'s mut [f64],
+    area: Option<&'s mut [u32]>,
+    places: Option<&'s mut [u32]>,
+}
+
+impl Part<'_> {
+    fn put(&mut self, i: usize, s: Sorted) {
+        self.key[i] = s.key;
+        self.weight[i] = s.weight;
+        if let Some(a) = self.area.as_deref_mut() {
+            a[i] = s.area;
+        }
+        if let Some(p) = self.places.as_deref_mut() {
+            p[i] = s.k;
+        }
     }
+
+    fn len(&self) -> usize {
+        self.key.len()
+    }
+}
+
+impl Columns {
+    fn zeroed(n: usize, carry: Carry) -> Columns {
+        Columns {
+            key: vec![0; n],
+            weight: vec![0.0; n],
+            area: carry.area.then(|| vec![0; n]),
+            places: carry.places.then(|| vec![0; n]),
+        }
+    }
+
+    /// The columns cut into consecutive parts of `sizes`.
+    fn parts(&mut self, sizes: impl Iterator<Item = usize>) -> Vec<Part<'_>> {
+        let mut key = self.key.as_mut_slice();
+        let mut weight = self.weight.as_mut_slice();
+        let mut area = self.area.as_deref_mut();
+        let mut places = self.places.as_deref_mut();
+        let mut parts = Vec::new();
+        for size in sizes {
+            let (k, rest) = std::mem::take(&mut key).split_at_mut(size);
+            key = rest;
+            let (w, rest) = std::mem::take(&mut weight).split_at_mut(size);
+            weight = rest;
+            parts.push(Part {
+                key: k,
+                weight: w,
+                area: take(&mut area, size),
+                places: take(&mut places, size),
+            });
+        }
+        parts
+    }
+
+    /// The columns cut bucket by bucket, each bucket piece by piece: each piece's part of
+    /// every bucket (`parts[piece][bucket]`), and where each bucket starts and ends.
+    fn cut(&mut self, counts: &[Vec<usize>], buckets: usize) -> (Vec<Vec<Part<'_>>>, Vec<usize>) {
+        let mut starts = vec![0];
+        for b in 0..buckets {
+            starts.push(starts[starts.len() - 1] + counts.iter().map(|c| c[b]).sum::<usize>());
+        }
+        let sizes = (0..buckets).flat_map(|b| counts.iter().map(move |c| c[b]));
+        let mut parts: Vec<Vec<Part>> = counts.iter().map(|_| Vec::new()).collect();
+        for (i, part) in self.parts(sizes).into_iter().enumerate() {
+            parts[i % counts.len()].push(part);
+        }
+        (parts, starts)
+    }
+
+    /// Sorts each bucket (between consecutive `starts`) by income, ties in the order they lie
+    /// in, buckets side by side, and writes the incomes' bits where their keys were.
+    fn sort_buckets(&mut self, starts: &[usize]) {
+        let n = self.key.len();
+        let sizes = starts.windows(2).map(|w| w[1] - w[0]);
+        self.parts(sizes)
+            .into_par_iter()
+            .for_each_init(Scratch::default, |scratch, mut bucket| {
+                scratch.sort(&mut bucket, n)
+            });
+    }
+
+    fn into_order(self) -> Order {
+        Order {
+            income: bytemuck::allocation::cast_vec(self.key),
+            weight: self.weight,
+            area: self.area,
+            places: self.places,
+        }
+    }
+}
+
+/// The first `size` of `rest`'s values, leaving it the others.
+fn take<'s, T>(rest: &mut Option<&'s mut [T]>, size: usize) -> Option<&'s mut [T]> {
+    let (part, after) = rest.take()?.split_at_mut(size);
+    *rest = Some(after);
+    Some(part)
 }
 
 /// Buffers a core reuses from bucket to bucket.
 #[derive(Default)]
 struct Scratch {
+    records: Vec<Sorted>,
     packed: Vec<u64>,
     sorted: Vec<Sorted>,
 }
 
 impl Scratch {
-    /// Sorts a bucket by income, ties in the order they lie in, where each record's income
-    /// (less the bucket's lowest) and place in the bucket fit in one integer together: an
-    /// unstable sort of those integers, then the records moved to their places, takes half
-    /// the time of a stable sort of the records. False, leaving `by` as it was, where they do
-    /// not fit.
-    fn sort(&mut self, by: &mut [Sorted]) -> bool {
+    /// Sorts one bucket of a population of `n` and writes it back in place.
+    fn sort(&mut self, bucket: &mut Part, n: usize) {
+        self.records.clear();
+        self.records.extend((0..bucket.len()).map(|i| Sorted {
+            key: bucket.key[i],
+            weight: bucket.weight[i],
+            k: bucket.places.as_deref().map_or(0, |p| p[i]),
+            area: bucket.area.as_deref().map_or(0, |a| a[i]),
+        }));
+        let sorted = match self.packed_sort() {
+            true => &self.sorted,
+            false => {
+                // A bucket of one income tied many times (zero incomes) is sorted at once.
+                match self.records.len() > n / 4 && self.records.len() > ONE_PIECE {
+                    true => self.records.par_sort_by_key(|s| s.key),
+                    false => self.records.sort_by_key(|s| s.key),
+                }
+                &self.records
+            }
+        };
+        for (i, s) in sorted.iter().enumerate() {
+            bucket.key[i] = unordered(s.key).to_bits();
+            bucket.weight[i] = s.weight;
+        }
+        if let Some(a) = bucket.area.as_deref_mut() {
+            a.iter_mut().zip(sorted).for_each(|(a, s)| *a = s.area);
+        }
+        if let Some(p) = bucket.places.as_deref_mut() {
+            p.iter_mut().zip(sorted).for_each(|(p, s)| *p = s.k);
+        }
+    }
+
+    /// Sorts the records into `sorted` by income, ties in the order they lie in, where each
+    /// record's income (less the bucket's lowest) and place in the bucket fit in one integer
+    /// together: an unstable sort of those integers, then the records moved to their places,
+    /// takes half the time of a stable sort of the records. False where they do not fit.
+    fn packed_sort(&mut self) -> bool {
+        let by = &self.records;
         let Some(low) = by.iter().map(|s| s.key).min() else {
+            self.sorted.clear();
             return true;
         };
         let high = by.iter().map(|s| s.key).max().unwrap_or(low);
@@ -289,20 +378,8 @@ impl Scratch {
         self.sorted.clear();
         self.sorted
             .extend(self.packed.iter().map(|p| by[(p & place) as usize]));
-        by.copy_from_slice(&self.sorted);
         true
     }
-}
-
-/// `s` cut at `cuts` (ascending, from 0 to its length) into the pieces between them.
-fn split_at<'s, T>(mut s: &'s mut [T], cuts: &[usize]) -> Vec<&'s mut [T]> {
-    let mut out = Vec::with_capacity(cuts.len());
-    for w in cuts.windows(2) {
-        let (piece, rest) = std::mem::take(&mut s).split_at_mut(w[1] - w[0]);
-        out.push(piece);
-        s = rest;
-    }
-    out
 }
 
 /// An income as an integer in `f64::total_cmp`'s order, which integer comparisons sort faster.
@@ -333,11 +410,15 @@ mod tests {
             k,
             area: k % 3,
         };
+        let carry = Carry {
+            area: areas,
+            places: true,
+        };
         by_income(
             incomes.len(),
             |k| ordered(incomes[k as usize]),
             record,
-            areas,
+            carry,
         )
     }
 
@@ -346,8 +427,7 @@ mod tests {
         let order = sort(incomes, true);
         let mut places: Vec<u32> = (0..incomes.len() as u32).collect();
         places.sort_by(|a, b| incomes[*a as usize].total_cmp(&incomes[*b as usize]));
-        let got: Vec<u32> = order.by.iter().map(|s| s.k).collect();
-        assert_eq!(got, places, "{} persons", incomes.len());
+        assert_eq!(order.places.unwrap(), places, "{} persons", incomes.len());
         for (t, &k) in places.iter().enumerate() {
             assert_eq!(order.income[t].to_bits(), incomes[k as usize].to_bits());
             assert_eq!(order.weight[t], k as f64 + 0.5);
@@ -362,15 +442,17 @@ mod tests {
             30.0, 10.0, 20.0, 30.0, 10.0, -5.0, 20.0, 10.0, 30.0, 0.0, -5.0, 20.0,
         ];
         let order = sort(&incomes, false);
-        let places: Vec<u32> = order.by.iter().map(|s| s.k).collect();
-        assert_eq!(places, [5, 10, 9, 1, 4, 7, 2, 6, 11, 0, 3, 8]);
+        assert_eq!(
+            order.places.unwrap(),
+            [5, 10, 9, 1, 4, 7, 2, 6, 11, 0, 3, 8]
+        );
         assert_eq!(
             order.income,
             [-5.0, -5.0, 0.0, 10.0, 10.0, 10.0, 20.0, 20.0, 20.0, 30.0, 30.0, 30.0]
         );
         assert_eq!(order.weight[..3], [5.5, 10.5, 9.5]);
         assert!(order.area.is_none());
-        assert!(sort(&[], true).by.is_empty());
+        assert!(sort(&[], true).income.is_empty());
         holds(&[7.0]);
     }
 

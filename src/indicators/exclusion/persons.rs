@@ -450,38 +450,44 @@ impl<'a> Columns<'_, 'a> {
                 area: self.area.map_or(NO_CODE, |a| a[r]),
             }
         };
+        // Places in file order are kept only for the columns gathered after the sort.
+        let sex = self.sex.filter(|_| needs.sex);
+        let age = self.age.filter(|_| needs.age);
+        let cluster = cluster.filter(|_| needs.clusters);
+        let carry = order::Carry {
+            area: self.area.is_some(),
+            places: sex.is_some()
+                || age.is_some()
+                || self.deprivation.is_some()
+                || self.work_intensity.is_some()
+                || cluster.is_some(),
+        };
         let Order {
-            by,
+            income,
             weight,
             area,
-            income,
+            places,
         } = order::by_income(
             rows.len(),
             |k| ordered(income_of(k as usize)),
             record,
-            self.area.is_some(),
+            carry,
         );
         drop(equivalised);
-        let row = |s: &Sorted| rows.at(s.k as usize);
-        let gather = |c: Option<&[f64]>, needed: bool| {
-            c.filter(|_| needed)
-                .map(|c| by.par_iter().map(|s| c[row(s)]).collect::<Vec<_>>())
+        let places = places.unwrap_or_default();
+        let gather = |c: Option<&[f64]>| {
+            c.map(|c| places.par_iter().map(|&k| c[rows.at(k as usize)]).collect())
         };
         Population {
             country,
             period,
             weight,
             area,
-            sex: self
-                .sex
-                .filter(|_| needs.sex)
-                .map(|c| by.par_iter().map(|s| c[row(s)]).collect()),
-            age: gather(self.age, needs.age),
-            deprivation: gather(self.deprivation, true),
-            work_intensity: gather(self.work_intensity, true),
-            cluster: cluster
-                .filter(|_| needs.clusters)
-                .map(|c| by.par_iter().map(|s| c[s.k as usize]).collect()),
+            sex: sex.map(|c| places.par_iter().map(|&k| c[rows.at(k as usize)]).collect()),
+            age: gather(age),
+            deprivation: gather(self.deprivation),
+            work_intensity: gather(self.work_intensity),
+            cluster: cluster.map(|c| places.par_iter().map(|&k| c[k as usize]).collect()),
             clusters,
             income,
         }
