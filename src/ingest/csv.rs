@@ -708,16 +708,21 @@ mod tests {
             .collect()
     }
 
-    /// Reads `bytes` in `n` pieces: the joined table, or `None` when a piece cut a field.
-    fn in_pieces(source: &Source, bytes: &[u8], n: usize) -> Option<RawTable> {
-        let header = header(source, bytes).unwrap();
-        let reader = Pieces {
+    /// A reader of `bytes` in memory, comma-separated, under `header`.
+    fn in_memory<'a>(source: &'a Source, bytes: &'a [u8], header: &'a [String]) -> Pieces<'a> {
+        Pieces {
             source,
-            header: &header,
+            header,
             separator: b',',
             origin: Origin::Memory(bytes),
             block: BLOCK,
-        };
+        }
+    }
+
+    /// Reads `bytes` in `n` pieces: the joined table, or `None` when a piece cut a field.
+    fn in_pieces(source: &Source, bytes: &[u8], n: usize) -> Option<RawTable> {
+        let header = header(source, bytes).unwrap();
+        let reader = in_memory(source, bytes, &header);
         let parsed = split_in_memory(bytes, n)
             .into_iter()
             .enumerate()
@@ -753,13 +758,7 @@ mod tests {
     /// Reads `bytes` in one piece through the csv crate alone.
     fn by_crate(source: &Source, bytes: &[u8]) -> RawTable {
         let header = header(source, bytes).unwrap();
-        let reader = Pieces {
-            source,
-            header: &header,
-            separator: b',',
-            origin: Origin::Memory(bytes),
-            block: BLOCK,
-        };
+        let reader = in_memory(source, bytes, &header);
         let mut rows = Assembler::new(source, &header).unwrap();
         reader.crate_rows(bytes, true, false, 0, &mut rows).unwrap();
         rows.finish(bytes.len() as u64)

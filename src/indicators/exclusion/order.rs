@@ -49,6 +49,8 @@ const BUCKET: u32 = 8192;
 const MAX_PREFIX_BITS: u32 = 20;
 /// Below this many persons the file is read in one piece.
 const ONE_PIECE: usize = 1 << 16;
+/// The most pieces a population is read in, whatever the cores: 64 MB of histograms.
+const PIECES: usize = 16;
 
 /// Which columns the order carries besides incomes and weights.
 #[derive(Clone, Copy)]
@@ -92,11 +94,12 @@ pub fn by_income(
     columns.into_order()
 }
 
-/// The file's persons in pieces of consecutive places, a few per core.
+/// The file's persons in pieces of consecutive places, a few per core (at most [`PIECES`]:
+/// each piece counts into a histogram of its own).
 fn pieces(n: usize) -> Vec<Range<u32>> {
     let parts = match n < ONE_PIECE {
         true => 1,
-        false => rayon::current_num_threads() * 2,
+        false => (rayon::current_num_threads() * 2).min(PIECES),
     };
     let n = n as u32;
     let step = n.div_ceil(parts as u32).max(1);

@@ -390,16 +390,10 @@ enum Household<'a> {
 }
 
 impl<'a> Columns<'_, 'a> {
-    fn population(
-        &self,
-        country: Option<&'a str>,
-        period: Option<i32>,
-        rows: &Rows,
-        equivalise: bool,
-        needs: Needs,
-    ) -> Population<'a> {
-        // Households numbered in file order, as the bootstrap's clusters.
-        let (cluster, clusters) = match self.household {
+    /// Each person's household, numbered in file order, as the bootstrap's clusters, and
+    /// how many there are; every person a cluster of one without a household column.
+    fn clusters(&self, rows: &Rows, needs: Needs) -> (Option<Vec<u32>>, usize) {
+        match self.household {
             Some(h) => {
                 let mut ids: HashMap<Household, u32> = HashMap::new();
                 let mut count = 0u32;
@@ -424,7 +418,18 @@ impl<'a> Columns<'_, 'a> {
                 rows.len(),
             ),
             _ => (None, 0),
-        };
+        }
+    }
+
+    fn population(
+        &self,
+        country: Option<&'a str>,
+        period: Option<i32>,
+        rows: &Rows,
+        equivalise: bool,
+        needs: Needs,
+    ) -> Population<'a> {
+        let (cluster, clusters) = self.clusters(rows, needs);
         // Equivalised incomes are the household's income over its scale; given ones are read
         // as they are, straight into the sort's records.
         let equivalised = match (equivalise, &cluster, self.age) {
