@@ -71,30 +71,75 @@ pub(super) fn execute(
         out,
         force: options.force,
     };
-    let (values, mut skipped) =
+    let (values, skipped) =
         indicator_values(pipeline, &inputs_view, &inputs, last, &resolved, &timer)?;
     memory::release();
+    let run = Run {
+        pipeline,
+        out,
+        tables: &tables,
+        inputs_view: &inputs_view,
+        resolved: &resolved,
+        provenance: &provenance,
+        timer,
+        started,
+        started_at,
+    };
+    write_outputs(run, inputs, values, skipped)
+}
 
-    // Outputs, into a staging folder beside the output folder.
+/// What the stages that write the outputs read of the run so far.
+struct Run<'a> {
+    pipeline: &'a Pipeline,
+    out: &'a Path,
+    tables: &'a [Table],
+    inputs_view: &'a Inputs<'a>,
+    resolved: &'a catalogue::Resolved,
+    provenance: &'a Provenance,
+    timer: Timer,
+    started: Instant,
+    started_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The outputs, written into a staging folder beside the output folder and published in one
+/// step: the evaluation and the index, the tables, the charts, the data package, the report,
+/// the manifest and the history.
+fn write_outputs(
+    run: Run,
+    inputs: Vec<InputFile>,
+    values: Vec<indicators::Value>,
+    mut skipped: Vec<Skipped>,
+) -> Result<Summary, RunError> {
+    let Run {
+        pipeline,
+        out,
+        tables,
+        inputs_view,
+        resolved,
+        provenance,
+        timer,
+        started,
+        started_at,
+    } = run;
     let t = Instant::now();
     let staging = Staging::new(out).map_err(write_err(out))?;
     let dir = staging.path().to_path_buf();
     let values = indicators::guard(values, &mut skipped)?;
-    let evaluated = evaluate(pipeline, &tables, &inputs_view, &values, &timer)?;
-    let built_index = build_index(pipeline, &tables, &inputs_view, &values, &timer)?;
+    let evaluated = evaluate(pipeline, tables, inputs_view, &values, &timer)?;
+    let built_index = build_index(pipeline, tables, inputs_view, &values, &timer)?;
     let written = tables::write(
         &dir,
         pipeline,
-        &tables,
-        &inputs_view,
+        tables,
+        inputs_view,
         tables::Computed {
             values,
             evaluated: evaluated.as_ref(),
             index: built_index.as_ref(),
             skipped: &mut skipped,
         },
-        &resolved,
-        &provenance,
+        resolved,
+        provenance,
     )?;
     timer.record(
         "output:tables",
@@ -104,17 +149,17 @@ pub(super) fn execute(
     );
     let (chart_context, chart_files) = draw_charts(
         pipeline,
-        &tables,
+        tables,
         &written,
         built_index.as_ref(),
-        &resolved,
+        resolved,
         &dir,
         &timer,
     )?;
     let outputs = write_package(
         pipeline,
-        &provenance,
-        &resolved,
+        provenance,
+        resolved,
         &written,
         &chart_files,
         &dir,
@@ -124,11 +169,11 @@ pub(super) fn execute(
     let manifest = manifest(
         pipeline,
         Facts {
-            provenance: &provenance,
+            provenance,
             started_at,
             seconds: started.elapsed().as_secs_f64(),
             inputs,
-            tables: &tables,
+            tables,
             stages: timer.into_stages(),
             outputs,
             skipped,
@@ -137,13 +182,13 @@ pub(super) fn execute(
             index: built_index.as_ref().map(|b| b.report.clone()),
         },
     );
-    let manifest = write_report_and_manifest(manifest, &written, &chart_files, &resolved, &dir)?;
+    let manifest = write_report_and_manifest(manifest, &written, &chart_files, resolved, &dir)?;
     // The history goes with the outputs: the last good one's rows and this run's.
     write_history(
         out,
         &dir,
         pipeline,
-        &provenance,
+        provenance,
         &manifest,
         written.indicator_rows,
     )?;
