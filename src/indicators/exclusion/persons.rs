@@ -480,23 +480,31 @@ impl<'a> Columns<'_, 'a> {
         );
         drop(equivalised);
         let places = places.unwrap_or_default();
-        let gather = |c: Option<&[f64]>| {
-            c.map(|c| places.par_iter().map(|&k| c[rows.at(k as usize)]).collect())
-        };
+        let gather = |c: Option<&[f64]>| c.map(|c| in_order(&places, rows, c));
         Population {
             country,
             period,
             weight,
             area,
-            sex: sex.map(|c| places.par_iter().map(|&k| c[rows.at(k as usize)]).collect()),
+            sex: sex.map(|c| in_order(&places, rows, c)),
             age: gather(age),
             deprivation: gather(self.deprivation),
             work_intensity: gather(self.work_intensity),
-            cluster: cluster.map(|c| places.par_iter().map(|&k| c[k as usize]).collect()),
+            // Clusters are numbered by place in the population already, not by row.
+            cluster: cluster.map(|c| in_order(&places, &Rows::All(c.len()), &c)),
             clusters,
             income,
         }
     }
+}
+
+/// A column of the source's rows (of the population's `rows`) in the income order: the value
+/// at each person's place.
+fn in_order<T: Copy + Send + Sync>(places: &[u32], rows: &Rows, column: &[T]) -> Vec<T> {
+    places
+        .par_iter()
+        .map(|&k| column[rows.at(k as usize)])
+        .collect()
 }
 
 /// Household income divided by the household's OECD-modified scale, for every member. A
